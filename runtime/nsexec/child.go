@@ -1,0 +1,156 @@
+package nsexec
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Message tags the child sends.
+const (
+	TagUserns = 'U' // the child unshared its user namespace: write its id maps, then Ack
+	TagPid    = 'P' // payload: the container process's pid (in our pid namespace); Ack after cgroups
+	TagReady  = 'R' // the plan reached Ready: the container waits for start
+	TagError  = 'E' // payload: what failed; the child exits
+)
+
+// Child is a running plan interpreter.
+type Child struct {
+	cmd  *exec.Cmd
+	sock *os.File
+	// Pid of the intermediate process (the one that was exec'd); the container process
+	// comes from the TagPid message.
+	Pid int
+}
+
+// Config says how to start the interpreter.
+type Config struct {
+	// Stdio are passed as files, not copied by goroutines: the container process inherits
+	// them and outlives the intermediate process we reap.
+	Stdin, Stdout, Stderr *os.File
+	// Files are inherited at fd 3, 4, ... in this order (preserved fds come first).
+	Files []*os.File
+	// Exe is the binary to run; default /proc/self/exe.
+	Exe string
+}
+
+// Start runs the interpreter with plan as its first segment.
+func Start(cfg Config, plan *Plan) (*Child, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("sync socketpair: %w", err)
+	}
+	parent := os.NewFile(uintptr(fds[0]), "sync-parent")
+	child := os.NewFile(uintptr(fds[1]), "sync-child")
+	defer child.Close()
+
+	exe := cfg.Exe
+	if exe == "" {
+		exe = "/proc/self/exe"
+	}
+	files := append(append([]*os.File{}, cfg.Files...), child)
+	syncFd := 3 + len(files) - 1
+	cmd := &exec.Cmd{
+		Path:       exe,
+		Args:       []string{"berth-runtime-init"},
+		Env:        []string{"_BERTH_NSEXEC=" + strconv.Itoa(syncFd)},
+		ExtraFiles: files,
+	}
+	// Assign only non-nil files: a nil *os.File in an io.Reader is not a nil interface.
+	if cfg.Stdin != nil {
+		cmd.Stdin = cfg.Stdin
+	}
+	if cfg.Stdout != nil {
+		cmd.Stdout = cfg.Stdout
+	}
+	if cfg.Stderr != nil {
+		cmd.Stderr = cfg.Stderr
+	}
+	if err := cmd.Start(); err != nil {
+		parent.Close()
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	c := &Child{cmd: cmd, sock: parent, Pid: cmd.Process.Pid}
+	if err := c.SendPlan(plan); err != nil {
+		c.Kill()
+		return nil, err
+	}
+	return c, nil
+}
+
+// SendPlan writes a plan segment (the first one, or one the child reads with ReadPlan).
+func (c *Child) SendPlan(p *Plan) error {
+	if _, err := c.sock.Write(p.Bytes()); err != nil {
+		return fmt.Errorf("send plan to container init: %w", err)
+	}
+	return nil
+}
+
+// Next reads the child's next message. An error message from the child comes back as an
+// error with the child's text; a closed socket means the child exited.
+func (c *Child) Next() (tag byte, payload []byte, err error) {
+	var hdr [5]byte
+	if _, err := io.ReadFull(c.sock, hdr[:]); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, nil, errors.New("container init exited before it was ready")
+		}
+		return 0, nil, fmt.Errorf("read from container init: %w", err)
+	}
+	n := binary.LittleEndian.Uint32(hdr[1:])
+	if n > 1<<20 {
+		return 0, nil, fmt.Errorf("container init sent a %d-byte message", n)
+	}
+	payload = make([]byte, n)
+	if _, err := io.ReadFull(c.sock, payload); err != nil {
+		return 0, nil, fmt.Errorf("read from container init: %w", err)
+	}
+	if hdr[0] == TagError {
+		return 0, nil, errors.New(string(payload))
+	}
+	return hdr[0], payload, nil
+}
+
+// Ack lets the child go on after a Sync, Fork or user namespace message.
+func (c *Child) Ack() error {
+	if _, err := c.sock.Write([]byte{'A'}); err != nil {
+		return fmt.Errorf("acknowledge container init: %w", err)
+	}
+	return nil
+}
+
+// Close closes our end of the sync socket; a child blocked waiting for us exits.
+func (c *Child) Close() error { return c.sock.Close() }
+
+// Wait reaps the intermediate process.
+func (c *Child) Wait() error {
+	st, err := c.cmd.Process.Wait()
+	if err != nil {
+		return fmt.Errorf("wait for container init: %w", err)
+	}
+	if !st.Success() {
+		return fmt.Errorf("container init: %s", st)
+	}
+	return nil
+}
+
+// Kill kills and reaps the intermediate process.
+func (c *Child) Kill() {
+	_ = c.cmd.Process.Signal(syscall.SIGKILL)
+	_ = c.sock.Close()
+	_, _ = c.cmd.Process.Wait()
+}
+
+// PidPayload decodes a TagPid payload.
+func PidPayload(b []byte) (int, error) {
+	if len(b) != 4 {
+		return 0, fmt.Errorf("bad pid message of %d bytes", len(b))
+	}
+	return int(binary.LittleEndian.Uint32(b)), nil
+}

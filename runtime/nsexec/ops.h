@@ -1,0 +1,43 @@
+// Operation codes of a plan. Keep in sync with plan.go (the Go side encodes, nsexec.c runs).
+#ifndef BERTH_OPS_H
+#define BERTH_OPS_H
+enum {
+	OP_SETNS = 1,       // path, nstype
+	OP_UNSHARE = 2,     // flags
+	OP_SYNC = 3,        // tag: send tag to the parent, wait for its ack
+	OP_FORK = 4,        // clone(CLONE_PARENT); report pid, wait for ack
+	OP_READPLAN = 5,    // read and run another plan segment from the sync socket
+	OP_MOUNT = 6,       // src, dst, fstype, flags, data
+	OP_MOUNTPOINT = 7,  // path, isfile
+	OP_MKDIR = 8,       // path, mode
+	OP_MKNOD = 9,       // path, mode, dev, uid, gid
+	OP_SYMLINK = 10,    // target, link
+	OP_PIVOT = 11,      // rootfs
+	OP_CHROOT = 12,     // rootfs
+	OP_CHDIR = 13,      // path
+	OP_HOSTNAME = 14,   // name
+	OP_DOMAINNAME = 15, // name
+	OP_WRITEFILE = 16,  // path, data
+	OP_RLIMIT = 17,     // resource, soft, hard, name
+	OP_PRCTL = 18,      // option, arg2, arg3, name
+	OP_SETGROUPS = 19,  // gid...
+	OP_SETID = 20,      // uid, gid
+	OP_CAPS = 21,       // bounding, effective, permitted, inheritable, ambient, lastcap
+	OP_UMASK = 22,      // mask
+	OP_PERSONALITY = 23,// persona
+	OP_CONSOLE = 24,    // console socket fd
+	OP_SETSID = 25,
+	OP_WAITSTART = 26,  // exec fifo fd
+	OP_SECCOMP = 27,    // flags, program bytes
+	OP_CLOSEFD = 28,    // fd
+	OP_CLOEXEC_FROM = 29, // first fd
+	OP_MASK = 30,       // path
+	OP_READONLY = 31,   // path, extra flags
+	OP_HOOK = 32,       // timeout, state, path, argc, argv..., env...
+	OP_IOPRIO = 33,     // ioprio value
+	OP_SCHED = 34,      // policy, flags, nice, priority, runtime, deadline, period
+	OP_READY = 35,      // tell the parent the container waits for start
+	OP_EXEC = 36,       // path, argc, argv..., env...
+	OP_LOOKUP = 37,     // name, PATH: resolve the executable now; exec with an empty path uses it
+};
+#endif
