@@ -1,0 +1,105 @@
+// Package container is the OCI runtime library behind berth-runtime: create, start, state,
+// kill and delete of containers described by an OCI bundle.
+package container
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// LoadSpec reads and checks bundle/config.json. Errors name the file and what is wrong.
+func LoadSpec(bundle string) (*specs.Spec, error) {
+	path := filepath.Join(bundle, "config.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s not found: is %s an OCI bundle?", path, bundle)
+		}
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return ParseSpec(path, data, bundle)
+}
+
+// ParseSpec decodes and validates a config.json; name is used in errors.
+func ParseSpec(name string, data []byte, bundle string) (*specs.Spec, error) {
+	var spec specs.Spec
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&spec); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", name, err)
+	}
+	if err := validate(&spec, bundle); err != nil {
+		return nil, fmt.Errorf("invalid %s: %w", name, err)
+	}
+	return &spec, nil
+}
+
+func validate(spec *specs.Spec, bundle string) error {
+	if spec.Root == nil || spec.Root.Path == "" {
+		return errors.New("root.path is required")
+	}
+	if spec.Process == nil {
+		return errors.New("process is required")
+	}
+	if len(spec.Process.Args) == 0 {
+		return errors.New("process.args must not be empty")
+	}
+	if spec.Process.Cwd != "" && !filepath.IsAbs(spec.Process.Cwd) {
+		return fmt.Errorf("process.cwd %q is not an absolute path", spec.Process.Cwd)
+	}
+	if spec.Linux == nil {
+		return errors.New("linux section is required")
+	}
+	root := spec.Root.Path
+	if !filepath.IsAbs(root) {
+		root = filepath.Join(bundle, root)
+	}
+	st, err := os.Stat(root)
+	if err != nil {
+		return fmt.Errorf("root.path %s: %w", root, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("root.path %s is not a directory", root)
+	}
+	seen := map[specs.LinuxNamespaceType]bool{}
+	for _, ns := range spec.Linux.Namespaces {
+		if _, ok := nsFlags[ns.Type]; !ok {
+			return fmt.Errorf("unknown namespace type %q", ns.Type)
+		}
+		if seen[ns.Type] {
+			return fmt.Errorf("namespace %q listed twice", ns.Type)
+		}
+		seen[ns.Type] = true
+	}
+	for _, m := range spec.Mounts {
+		if !filepath.IsAbs(m.Destination) {
+			return fmt.Errorf("mount destination %q is not an absolute path", m.Destination)
+		}
+	}
+	if (len(spec.Linux.UIDMappings) > 0 || len(spec.Linux.GIDMappings) > 0) && !seen[specs.UserNamespace] {
+		return errors.New("uid/gid mappings need a user namespace")
+	}
+	if spec.Hostname != "" && !seen[specs.UTSNamespace] {
+		return errors.New("hostname needs a new uts namespace")
+	}
+	return nil
+}
+
+var validID = regexp.MustCompile(`^[\w+\-.]+$`)
+
+// CheckID rejects container IDs that could escape the state root or confuse tools.
+func CheckID(id string) error {
+	if id == "" {
+		return errors.New("container id must not be empty")
+	}
+	if id == "." || id == ".." || !validID.MatchString(id) || len(id) > 1024 {
+		return fmt.Errorf("invalid container id %q: use letters, digits, '_', '+', '-' and '.'", id)
+	}
+	return nil
+}

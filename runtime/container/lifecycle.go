@@ -1,0 +1,449 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/runtime/cgroups"
+	"github.com/berth-dev/berth/runtime/hooks"
+	"github.com/berth-dev/berth/runtime/nsexec"
+)
+
+// CreateOpts are the options of `create` (and of `run`).
+type CreateOpts struct {
+	Root          string // state root, e.g. /run/berth-runtime
+	ID            string
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string
+	NoPivot       bool
+	PreserveFds   int
+	// Stdio of the container process when it has no terminal.
+	Stdin, Stdout, Stderr *os.File
+	// Warn reports something the user should know that does not stop the container.
+	Warn func(string)
+	// Exe is the binary that carries the nsexec constructor; default /proc/self/exe.
+	Exe string
+}
+
+// Create creates a container from a bundle: its process waits for Start.
+func Create(o CreateOpts) (c *Container, err error) {
+	if err := CheckID(o.ID); err != nil {
+		return nil, err
+	}
+	if o.Warn == nil {
+		o.Warn = func(string) {}
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, fmt.Errorf("bundle path: %w", err)
+	}
+	spec, err := LoadSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Process.Terminal && o.ConsoleSocket == "" {
+		return nil, errors.New("process.terminal is true but no --console-socket was given")
+	}
+	if !spec.Process.Terminal && o.ConsoleSocket != "" {
+		return nil, errors.New("--console-socket was given but process.terminal is false")
+	}
+	rootfs := spec.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(bundle, rootfs)
+	}
+	if rootfs, err = filepath.EvalSymlinks(rootfs); err != nil {
+		return nil, fmt.Errorf("rootfs: %w", err)
+	}
+	if err := os.MkdirAll(o.Root, 0o711); err != nil {
+		return nil, fmt.Errorf("state root %s: %w", o.Root, err)
+	}
+	dir := filepath.Join(o.Root, o.ID)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("container with id %s already exists", o.ID)
+		}
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	c = &Container{root: o.Root, dir: dir, s: saved{
+		ID: o.ID, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(),
+		Annotations: spec.Annotations, Spec: spec, Owner: "",
+	}}
+	var cg cgroups.Manager
+	var child *nsexec.Child
+	defer func() {
+		if err == nil {
+			return
+		}
+		if child != nil {
+			child.Kill()
+		}
+		if c.s.Pid > 0 {
+			_ = unix.Kill(c.s.Pid, unix.SIGKILL)
+			var ws unix.WaitStatus
+			_, _ = unix.Wait4(c.s.Pid, &ws, 0, nil)
+		}
+		if cg != nil {
+			_ = cg.Destroy()
+		}
+		_ = os.RemoveAll(dir)
+	}()
+
+	cg, err = cgroups.Open(spec.Linux.CgroupsPath, o.ID)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	res := &specs.LinuxResources{}
+	if spec.Linux.Resources != nil {
+		r := *spec.Linux.Resources
+		res = &r
+	}
+	res.Devices = deviceRules(spec)
+	if err := cg.Create(res); err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	c.s.CgroupPaths = cg.Paths()
+
+	fifoPath := filepath.Join(dir, fifoFile)
+	if err := unix.Mkfifo(fifoPath, 0o600); err != nil {
+		return nil, fmt.Errorf("exec fifo: %w", err)
+	}
+	// Opened read-write, so the open does not block and the container's read waits for the
+	// byte that `start` writes.
+	fifo, err := os.OpenFile(fifoPath, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("exec fifo: %w", err)
+	}
+	defer fifo.Close()
+
+	files := make([]*os.File, 0, o.PreserveFds+2)
+	for i := 0; i < o.PreserveFds; i++ {
+		files = append(files, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(i)))
+	}
+	fifoFd := 3 + len(files)
+	files = append(files, fifo)
+	consoleFd := -1
+	if spec.Process.Terminal {
+		conn, err := net.Dial("unix", o.ConsoleSocket)
+		if err != nil {
+			return nil, fmt.Errorf("connect to console socket: %w", err)
+		}
+		f, err := conn.(*net.UnixConn).File()
+		conn.Close()
+		if err != nil {
+			return nil, fmt.Errorf("console socket: %w", err)
+		}
+		defer f.Close()
+		consoleFd = 3 + len(files)
+		files = append(files, f)
+	}
+	in := &planInput{
+		spec: spec, rootfs: rootfs, bundle: bundle, noPivot: o.NoPivot,
+		fifoFd: fifoFd, consoleFd: consoleFd, firstFreeFd: 3 + o.PreserveFds,
+		cgroupPaths: c.s.CgroupPaths, cgroupV2: cg.Version() == 2, warn: o.Warn,
+	}
+	child, err = nsexec.Start(nsexec.Config{
+		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Files: files, Exe: o.Exe,
+	}, firstPlan(in))
+	if err != nil {
+		return nil, err
+	}
+	defer child.Close()
+	for {
+		tag, payload, err := child.Next()
+		if err != nil {
+			return nil, err
+		}
+		switch tag {
+		case nsexec.TagUserns:
+			if err := writeIDMaps(child.Pid, spec); err != nil {
+				return nil, err
+			}
+		case nsexec.TagPid:
+			pid, err := nsexec.PidPayload(payload)
+			if err != nil {
+				return nil, err
+			}
+			// The intermediate exits once it has forked; the container process talks on.
+			if err := child.Wait(); err != nil {
+				return nil, err
+			}
+			c.s.Pid = pid
+			if c.s.PidStart, _, err = procStat(pid); err != nil {
+				return nil, fmt.Errorf("container process %d: %w", pid, err)
+			}
+			if err := cg.Apply(pid); err != nil {
+				return nil, fmt.Errorf("cgroup: %w", err)
+			}
+			if spec.Process.OOMScoreAdj != nil {
+				if err := setOOMScoreAdj(pid, *spec.Process.OOMScoreAdj); err != nil {
+					return nil, err
+				}
+			}
+			c.s.NsPaths = nsPaths(pid, spec)
+			if spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0) {
+				st := c.stateJSON(StatusCreating)
+				if err := hooks.Run("prestart", spec.Hooks.Prestart, st); err != nil {
+					return nil, err
+				}
+				if err := hooks.Run("createRuntime", spec.Hooks.CreateRuntime, st); err != nil {
+					return nil, err
+				}
+			}
+			in.createCtrHook = c.stateJSON(StatusCreated)
+			plan, err := secondPlan(in)
+			if err != nil {
+				return nil, err
+			}
+			if err := child.Ack(); err != nil {
+				return nil, err
+			}
+			if err := child.SendPlan(plan); err != nil {
+				return nil, err
+			}
+		case nsexec.TagReady:
+			if err := c.save(); err != nil {
+				return nil, err
+			}
+			if o.PidFile != "" {
+				if err := writePidFile(o.PidFile, c.s.Pid); err != nil {
+					return nil, err
+				}
+			}
+			return c, nil
+		default:
+			return nil, fmt.Errorf("unexpected message %q from container init", tag)
+		}
+	}
+}
+
+func writePidFile(path string, pid int) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("pid file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("pid file: %w", err)
+	}
+	return nil
+}
+
+func setOOMScoreAdj(pid, v int) error {
+	path := fmt.Sprintf("/proc/%d/oom_score_adj", pid)
+	if err := os.WriteFile(path, []byte(strconv.Itoa(v)), 0); err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return fmt.Errorf("set oom_score_adj to %d: %w (lowering it needs CAP_SYS_RESOURCE)", v, err)
+		}
+		return fmt.Errorf("set oom_score_adj to %d: %w", v, err)
+	}
+	return nil
+}
+
+func writeIDMaps(pid int, spec *specs.Spec) error {
+	write := func(file string, maps []specs.LinuxIDMapping) error {
+		if len(maps) == 0 {
+			return nil
+		}
+		var b strings.Builder
+		for _, m := range maps {
+			fmt.Fprintf(&b, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+		}
+		path := fmt.Sprintf("/proc/%d/%s", pid, file)
+		if err := os.WriteFile(path, []byte(b.String()), 0); err != nil {
+			return fmt.Errorf("write %s: %w", file, err)
+		}
+		return nil
+	}
+	if err := write("uid_map", spec.Linux.UIDMappings); err != nil {
+		return err
+	}
+	return write("gid_map", spec.Linux.GIDMappings)
+}
+
+// nsPaths records where the container's namespaces can be joined (for exec and for runc's
+// state, which tools read).
+func nsPaths(pid int, spec *specs.Spec) map[string]string {
+	names := map[specs.LinuxNamespaceType]string{
+		specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.MountNamespace: "mnt",
+		specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user",
+		specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
+	}
+	out := map[string]string{}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Path != "" {
+			out[string(ns.Type)] = ns.Path
+		} else {
+			out[string(ns.Type)] = fmt.Sprintf("/proc/%d/ns/%s", pid, names[ns.Type])
+		}
+	}
+	return out
+}
+
+// Start lets a created container run its process.
+func (c *Container) Start() error {
+	switch st := c.Status(); st {
+	case StatusCreated:
+	case StatusStopped:
+		return fmt.Errorf("cannot start a container that has stopped")
+	default:
+		return fmt.Errorf("cannot start an already %s container", st)
+	}
+	fifoPath := filepath.Join(c.dir, fifoFile)
+	f, err := os.OpenFile(fifoPath, os.O_WRONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENXIO) {
+			return fmt.Errorf("cannot start container %s: its process has exited", c.s.ID)
+		}
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	_, err = f.Write([]byte{0})
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("signal start: %w", err)
+	}
+	if err := os.Remove(fifoPath); err != nil {
+		return fmt.Errorf("remove exec fifo: %w", err)
+	}
+	if h := c.s.Spec.Hooks; h != nil && len(h.Poststart) > 0 {
+		if err := hooks.Run("poststart", h.Poststart, c.stateJSON(StatusRunning)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Kill sends sig to the container's init, or with all to every process in its cgroup.
+func (c *Container) Kill(sig unix.Signal, all bool) error {
+	st := c.Status()
+	if st == StatusStopped {
+		return errNotRunning
+	}
+	if all {
+		cg, err := cgroups.Load(c.s.CgroupPaths)
+		if err != nil {
+			return fmt.Errorf("cgroup: %w", err)
+		}
+		pids, err := cg.Pids()
+		if err != nil {
+			return fmt.Errorf("list processes: %w", err)
+		}
+		for _, pid := range pids {
+			if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("signal %d: %w", pid, err)
+			}
+		}
+		// A frozen process only acts on SIGKILL once thawed.
+		if st == StatusPaused && sig == unix.SIGKILL {
+			_ = cg.Thaw()
+		}
+		return nil
+	}
+	return c.signalInit(sig)
+}
+
+// Delete removes a stopped container (or any container with force): its processes, cgroups
+// and state, then runs the poststop hooks.
+func (c *Container) Delete(force bool) error {
+	st := c.Status()
+	switch st {
+	case StatusStopped:
+	case StatusCreated:
+		// A container that never started can always be deleted, as with runc.
+		_ = c.signalInit(unix.SIGKILL)
+	default:
+		if !force {
+			return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.s.ID, st)
+		}
+		if err := c.Kill(unix.SIGKILL, true); err != nil && !errors.Is(err, errNotRunning) {
+			return err
+		}
+		_ = c.signalInit(unix.SIGKILL)
+	}
+	if st != StatusStopped {
+		if err := c.waitDead(10 * time.Second); err != nil {
+			return err
+		}
+	}
+	var errs []error
+	if len(c.s.CgroupPaths) > 0 {
+		cg, err := cgroups.Load(c.s.CgroupPaths)
+		if err == nil {
+			// Stray processes of a container without its own pid namespace outlive init.
+			if pids, _ := cg.Pids(); len(pids) > 0 {
+				for _, p := range pids {
+					_ = unix.Kill(p, unix.SIGKILL)
+				}
+			}
+			err = cg.Destroy()
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("remove cgroup: %w", err))
+		}
+	}
+	if h := c.s.Spec.Hooks; h != nil && len(h.Poststop) > 0 {
+		if err := hooks.Run("poststop", h.Poststop, c.stateJSON(StatusStopped)); err != nil {
+			// The spec says poststop failures are logged, and deletion goes on.
+			errs = append(errs, err)
+		}
+	}
+	if err := os.RemoveAll(c.dir); err != nil {
+		errs = append(errs, fmt.Errorf("remove state: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Container) waitDead(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for c.initAlive() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("container %s: process %d did not die", c.s.ID, c.s.Pid)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return nil
+}
+
+// Pause freezes every process of the container.
+func (c *Container) Pause() error {
+	if st := c.Status(); st != StatusRunning {
+		return fmt.Errorf("container %s is %s, not running", c.s.ID, st)
+	}
+	cg, err := cgroups.Load(c.s.CgroupPaths)
+	if err != nil {
+		return err
+	}
+	return cg.Freeze()
+}
+
+// Resume thaws a paused container.
+func (c *Container) Resume() error {
+	if st := c.Status(); st != StatusPaused {
+		return fmt.Errorf("container %s is %s, not paused", c.s.ID, st)
+	}
+	cg, err := cgroups.Load(c.s.CgroupPaths)
+	if err != nil {
+		return err
+	}
+	return cg.Thaw()
+}
+
+func (c *Container) frozen() bool {
+	if p := c.s.CgroupPaths["freezer"]; p != "" {
+		b, err := os.ReadFile(filepath.Join(p, "freezer.state"))
+		return err == nil && strings.TrimSpace(string(b)) == "FROZEN"
+	}
+	if p := c.s.CgroupPaths[""]; p != "" {
+		b, err := os.ReadFile(filepath.Join(p, "cgroup.freeze"))
+		return err == nil && strings.TrimSpace(string(b)) == "1"
+	}
+	return false
+}

@@ -1,0 +1,518 @@
+package container
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/runtime/caps"
+	"github.com/berth-dev/berth/runtime/nsexec"
+)
+
+var nsFlags = map[specs.LinuxNamespaceType]int{
+	specs.PIDNamespace:     unix.CLONE_NEWPID,
+	specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.MountNamespace:   unix.CLONE_NEWNS,
+	specs.IPCNamespace:     unix.CLONE_NEWIPC,
+	specs.UTSNamespace:     unix.CLONE_NEWUTS,
+	specs.UserNamespace:    unix.CLONE_NEWUSER,
+	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
+	specs.TimeNamespace:    unix.CLONE_NEWTIME,
+}
+
+// joinOrder: the user namespace first (it owns the others), the mount namespace last (joining it
+// changes how every later path resolves).
+var joinOrder = []specs.LinuxNamespaceType{
+	specs.UserNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.NetworkNamespace,
+	specs.PIDNamespace, specs.CgroupNamespace, specs.TimeNamespace, specs.MountNamespace,
+}
+
+// planInput is what the plan builder needs beyond the spec.
+type planInput struct {
+	spec          *specs.Spec
+	rootfs        string
+	bundle        string
+	noPivot       bool
+	fifoFd        int
+	consoleFd     int // -1 without a terminal
+	firstFreeFd   int // fds from here up are the runtime's and are closed at exec
+	cgroupPaths   map[string]string
+	cgroupV2      bool
+	createCtrHook []byte // state for createContainer/startContainer hooks
+	warn          func(string)
+}
+
+func hasNS(spec *specs.Spec, t specs.LinuxNamespaceType) (specs.LinuxNamespace, bool) {
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == t {
+			return ns, true
+		}
+	}
+	return specs.LinuxNamespace{}, false
+}
+
+// firstPlan runs in the exec'd intermediate process: join and create namespaces, then fork
+// the container process.
+func firstPlan(in *planInput) *nsexec.Plan {
+	var p nsexec.Plan
+	for _, t := range joinOrder {
+		if ns, ok := hasNS(in.spec, t); ok && ns.Path != "" {
+			p.Setns(ns.Path, nsFlags[t])
+		}
+	}
+	if ns, ok := hasNS(in.spec, specs.UserNamespace); ok && ns.Path == "" {
+		p.Unshare(unix.CLONE_NEWUSER)
+		p.Sync(nsexec.TagUserns)
+		p.Setid(0, 0)
+	}
+	flags := 0
+	for _, ns := range in.spec.Linux.Namespaces {
+		if ns.Path == "" && ns.Type != specs.UserNamespace && ns.Type != specs.CgroupNamespace {
+			flags |= nsFlags[ns.Type]
+		}
+	}
+	if flags != 0 {
+		p.Unshare(flags)
+	}
+	if flags&unix.CLONE_NEWTIME != 0 && len(in.spec.Linux.TimeOffsets) > 0 {
+		var b strings.Builder
+		for _, clock := range []string{"monotonic", "boottime"} {
+			if off, ok := in.spec.Linux.TimeOffsets[clock]; ok {
+				fmt.Fprintf(&b, "%s %d %d\n", clock, off.Secs, off.Nanosecs)
+			}
+		}
+		p.WriteFile("/proc/self/timens_offsets", b.String())
+	}
+	p.Fork()
+	p.ReadPlan()
+	return &p
+}
+
+// secondPlan runs in the container process once it is in its cgroups.
+func secondPlan(in *planInput) (*nsexec.Plan, error) {
+	var p nsexec.Plan
+	spec := in.spec
+	if ns, ok := hasNS(spec, specs.CgroupNamespace); ok && ns.Path == "" {
+		p.Unshare(unix.CLONE_NEWCGROUP)
+	}
+	mntNS, hasMnt := hasNS(spec, specs.MountNamespace)
+	setupRootfs := hasMnt && mntNS.Path == ""
+	if setupRootfs {
+		if err := rootfsPlan(&p, in); err != nil {
+			return nil, err
+		}
+	} else if !hasMnt {
+		return nil, fmt.Errorf("a mount namespace is required")
+	}
+
+	for _, key := range sortedKeys(spec.Linux.Sysctl) {
+		if strings.Contains(key, "..") {
+			return nil, fmt.Errorf("invalid sysctl %q", key)
+		}
+		p.WriteFile("/proc/sys/"+strings.ReplaceAll(key, ".", "/"), spec.Linux.Sysctl[key])
+	}
+	if spec.Hostname != "" {
+		p.Hostname(spec.Hostname)
+	}
+	if spec.Domainname != "" {
+		p.Domainname(spec.Domainname)
+	}
+	proc := spec.Process
+	if proc.Terminal {
+		p.Console(in.consoleFd)
+	} else {
+		p.Setsid()
+	}
+	for _, rl := range proc.Rlimits {
+		res, ok := rlimits[rl.Type]
+		if !ok {
+			return nil, fmt.Errorf("unknown rlimit %q", rl.Type)
+		}
+		p.Rlimit(res, rl.Soft, rl.Hard, rl.Type)
+	}
+	cwd := proc.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	env := proc.Env
+	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	p.Chdir(cwd)
+	p.Lookup(proc.Args[0], pathEnv)
+	p.Ready()
+	p.WaitStart(in.fifoFd)
+	if spec.Hooks != nil {
+		for _, h := range spec.Hooks.StartContainer {
+			p.Hook(hookTimeout(h), in.createCtrHook, h.Path, hookArgs(h), h.Env)
+		}
+	}
+	if spec.Linux.Personality != nil {
+		persona, err := personality(spec.Linux.Personality)
+		if err != nil {
+			return nil, err
+		}
+		p.Personality(persona)
+	}
+	if proc.Scheduler != nil {
+		if err := schedPlan(&p, proc.Scheduler); err != nil {
+			return nil, err
+		}
+	}
+	if proc.IOPriority != nil {
+		v, err := ioprio(proc.IOPriority)
+		if err != nil {
+			return nil, err
+		}
+		p.Ioprio(v)
+	}
+	umask := uint32(0o022)
+	if proc.User.Umask != nil {
+		umask = *proc.User.Umask
+	}
+	p.Umask(umask)
+
+	// Identity and capabilities: keep permitted capabilities across setuid, then set all sets.
+	gids := proc.User.AdditionalGids
+	if gids == nil {
+		gids = []uint32{}
+	}
+	p.Setgroups(gids)
+	p.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, "keep capabilities")
+	p.Setid(proc.User.UID, proc.User.GID)
+	p.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, "clear keep capabilities")
+	set, warnings := caps.FromSpec(proc.Capabilities)
+	for _, w := range warnings {
+		in.warn(w)
+	}
+	p.Caps(set.Bounding, set.Effective, set.Permitted, set.Inheritable, set.Ambient, caps.Last())
+	if proc.NoNewPrivileges {
+		p.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, "no_new_privs")
+	}
+	if spec.Linux.Seccomp != nil {
+		if err := seccompPlan(&p, spec.Linux.Seccomp, in.warn); err != nil {
+			return nil, err
+		}
+	}
+	p.CloexecFrom(in.firstFreeFd)
+	p.Exec("", proc.Args, env)
+	return &p, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// inRoot resolves a container path inside the rootfs without following symlinks out of it.
+func inRoot(rootfs, path string) (string, error) {
+	p, err := securejoin.SecureJoin(rootfs, path)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s in the rootfs: %w", path, err)
+	}
+	return p, nil
+}
+
+var propagationFlags = map[string]uintptr{
+	"private": unix.MS_PRIVATE, "rprivate": unix.MS_PRIVATE | unix.MS_REC,
+	"shared": unix.MS_SHARED, "rshared": unix.MS_SHARED | unix.MS_REC,
+	"slave": unix.MS_SLAVE, "rslave": unix.MS_SLAVE | unix.MS_REC,
+	"unbindable": unix.MS_UNBINDABLE, "runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+}
+
+type mountFlag struct {
+	clear bool
+	flag  uintptr
+}
+
+var mountFlags = map[string]mountFlag{
+	"ro": {false, unix.MS_RDONLY}, "rw": {true, unix.MS_RDONLY},
+	"nosuid": {false, unix.MS_NOSUID}, "suid": {true, unix.MS_NOSUID},
+	"nodev": {false, unix.MS_NODEV}, "dev": {true, unix.MS_NODEV},
+	"noexec": {false, unix.MS_NOEXEC}, "exec": {true, unix.MS_NOEXEC},
+	"sync": {false, unix.MS_SYNCHRONOUS}, "async": {true, unix.MS_SYNCHRONOUS},
+	"dirsync": {false, unix.MS_DIRSYNC}, "remount": {false, unix.MS_REMOUNT},
+	"mand": {false, unix.MS_MANDLOCK}, "nomand": {true, unix.MS_MANDLOCK},
+	"noatime": {false, unix.MS_NOATIME}, "atime": {true, unix.MS_NOATIME},
+	"nodiratime": {false, unix.MS_NODIRATIME}, "diratime": {true, unix.MS_NODIRATIME},
+	"relatime": {false, unix.MS_RELATIME}, "norelatime": {true, unix.MS_RELATIME},
+	"strictatime": {false, unix.MS_STRICTATIME}, "nostrictatime": {true, unix.MS_STRICTATIME},
+	"bind": {false, unix.MS_BIND}, "rbind": {false, unix.MS_BIND | unix.MS_REC},
+}
+
+// parseMountOptions splits OCI mount options into mount flags, propagation flags and fs data.
+func parseMountOptions(opts []string) (flags uintptr, prop []uintptr, data string) {
+	var d []string
+	for _, o := range opts {
+		if f, ok := mountFlags[o]; ok {
+			if f.clear {
+				flags &^= f.flag
+			} else {
+				flags |= f.flag
+			}
+			continue
+		}
+		if f, ok := propagationFlags[o]; ok {
+			prop = append(prop, f)
+			continue
+		}
+		switch o {
+		case "tmpcopyup", "idmap", "ridmap", "nosymfollow", "rro", "rrw":
+			// Not supported yet; runc treats some of these specially. Ignored rather than
+			// passed to the kernel as data, where they would fail the mount.
+			continue
+		}
+		d = append(d, o)
+	}
+	return flags, prop, strings.Join(d, ",")
+}
+
+// lockedFlags returns the flags of the mount holding path that a remount in a user namespace
+// must keep (the kernel refuses to clear them there).
+func lockedFlags(path string) uintptr {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return 0
+	}
+	var f uintptr
+	for _, m := range []struct {
+		st   int64
+		flag uintptr
+	}{
+		{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
+		{unix.ST_RDONLY, unix.MS_RDONLY}, {unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME},
+		{unix.ST_RELATIME, unix.MS_RELATIME},
+	} {
+		if st.Flags&m.st != 0 {
+			f |= m.flag
+		}
+	}
+	return f
+}
+
+func rootfsPlan(p *nsexec.Plan, in *planInput) error {
+	spec := in.spec
+	rootfs := in.rootfs
+	_, userns := hasNS(spec, specs.UserNamespace)
+	_, netns := hasNS(spec, specs.NetworkNamespace)
+
+	rootProp := uintptr(unix.MS_SLAVE | unix.MS_REC)
+	if rp := spec.Linux.RootfsPropagation; rp != "" {
+		f, ok := propagationFlags[rp]
+		if !ok {
+			return fmt.Errorf("invalid rootfsPropagation %q", rp)
+		}
+		rootProp = f
+		// The new root must not share with the host: make everything slave at least,
+		// then apply the requested propagation to the container's root after pivot.
+		if f&unix.MS_SHARED != 0 {
+			rootProp = unix.MS_SLAVE | unix.MS_REC
+		}
+	}
+	p.Mount("", "/", "", rootProp, "")
+	// pivot_root needs the new root to be a mount point.
+	p.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, "")
+
+	hasDev := false
+	for _, m := range spec.Mounts {
+		if filepath.Clean(m.Destination) == "/dev" {
+			hasDev = true
+		}
+		if err := mountPlan(p, in, m, userns, netns); err != nil {
+			return err
+		}
+	}
+	if err := devicesPlan(p, in, userns, hasDev); err != nil {
+		return err
+	}
+	if spec.Process.Terminal {
+		// /dev/console is bound to the pty later; make sure the mount point exists.
+		dst, err := inRoot(rootfs, "/dev/console")
+		if err != nil {
+			return err
+		}
+		p.Mountpoint(dst, true)
+	}
+	cwd := spec.Process.Cwd
+	if cwd != "" && cwd != "/" {
+		dst, err := inRoot(rootfs, cwd)
+		if err != nil {
+			return err
+		}
+		p.Mkdir(dst, 0o755)
+	}
+	if spec.Hooks != nil {
+		for _, h := range spec.Hooks.CreateContainer {
+			p.Hook(hookTimeout(h), in.createCtrHook, h.Path, hookArgs(h), h.Env)
+		}
+	}
+	if in.noPivot {
+		p.Chroot(rootfs)
+	} else {
+		p.PivotRoot(rootfs)
+	}
+	for _, path := range spec.Linux.MaskedPaths {
+		p.Mask(path)
+	}
+	for _, path := range spec.Linux.ReadonlyPaths {
+		p.Readonly(path, 0)
+	}
+	if spec.Root.Readonly {
+		p.Mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|lockedFlags(rootfs), "")
+	}
+	if rp := spec.Linux.RootfsPropagation; rp != "" {
+		p.Mount("", "/", "", propagationFlags[rp], "")
+	}
+	return nil
+}
+
+func mountPlan(p *nsexec.Plan, in *planInput, m specs.Mount, userns, netns bool) error {
+	dst, err := inRoot(in.rootfs, m.Destination)
+	if err != nil {
+		return err
+	}
+	flags, prop, data := parseMountOptions(m.Options)
+	typ := m.Type
+	if typ == "bind" || typ == "rbind" {
+		flags |= unix.MS_BIND
+		if typ == "rbind" {
+			flags |= unix.MS_REC
+		}
+		typ = ""
+	}
+	if typ == "sysfs" && userns && !netns {
+		// sysfs can't be mounted in a user namespace that does not own a network
+		// namespace: bind the host's, as runc does.
+		flags |= unix.MS_BIND | unix.MS_REC
+		m.Source, typ, data = "/sys", "", ""
+	}
+	switch {
+	case flags&unix.MS_BIND != 0:
+		src := m.Source
+		if !filepath.IsAbs(src) {
+			src = filepath.Join(in.bundle, src)
+		}
+		st, err := os.Stat(src)
+		if err != nil {
+			return fmt.Errorf("bind mount source %s: %w", src, err)
+		}
+		p.Mountpoint(dst, !st.IsDir())
+		p.Mount(src, dst, "", flags&(unix.MS_BIND|unix.MS_REC), "")
+		// Bind mounts ignore other flags: apply them with a remount.
+		if rest := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
+			if userns {
+				rest |= lockedFlags(src)
+			}
+			p.Mount("", dst, "", unix.MS_BIND|unix.MS_REMOUNT|rest, "")
+		}
+	case typ == "cgroup" || typ == "cgroup2":
+		cgroupMountPlan(p, in, dst, flags)
+	default:
+		p.Mountpoint(dst, false)
+		p.Mount(m.Source, dst, typ, flags, data)
+	}
+	for _, pf := range prop {
+		p.Mount("", dst, "", pf, "")
+	}
+	return nil
+}
+
+// cgroupMountPlan shows the container its cgroups at dst: cgroup2 directly, or on a v1 host a
+// tmpfs with one directory per hierarchy holding the container's own cgroup.
+func cgroupMountPlan(p *nsexec.Plan, in *planInput, dst string, flags uintptr) {
+	_, cgroupns := hasNS(in.spec, specs.CgroupNamespace)
+	p.Mountpoint(dst, false)
+	if in.cgroupV2 {
+		if cgroupns {
+			p.Mount("cgroup2", dst, "cgroup2", flags, "")
+		} else if path := in.cgroupPaths[""]; path != "" {
+			p.Mount(path, dst, "", unix.MS_BIND|unix.MS_REC, "")
+			if flags&unix.MS_RDONLY != 0 {
+				p.Mount("", dst, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|(flags&(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)), "")
+			}
+		}
+		return
+	}
+	p.Mount("tmpfs", dst, "tmpfs", flags&^unix.MS_RDONLY, "mode=755")
+	for _, h := range v1Hierarchies() {
+		sub := filepath.Join(dst, h.dir)
+		p.Mkdir(sub, 0o755)
+		if cgroupns {
+			p.Mount("cgroup", sub, "cgroup", flags, h.opts)
+			continue
+		}
+		// Without a cgroup namespace, bind the container's own cgroup of this hierarchy.
+		var path string
+		for _, c := range h.controllers {
+			if v := in.cgroupPaths[c]; v != "" {
+				path = v
+				break
+			}
+		}
+		if path == "" {
+			continue
+		}
+		p.Mount(path, sub, "", unix.MS_BIND, "")
+		p.Mount("", sub, "", unix.MS_BIND|unix.MS_REMOUNT|flags|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	}
+	if flags&unix.MS_RDONLY != 0 {
+		p.Mount("", dst, "", unix.MS_REMOUNT|flags, "mode=755")
+	}
+}
+
+type v1Hierarchy struct {
+	dir         string   // name under /sys/fs/cgroup
+	opts        string   // mount options (controllers or name=)
+	controllers []string // controller names, for looking up the container's path
+}
+
+// v1Hierarchies lists the host's cgroup v1 mounts.
+func v1Hierarchies() []v1Hierarchy {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	var out []v1Hierarchy
+	seen := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		sep := strings.Index(line, " - ")
+		if sep < 0 {
+			continue
+		}
+		post := strings.Fields(line[sep+3:])
+		pre := strings.Fields(line[:sep])
+		if len(post) < 3 || post[0] != "cgroup" || len(pre) < 5 {
+			continue
+		}
+		var ctrls []string
+		for _, o := range strings.Split(post[2], ",") {
+			switch {
+			case strings.HasPrefix(o, "name="):
+				ctrls = append(ctrls, o)
+			case o == "rw" || o == "ro" || strings.Contains(o, "="):
+			default:
+				ctrls = append(ctrls, o)
+			}
+		}
+		dir := filepath.Base(pre[4])
+		if seen[dir] || len(ctrls) == 0 {
+			continue
+		}
+		seen[dir] = true
+		out = append(out, v1Hierarchy{dir: dir, opts: strings.Join(ctrls, ","), controllers: ctrls})
+	}
+	return out
+}

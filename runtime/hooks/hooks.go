@@ -1,0 +1,53 @@
+// Package hooks runs OCI lifecycle hooks from the runtime's namespaces.
+package hooks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Run runs hooks in order with the container state on stdin; the first failure stops the rest.
+func Run(phase string, hooks []specs.Hook, state []byte) error {
+	for _, h := range hooks {
+		if err := run(h, state); err != nil {
+			return fmt.Errorf("%s hook: %w", phase, err)
+		}
+	}
+	return nil
+}
+
+func run(h specs.Hook, state []byte) error {
+	ctx := context.Background()
+	if h.Timeout != nil && *h.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(*h.Timeout)*time.Second)
+		defer cancel()
+	}
+	args := h.Args
+	if len(args) == 0 {
+		args = []string{h.Path}
+	}
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, h.Path)
+	cmd.Args, cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = args, h.Env, bytes.NewReader(state), &stderr, &stderr
+	// A hook that leaves children holding its output must not hang the runtime.
+	cmd.WaitDelay = time.Second
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s timed out after %ds", h.Path, *h.Timeout)
+	}
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return fmt.Errorf("%s failed: %s: %s", h.Path, ee, bytes.TrimSpace(stderr.Bytes()))
+		}
+		return fmt.Errorf("%s: %w", h.Path, err)
+	}
+	return nil
+}
