@@ -3,7 +3,6 @@ package container
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -133,14 +132,16 @@ func Create(o CreateOpts) (c *Container, err error) {
 	files = append(files, fifo)
 	consoleFd := -1
 	if spec.Process.Terminal {
-		conn, err := net.Dial("unix", o.ConsoleSocket)
-		if err != nil {
-			return nil, fmt.Errorf("connect to console socket: %w", err)
-		}
-		f, err := conn.(*net.UnixConn).File()
-		conn.Close()
+		// Plain syscalls rather than package net: its init and resolver are not worth their
+		// start-up cost in the runtime.
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return nil, fmt.Errorf("console socket: %w", err)
+		}
+		f := os.NewFile(uintptr(fd), "console-socket")
+		if err := unix.Connect(fd, &unix.SockaddrUnix{Name: o.ConsoleSocket}); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("connect to console socket %s: %w", o.ConsoleSocket, err)
 		}
 		defer f.Close()
 		consoleFd = 3 + len(files)

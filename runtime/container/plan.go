@@ -194,6 +194,12 @@ func secondPlan(in *planInput) (*nsexec.Plan, error) {
 	for _, w := range warnings {
 		in.warn(w)
 	}
+	// The kernel raises an ambient capability only if it is permitted and inheritable; runc
+	// skips the others with a warning rather than failing the container.
+	if dropped := set.Ambient &^ (set.Permitted & set.Inheritable); dropped != 0 {
+		in.warn(fmt.Sprintf("ambient capabilities 0x%x are not both permitted and inheritable: not raised", dropped))
+		set.Ambient &^= dropped
+	}
 	p.Caps(set.Bounding, set.Effective, set.Permitted, set.Inheritable, set.Ambient, caps.Last())
 	if proc.NoNewPrivileges {
 		p.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, "no_new_privs")

@@ -46,7 +46,7 @@ static int sync_fd = -1;
 static int cur_op = -1;
 
 // Messages to the parent: 1 tag byte, 4-byte little-endian length, payload.
-static void send_msg(char tag, const void *buf, uint32_t len) {
+static int send_msg(char tag, const void *buf, uint32_t len) {
 	char hdr[5];
 	hdr[0] = tag;
 	memcpy(hdr + 1, &len, 4);
@@ -54,8 +54,12 @@ static void send_msg(char tag, const void *buf, uint32_t len) {
 	struct msghdr m = {0};
 	m.msg_iov = iov;
 	m.msg_iovlen = len ? 2 : 1;
-	while (sendmsg(sync_fd, &m, MSG_NOSIGNAL) < 0 && errno == EINTR)
-		;
+	for (;;) {
+		if (sendmsg(sync_fd, &m, MSG_NOSIGNAL) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2))) bail(const char *fmt, ...) {
@@ -71,10 +75,10 @@ static void __attribute__((noreturn, format(printf, 1, 2))) bail(const char *fmt
 		n = sizeof(buf) - 1;
 	if (saved && (size_t)n < sizeof(buf) - 2)
 		n += snprintf(buf + n, sizeof(buf) - n, ": %s", strerror(saved));
-	if (sync_fd >= 0)
-		send_msg('E', buf, (uint32_t)n);
-	else
-		fprintf(stderr, "berth-runtime init: %s\n", buf);
+	// After `create` has returned nobody reads the sync socket: the container's stderr is
+	// then the only place left to say what went wrong.
+	if (sync_fd < 0 || send_msg('E', buf, (uint32_t)n) < 0)
+		fprintf(stderr, "berth-runtime: %s\n", buf);
 	_exit(1);
 }
 
