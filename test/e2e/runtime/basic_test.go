@@ -22,7 +22,7 @@ func TestRunExitStatus(t *testing.T) {
 	}{
 		{"zero", "exit 0", 0},
 		{"three", "exit 3", 3},
-		{"child killed", "sh -c 'kill -9 $$'", 137},
+		{"child killed", "sh -c 'kill -9 $$'; exit $?", 137},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
