@@ -1,0 +1,149 @@
+// Command startup times `RUNTIME run` of a bundle for several OCI runtimes side by side:
+// sequential runs interleaved across runtimes (so machine noise hits all alike), then batches of
+// concurrent runs. It prints medians, peak RSS (from the kernel's rusage of each run) and ratios
+// against the first runtime. bench/runtime-startup.sh sets up the bundle and the environment.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+type runtime struct {
+	name, bin, root string
+	seq, conc    []time.Duration
+	rss          []int64 // KiB
+	failures     int
+}
+
+func main() {
+	bundle := flag.String("bundle", "", "OCI bundle to run")
+	n := flag.Int("n", 100, "sequential runs per runtime")
+	conc := flag.Int("concurrent", 20, "containers started at once per batch")
+	batches := flag.Int("batches", 3, "concurrent batches per runtime")
+	rtFlag := flag.String("runtimes", "", "comma-separated name=binary list; the first is the one compared")
+	flag.Parse()
+	if *bundle == "" || *rtFlag == "" {
+		fmt.Fprintln(os.Stderr, "usage: startup -bundle DIR -runtimes berth=PATH,crun=PATH,runc=PATH")
+		os.Exit(2)
+	}
+	tmp, err := os.MkdirTemp("", "startup-bench")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(tmp)
+	var rts []*runtime
+	for _, kv := range strings.Split(*rtFlag, ",") {
+		name, bin, ok := strings.Cut(kv, "=")
+		if !ok {
+			fail(fmt.Errorf("bad runtime %q", kv))
+		}
+		rts = append(rts, &runtime{name: name, bin: bin, root: filepath.Join(tmp, name)})
+	}
+	// Warm up caches (binary pages, dentries) once per runtime.
+	for _, rt := range rts {
+		if _, _, err := runOnce(rt, *bundle, "warm"); err != nil {
+			fail(fmt.Errorf("%s does not run the bundle: %w", rt.name, err))
+		}
+	}
+	for i := 0; i < *n; i++ {
+		// Rotate the order every iteration.
+		for j := range rts {
+			rt := rts[(i+j)%len(rts)]
+			d, rss, err := runOnce(rt, *bundle, fmt.Sprintf("s%d", i))
+			if err != nil {
+				rt.failures++
+				continue
+			}
+			rt.seq = append(rt.seq, d)
+			rt.rss = append(rt.rss, rss)
+		}
+	}
+	for b := 0; b < *batches; b++ {
+		for j := range rts {
+			rt := rts[(b+j)%len(rts)]
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			for k := 0; k < *conc; k++ {
+				wg.Add(1)
+				go func(k int) {
+					defer wg.Done()
+					d, _, err := runOnce(rt, *bundle, fmt.Sprintf("c%d-%d", b, k))
+					mu.Lock()
+					defer mu.Unlock()
+					if err != nil {
+						rt.failures++
+						return
+					}
+					rt.conc = append(rt.conc, d)
+				}(k)
+			}
+			wg.Wait()
+		}
+	}
+	base := rts[0]
+	fmt.Printf("%-8s %12s %12s %12s %10s %9s %9s %9s\n", "runtime", "seq median", "seq p90", "conc median", "peak RSS", "seq x", "conc x", "rss x")
+	for _, rt := range rts {
+		fmt.Printf("%-8s %12s %12s %12s %8dKiB %9.2f %9.2f %9.2f  (failures %d)\n", rt.name,
+			ms(median(rt.seq)), ms(pct(rt.seq, 90)), ms(median(rt.conc)), maxOf(rt.rss),
+			ratio(median(base.seq), median(rt.seq)), ratio(median(base.conc), median(rt.conc)),
+			float64(maxOf(base.rss))/float64(maxOf(rt.rss)), rt.failures)
+	}
+	fmt.Printf("ratios: %s time / other time (below 1: %s is faster)\n", base.name, base.name)
+}
+
+func runOnce(rt *runtime, bundle, id string) (time.Duration, int64, error) {
+	cmd := exec.Command(rt.bin, "--root", rt.root, "run", "--bundle", bundle, "bench-"+id)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	d := time.Since(start)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%v: %s", err, out)
+	}
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = ru.Maxrss
+	}
+	return d, rss, nil
+}
+
+func median(d []time.Duration) time.Duration { return pct(d, 50) }
+
+func pct(d []time.Duration, p int) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[(len(s)-1)*p/100]
+}
+
+func maxOf(v []int64) int64 {
+	var m int64
+	for _, x := range v {
+		m = max(m, x)
+	}
+	return m
+}
+
+func ratio(a, b time.Duration) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/1e6) }
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "startup:", err)
+	os.Exit(1)
+}
