@@ -2,6 +2,8 @@ package nsexec
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"syscall"
@@ -120,4 +122,51 @@ func TestPlans(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestChildBinaryReadOnly checks the CVE-2019-5736 defence: while the interpreter runs (before it
+// execs the container process), its executable cannot be opened for writing through /proc.
+func TestChildBinaryReadOnly(t *testing.T) {
+	requireRoot(t)
+	var first Plan
+	first.Fork()
+	first.Sync('S')
+	first.Exec("/bin/true", []string{"true"}, nil)
+	c, err := Start(Config{}, &first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tag, payload, err := c.Next()
+	if err != nil || tag != TagPid {
+		t.Fatalf("got %q %v", tag, err)
+	}
+	pid, _ := PidPayload(payload)
+	_ = c.Wait()
+	if err := c.Ack(); err != nil {
+		t.Fatal(err)
+	}
+	if tag, _, err = c.Next(); err != nil || tag != 'S' {
+		t.Fatalf("got %q %v", tag, err)
+	}
+	// The attack keeps a handle on the binary and writes once nothing runs it any more.
+	h, err := os.OpenFile(fmt.Sprintf("/proc/%d/exe", pid), unix.O_PATH, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	c.Ack()
+	var ws syscall.WaitStatus
+	syscall.Wait4(pid, &ws, 0, nil)
+	// The test binary itself still runs, so a write would fail with ETXTBSY here whatever
+	// the mount: check the mount the handle is on instead. Read-only means EROFS for any
+	// writer, at any time.
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(h.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Flags&unix.ST_RDONLY == 0 {
+		t.Fatal("the runtime binary of a container process is on a writable mount")
+	}
+	_ = errors.Is
 }
