@@ -19,9 +19,9 @@ import (
 
 type runtime struct {
 	name, bin, root string
-	seq, conc    []time.Duration
-	rss          []int64 // KiB
-	failures     int
+	seq, conc       []time.Duration
+	rss             []int64 // KiB
+	failures        int
 }
 
 func main() {

@@ -79,6 +79,8 @@ func Create(o CreateOpts) (c *Container, err error) {
 	}}
 	var cg cgroups.Manager
 	var child *nsexec.Child
+	// The error returns set the named result c to nil: clean up through our own reference.
+	created := c
 	defer func() {
 		if err == nil {
 			return
@@ -86,10 +88,10 @@ func Create(o CreateOpts) (c *Container, err error) {
 		if child != nil {
 			child.Kill()
 		}
-		if c.s.Pid > 0 {
-			_ = unix.Kill(c.s.Pid, unix.SIGKILL)
+		if created.s.Pid > 0 {
+			_ = unix.Kill(created.s.Pid, unix.SIGKILL)
 			var ws unix.WaitStatus
-			_, _ = unix.Wait4(c.s.Pid, &ws, 0, nil)
+			_, _ = unix.Wait4(created.s.Pid, &ws, 0, nil)
 		}
 		if cg != nil {
 			_ = cg.Destroy()

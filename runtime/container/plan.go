@@ -117,6 +117,9 @@ func secondPlan(in *planInput) (*nsexec.Plan, error) {
 		}
 		p.WriteFile("/proc/sys/"+strings.ReplaceAll(key, ".", "/"), spec.Linux.Sysctl[key])
 	}
+	if setupRootfs {
+		finalizeRootfsPlan(&p, spec, in.rootfs)
+	}
 	if spec.Hostname != "" {
 		p.Hostname(spec.Hostname)
 	}
@@ -370,6 +373,12 @@ func rootfsPlan(p *nsexec.Plan, in *planInput) error {
 	} else {
 		p.PivotRoot(rootfs)
 	}
+	return nil
+}
+
+// finalizeRootfsPlan masks paths and makes paths and the root read-only. It runs after the
+// sysctls are written (as in runc): they go through /proc/sys, a read-only path.
+func finalizeRootfsPlan(p *nsexec.Plan, spec *specs.Spec, rootfs string) {
 	for _, path := range spec.Linux.MaskedPaths {
 		p.Mask(path)
 	}
@@ -382,7 +391,6 @@ func rootfsPlan(p *nsexec.Plan, in *planInput) error {
 	if rp := spec.Linux.RootfsPropagation; rp != "" {
 		p.Mount("", "/", "", propagationFlags[rp], "")
 	}
-	return nil
 }
 
 func mountPlan(p *nsexec.Plan, in *planInput, m specs.Mount, userns, netns bool) error {
