@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -87,6 +88,38 @@ func validate(spec *specs.Spec, bundle string) error {
 	}
 	if spec.Hostname != "" && !seen[specs.UTSNamespace] {
 		return errors.New("hostname needs a new uts namespace")
+	}
+	for key := range spec.Linux.Sysctl {
+		if err := checkSysctl(key, seen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ipcSysctls are the sysctls an ipc namespace owns (besides fs.mqueue.*).
+var ipcSysctls = map[string]bool{
+	"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true, "kernel.sem": true,
+	"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true,
+}
+
+// checkSysctl accepts, as runc does, only sysctls of a namespace the container has: any other
+// would be written to the host's kernel.
+func checkSysctl(key string, ns map[specs.LinuxNamespaceType]bool) error {
+	switch {
+	case ipcSysctls[key] || strings.HasPrefix(key, "fs.mqueue."):
+		if !ns[specs.IPCNamespace] {
+			return fmt.Errorf("sysctl %q needs a new ipc namespace", key)
+		}
+	case strings.HasPrefix(key, "net."):
+		if !ns[specs.NetworkNamespace] {
+			return fmt.Errorf("sysctl %q needs a new network namespace", key)
+		}
+	case key == "kernel.domainname" && ns[specs.UTSNamespace]:
+	case key == "kernel.hostname" && ns[specs.UTSNamespace]:
+		return fmt.Errorf("sysctl %q is not allowed: set hostname in the config instead", key)
+	default:
+		return fmt.Errorf("sysctl %q is not in a separate kernel namespace", key)
 	}
 	return nil
 }

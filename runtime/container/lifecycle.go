@@ -171,6 +171,10 @@ func Create(o CreateOpts) (c *Container, err error) {
 			if err := writeIDMaps(child.Pid, spec); err != nil {
 				return nil, err
 			}
+			// The child waits in its Sync op until its id maps are written.
+			if err := child.Ack(); err != nil {
+				return nil, err
+			}
 		case nsexec.TagPid:
 			pid, err := nsexec.PidPayload(payload)
 			if err != nil {
@@ -350,7 +354,16 @@ func (c *Container) Kill(sig unix.Signal, all bool) error {
 		}
 		return nil
 	}
-	return c.signalInit(sig)
+	if err := c.signalInit(sig); err != nil {
+		return err
+	}
+	// As runc does: a frozen init acts on SIGKILL only once thawed.
+	if st == StatusPaused && sig == unix.SIGKILL {
+		if cg, err := cgroups.Load(c.s.CgroupPaths); err == nil {
+			_ = cg.Thaw()
+		}
+	}
+	return nil
 }
 
 // Delete removes a stopped container (or any container with force): its processes, cgroups

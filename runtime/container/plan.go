@@ -66,7 +66,11 @@ func firstPlan(in *planInput) *nsexec.Plan {
 			p.Setns(ns.Path, nsFlags[t])
 		}
 	}
-	if ns, ok := hasNS(in.spec, specs.UserNamespace); ok && ns.Path == "" {
+	if ns, ok := hasNS(in.spec, specs.UserNamespace); ok && ns.Path != "" {
+		// Host root is unmapped in a joined user namespace: become its root (as runc does), or
+		// hooks and everything exec'd before the final setid run unprivileged as the overflow uid.
+		p.Setid(0, 0)
+	} else if ok {
 		p.Unshare(unix.CLONE_NEWUSER)
 		p.Sync(nsexec.TagUserns)
 		p.Setid(0, 0)
@@ -109,6 +113,12 @@ func secondPlan(in *planInput) (*nsexec.Plan, error) {
 		}
 	} else if !hasMnt {
 		return nil, fmt.Errorf("a mount namespace is required")
+	} else if spec.Hooks != nil {
+		// A joined mount namespace is already set up (by its owner): no rootfs work and no
+		// pivot_root, but createContainer hooks still run, in that namespace, as the spec asks.
+		for _, h := range spec.Hooks.CreateContainer {
+			p.Hook(hookTimeout(h), in.createCtrHook, h.Path, hookArgs(h), h.Env)
+		}
 	}
 
 	for _, key := range sortedKeys(spec.Linux.Sysctl) {
@@ -185,6 +195,13 @@ func secondPlan(in *planInput) (*nsexec.Plan, error) {
 	p.Umask(umask)
 
 	// Identity and capabilities: keep permitted capabilities across setuid, then set all sets.
+	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the container may be
+	// about to lose: then load it now, as runc does (the profile must allow what follows).
+	if spec.Linux.Seccomp != nil && !proc.NoNewPrivileges {
+		if err := seccompPlan(&p, spec.Linux.Seccomp, in.warn); err != nil {
+			return nil, err
+		}
+	}
 	gids := proc.User.AdditionalGids
 	if gids == nil {
 		gids = []uint32{}
@@ -197,17 +214,15 @@ func secondPlan(in *planInput) (*nsexec.Plan, error) {
 	for _, w := range warnings {
 		in.warn(w)
 	}
-	// The kernel raises an ambient capability only if it is permitted and inheritable; runc
-	// skips the others with a warning rather than failing the container.
-	if dropped := set.Ambient &^ (set.Permitted & set.Inheritable); dropped != 0 {
-		in.warn(fmt.Sprintf("ambient capabilities 0x%x are not both permitted and inheritable: not raised", dropped))
-		set.Ambient &^= dropped
-	}
+	// The kernel raises an ambient capability only if it is permitted and inheritable. runc's
+	// own default spec lists ambient capabilities without inheritable ones, and runc skips
+	// them silently: so do we, rather than fail or warn on every container.
+	set.Ambient &= set.Permitted & set.Inheritable
 	p.Caps(set.Bounding, set.Effective, set.Permitted, set.Inheritable, set.Ambient, caps.Last())
 	if proc.NoNewPrivileges {
 		p.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, "no_new_privs")
 	}
-	if spec.Linux.Seccomp != nil {
+	if spec.Linux.Seccomp != nil && proc.NoNewPrivileges {
 		if err := seccompPlan(&p, spec.Linux.Seccomp, in.warn); err != nil {
 			return nil, err
 		}

@@ -48,6 +48,10 @@ type saved struct {
 // State is the OCI state, with runc's extra fields that tools read.
 type State struct {
 	specs.State
+	// Pid shadows specs.State's omitempty pid: runc prints "pid": 0 for a stopped container,
+	// and scripts read it.
+	Pid     int       `json:"pid"`
+	Rootfs  string    `json:"rootfs"`
 	Created time.Time `json:"created"`
 	Owner   string    `json:"owner"`
 }
@@ -157,6 +161,7 @@ func (c *Container) State() State {
 			Bundle:      c.s.Bundle,
 			Annotations: c.s.Annotations,
 		},
+		Rootfs:  c.s.Rootfs,
 		Created: c.s.Created,
 		Owner:   c.s.Owner,
 	}

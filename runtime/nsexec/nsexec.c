@@ -274,14 +274,23 @@ static void do_console(int sock) {
 static void do_caps(struct op *o) {
 	uint64_t bounding = U(o, 0), eff = U(o, 1), perm = U(o, 2), inh = U(o, 3), amb = U(o, 4);
 	uint64_t last = U(o, 5);
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2];
+	// setuid to a non-root user (with keepcaps) leaves the permitted set but clears the
+	// effective one, and dropping from the bounding set needs CAP_SETPCAP effective: make
+	// the kept permitted set effective first.
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		bail("capget");
+	data[0].effective = data[0].permitted;
+	data[1].effective = data[1].permitted;
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		bail("raise permitted capabilities to effective");
 	for (uint64_t c = 0; c <= last; c++) {
 		if (bounding & (1ULL << c))
 			continue;
 		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
 			bail("drop capability %llu from the bounding set", (unsigned long long)c);
 	}
-	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-	struct __user_cap_data_struct data[2];
 	data[0].effective = (uint32_t)eff;
 	data[1].effective = (uint32_t)(eff >> 32);
 	data[0].permitted = (uint32_t)perm;
@@ -433,7 +442,9 @@ static void do_hook(struct op *o) {
 		if (r < 0 && errno != EINTR)
 			bail("wait for hook %s", path);
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (timeout && (uint64_t)(now.tv_sec - start.tv_sec) >= timeout) {
+		// Compare in nanoseconds: whole seconds alone fire up to a second early.
+		int64_t elapsed = (int64_t)(now.tv_sec - start.tv_sec) * 1000000000 + (now.tv_nsec - start.tv_nsec);
+		if (timeout && elapsed >= (int64_t)timeout * 1000000000) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			errno = 0;
@@ -585,9 +596,11 @@ static void run_op(struct op *o) {
 	}
 	case OP_RLIMIT: {
 		struct rlimit rl = {(rlim_t)U(o, 1), (rlim_t)U(o, 2)};
+		// EPERM: above the current hard limit (or fs.nr_open) without CAP_SYS_RESOURCE.
 		if (setrlimit((int)U(o, 0), &rl) < 0)
-			bail("setrlimit %s (soft %llu, hard %llu)", S(o, 3), (unsigned long long)rl.rlim_cur,
-			     (unsigned long long)rl.rlim_max);
+			bail("setrlimit %s (soft %llu, hard %llu%s)", S(o, 3), (unsigned long long)rl.rlim_cur,
+			     (unsigned long long)rl.rlim_max,
+			     errno == EPERM ? "; raising the hard limit needs CAP_SYS_RESOURCE" : "");
 		break;
 	}
 	case OP_PRCTL:

@@ -1,0 +1,178 @@
+// Command mktables generates zsyscalls.go, the syscall name → number table of package seccomp.
+//
+// The numbers come from golang.org/x/sys/unix's zsysnum_linux_*.go files (themselves generated from the
+// kernel's uapi headers), read from the module version that go.mod selects. x/sys has no x32 table, so
+// x32 is derived from the x86_64 one the way the kernel's syscall_64.tbl defines it: "common" entries
+// keep their number, the "64"-only entries are dropped, and the entries with an x32 compat version
+// move to 512 and up. tables_test.go checks the result against the x32 uapi header where one exists.
+//
+// Run with `go generate ./runtime/seccomp` from the module root.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"go/format"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Order matters: it is the index order of sysEntry.nr in the generated file.
+var arches = []struct{ name, goarch string }{
+	{"x86_64", "amd64"},
+	{"x86", "386"},
+	{"x32", ""},
+	{"aarch64", "arm64"},
+	{"arm", "arm"},
+}
+
+// x86_64 syscalls that x32 does not have at all ("64" in syscall_64.tbl with no x32 counterpart).
+var x32Dropped = map[string]bool{
+	"uselib": true, "_sysctl": true, "create_module": true, "get_kernel_syms": true,
+	"query_module": true, "nfsservctl": true, "set_thread_area": true, "get_thread_area": true,
+	"epoll_ctl_old": true, "epoll_wait_old": true, "vserver": true, "uretprobe": true, "uprobe": true,
+}
+
+// x86_64 syscalls whose x32 version is a compat entry point numbered from 512, in table order.
+var x32Compat = []string{
+	"rt_sigaction", "rt_sigreturn", "ioctl", "readv", "writev", "recvfrom", "sendmsg", "recvmsg",
+	"execve", "ptrace", "rt_sigpending", "rt_sigtimedwait", "rt_sigqueueinfo", "sigaltstack",
+	"timer_create", "mq_notify", "kexec_load", "waitid", "set_robust_list", "get_robust_list",
+	"vmsplice", "move_pages", "preadv", "pwritev", "rt_tgsigqueueinfo", "recvmmsg", "sendmmsg",
+	"process_vm_readv", "process_vm_writev", "setsockopt", "getsockopt", "io_setup", "io_submit",
+	"execveat", "preadv2", "pwritev2",
+}
+
+// ARM private syscalls (__ARM_NR_BASE + n), which x/sys does not list but profiles name.
+var armPrivate = map[string]int64{
+	"breakpoint": 0x0f0001, "cacheflush": 0x0f0002, "usr26": 0x0f0003, "usr32": 0x0f0004,
+	"set_tls": 0x0f0005, "get_tls": 0x0f0006,
+}
+
+// Architectures we have no tables for: their names are only recorded, so that a profile naming, say,
+// riscv_hwprobe is not reported as naming an unknown syscall.
+var otherGoarches = []string{"riscv64", "s390x", "ppc64le", "ppc64", "ppc", "mips64", "mips64le", "mips", "mipsle", "loong64"}
+
+var sysRE = regexp.MustCompile(`(?m)^\s*SYS_([A-Z0-9_]+)\s*=\s*([0-9]+)\s*$`)
+
+func main() {
+	out := flag.String("o", "zsyscalls.go", "output file")
+	flag.Parse()
+
+	dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "golang.org/x/sys").Output()
+	if err != nil {
+		log.Fatalf("locate golang.org/x/sys: %v", err)
+	}
+	unixDir := filepath.Join(strings.TrimSpace(string(dir)), "unix")
+
+	tables := make([]map[string]int64, len(arches))
+	for i, a := range arches {
+		if a.goarch == "" {
+			continue
+		}
+		src, err := os.ReadFile(filepath.Join(unixDir, "zsysnum_linux_"+a.goarch+".go"))
+		if err != nil {
+			log.Fatalf("read %s table: %v", a.name, err)
+		}
+		t := map[string]int64{}
+		for _, m := range sysRE.FindAllSubmatch(src, -1) {
+			n, err := strconv.ParseInt(string(m[2]), 10, 64)
+			if err != nil {
+				log.Fatalf("%s: bad number %q", a.name, m[2])
+			}
+			t[strings.ToLower(string(m[1]))] = n
+		}
+		if len(t) < 200 {
+			log.Fatalf("%s: only %d syscalls parsed, the x/sys file format must have changed", a.name, len(t))
+		}
+		tables[i] = t
+	}
+	for name, nr := range armPrivate {
+		tables[4][name] = nr
+	}
+	x32 := map[string]int64{}
+	for name, nr := range tables[0] {
+		if !x32Dropped[name] {
+			x32[name] = nr
+		}
+	}
+	for i, name := range x32Compat {
+		if _, ok := tables[0][name]; !ok {
+			log.Fatalf("x32 compat syscall %s missing from the x86_64 table", name)
+		}
+		x32[name] = 512 + int64(i)
+	}
+	tables[2] = x32
+
+	names := map[string]bool{}
+	for _, t := range tables {
+		for n := range t {
+			names[n] = true
+		}
+	}
+	others := map[string]bool{}
+	for _, goarch := range otherGoarches {
+		src, err := os.ReadFile(filepath.Join(unixDir, "zsysnum_linux_"+goarch+".go"))
+		if err != nil {
+			log.Fatalf("read %s table: %v", goarch, err)
+		}
+		for _, m := range sysRE.FindAllSubmatch(src, -1) {
+			if n := strings.ToLower(string(m[1])); !names[n] {
+				others[n] = true
+			}
+		}
+	}
+	otherNames := make([]string, 0, len(others))
+	for n := range others {
+		otherNames = append(otherNames, n)
+	}
+	sort.Strings(otherNames)
+
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "// Code generated by internal/mktables from golang.org/x/sys/unix; DO NOT EDIT.\n\n")
+	fmt.Fprintf(&b, "package seccomp\n\n")
+	fmt.Fprintf(&b, "// sysTable is sorted by name; nr is indexed by archIndex, -1 where the arch lacks the syscall.\n")
+	fmt.Fprintf(&b, "// x32 numbers are without the x32 syscall bit.\n")
+	fmt.Fprintf(&b, "var sysTable = [...]sysEntry{\n")
+	for _, n := range sorted {
+		fmt.Fprintf(&b, "\t{%q, [numArches]int32{", n)
+		for i, t := range tables {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			if nr, ok := t[n]; ok {
+				fmt.Fprintf(&b, "%d", nr)
+			} else {
+				b.WriteString("-1")
+			}
+		}
+		b.WriteString("}},\n")
+	}
+	b.WriteString("}\n\n")
+	fmt.Fprintf(&b, "// otherArchNames are syscalls that exist only on architectures without a table here, sorted.\n")
+	fmt.Fprintf(&b, "var otherArchNames = [...]string{\n")
+	for _, n := range otherNames {
+		fmt.Fprintf(&b, "\t%q,\n", n)
+	}
+	b.WriteString("}\n")
+	src, err := format.Source(b.Bytes())
+	if err != nil {
+		log.Fatalf("format: %v", err)
+	}
+	if err := os.WriteFile(*out, src, 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
