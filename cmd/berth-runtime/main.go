@@ -40,6 +40,7 @@ var commands = []command{
 	{"state", "state CONTAINER", cmdState},
 	{"kill", "kill [--all] CONTAINER [SIGNAL]", cmdKill},
 	{"delete", "delete [--force] CONTAINER", cmdDelete},
+	{"exec", "exec [options] CONTAINER COMMAND [ARGS...]", cmdExec},
 	{"list", "list [--format table|json] [-q]", cmdList},
 	{"ps", "ps [--format table|json] CONTAINER", cmdPs},
 	{"pause", "pause CONTAINER", cmdPause},

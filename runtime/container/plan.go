@@ -136,7 +136,17 @@ func secondPlan(in *planInput) (*nsexec.Plan, error) {
 	if spec.Domainname != "" {
 		p.Domainname(spec.Domainname)
 	}
-	proc := spec.Process
+	if err := processPlan(&p, in, spec.Process, true); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// processPlan sets up the process itself: terminal, limits, identity, capabilities, seccomp and
+// exec. For the container's init (init true) it also reports ready and waits for start; an
+// exec'd process skips that.
+func processPlan(p *nsexec.Plan, in *planInput, proc *specs.Process, init bool) error {
+	spec := in.spec
 	if proc.Terminal {
 		p.Console(in.consoleFd)
 	} else {
@@ -145,7 +155,7 @@ func secondPlan(in *planInput) (*nsexec.Plan, error) {
 	for _, rl := range proc.Rlimits {
 		res, ok := rlimits[rl.Type]
 		if !ok {
-			return nil, fmt.Errorf("unknown rlimit %q", rl.Type)
+			return fmt.Errorf("unknown rlimit %q", rl.Type)
 		}
 		p.Rlimit(res, rl.Soft, rl.Hard, rl.Type)
 	}
@@ -162,29 +172,31 @@ func secondPlan(in *planInput) (*nsexec.Plan, error) {
 	}
 	p.Chdir(cwd)
 	p.Lookup(proc.Args[0], pathEnv)
-	p.Ready()
-	p.WaitStart(in.fifoFd)
-	if spec.Hooks != nil {
-		for _, h := range spec.Hooks.StartContainer {
-			p.Hook(hookTimeout(h), in.createCtrHook, h.Path, hookArgs(h), h.Env)
+	if init {
+		p.Ready()
+		p.WaitStart(in.fifoFd)
+		if spec.Hooks != nil {
+			for _, h := range spec.Hooks.StartContainer {
+				p.Hook(hookTimeout(h), in.createCtrHook, h.Path, hookArgs(h), h.Env)
+			}
 		}
 	}
 	if spec.Linux.Personality != nil {
 		persona, err := personality(spec.Linux.Personality)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p.Personality(persona)
 	}
 	if proc.Scheduler != nil {
-		if err := schedPlan(&p, proc.Scheduler); err != nil {
-			return nil, err
+		if err := schedPlan(p, proc.Scheduler); err != nil {
+			return err
 		}
 	}
 	if proc.IOPriority != nil {
 		v, err := ioprio(proc.IOPriority)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p.Ioprio(v)
 	}
@@ -198,8 +210,8 @@ func secondPlan(in *planInput) (*nsexec.Plan, error) {
 	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the container may be
 	// about to lose: then load it now, as runc does (the profile must allow what follows).
 	if spec.Linux.Seccomp != nil && !proc.NoNewPrivileges {
-		if err := seccompPlan(&p, spec.Linux.Seccomp, in.warn); err != nil {
-			return nil, err
+		if err := seccompPlan(p, spec.Linux.Seccomp, in.warn); err != nil {
+			return err
 		}
 	}
 	gids := proc.User.AdditionalGids
@@ -223,13 +235,13 @@ func secondPlan(in *planInput) (*nsexec.Plan, error) {
 		p.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, "no_new_privs")
 	}
 	if spec.Linux.Seccomp != nil && proc.NoNewPrivileges {
-		if err := seccompPlan(&p, spec.Linux.Seccomp, in.warn); err != nil {
-			return nil, err
+		if err := seccompPlan(p, spec.Linux.Seccomp, in.warn); err != nil {
+			return err
 		}
 	}
 	p.CloexecFrom(in.firstFreeFd)
 	p.Exec("", proc.Args, env)
-	return &p, nil
+	return nil
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -21,6 +21,10 @@ const (
 	TagError  = 'E' // payload: what failed; the child exits
 )
 
+// ErrClosed is what Next returns once every process holding the child's end of the sync socket is
+// gone: it exited, or it exec'd (the socket is close-on-exec by then).
+var ErrClosed = errors.New("container init exited before it was ready")
+
 // Child is a running plan interpreter.
 type Child struct {
 	cmd  *exec.Cmd
@@ -105,7 +109,7 @@ func (c *Child) Next() (tag byte, payload []byte, err error) {
 	var hdr [5]byte
 	if _, err := io.ReadFull(c.sock, hdr[:]); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return 0, nil, errors.New("container init exited before it was ready")
+			return 0, nil, ErrClosed
 		}
 		return 0, nil, fmt.Errorf("read from container init: %w", err)
 	}

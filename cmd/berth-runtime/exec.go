@@ -1,0 +1,148 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-dev/berth/runtime/container"
+)
+
+// multi is a repeatable string flag (--env, --cap, --additional-gids).
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+func cmdExec(g *globals, args []string) error {
+	fs := flag.NewFlagSet("exec", flag.ContinueOnError)
+	var processFile, consoleSocket, pidFile, cwd, user, ignored string
+	var tty, detach, noNewPrivs, ignoreBool bool
+	var preserveFds int
+	var env, capsAdd, gids multi
+	fs.StringVar(&processFile, "process", "", "path to a process.json")
+	fs.StringVar(&processFile, "p", "", "path to a process.json")
+	fs.StringVar(&consoleSocket, "console-socket", "", "unix socket that receives the pty master")
+	fs.StringVar(&pidFile, "pid-file", "", "write the process's pid here")
+	fs.StringVar(&cwd, "cwd", "", "working directory in the container")
+	fs.StringVar(&user, "user", "", "uid[:gid]")
+	fs.StringVar(&user, "u", "", "uid[:gid]")
+	fs.Var(&env, "env", "set an environment variable (repeatable)")
+	fs.Var(&env, "e", "set an environment variable (repeatable)")
+	fs.Var(&capsAdd, "cap", "add a capability (repeatable)")
+	fs.Var(&capsAdd, "c", "add a capability (repeatable)")
+	fs.Var(&gids, "additional-gids", "additional group ids (repeatable)")
+	fs.Var(&gids, "g", "additional group ids (repeatable)")
+	fs.BoolVar(&tty, "tty", false, "allocate a pseudo-terminal")
+	fs.BoolVar(&tty, "t", false, "allocate a pseudo-terminal")
+	fs.BoolVar(&detach, "detach", false, "do not wait for the process")
+	fs.BoolVar(&detach, "d", false, "do not wait for the process")
+	fs.BoolVar(&noNewPrivs, "no-new-privs", false, "set no_new_privs")
+	fs.IntVar(&preserveFds, "preserve-fds", 0, "pass this many fds (from 3) to the process")
+	fs.StringVar(&ignored, "process-label", "", "SELinux label (not supported)")
+	fs.StringVar(&ignored, "apparmor", "", "AppArmor profile (not supported)")
+	fs.StringVar(&ignored, "cgroup", "", "sub-cgroup to join (not supported)")
+	fs.BoolVar(&ignoreBool, "ignore-paused", false, "accepted for compatibility")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		return fmt.Errorf("exec: missing container id")
+	}
+	c, err := container.Load(g.root, rest[0])
+	if err != nil {
+		return err
+	}
+	var proc *specs.Process
+	if processFile != "" {
+		data, err := os.ReadFile(processFile)
+		if err != nil {
+			return fmt.Errorf("exec: read process: %w", err)
+		}
+		proc = &specs.Process{}
+		if err := json.Unmarshal(data, proc); err != nil {
+			return fmt.Errorf("exec: parse %s: %w", processFile, err)
+		}
+		if len(proc.Args) == 0 {
+			return fmt.Errorf("exec: %s: args must not be empty", processFile)
+		}
+	} else {
+		if len(rest) < 2 {
+			return fmt.Errorf("exec: no command given")
+		}
+		// As runc does: the container's process is the template.
+		base := *c.Spec().Process
+		proc = &base
+		proc.Args = rest[1:]
+		proc.Terminal = tty
+		proc.Env = append(append([]string(nil), proc.Env...), env...)
+		if cwd != "" {
+			proc.Cwd = cwd
+		}
+		if user != "" {
+			uid, gid, err := parseUser(user)
+			if err != nil {
+				return err
+			}
+			proc.User.UID, proc.User.GID = uid, gid
+		}
+		for _, gstr := range gids {
+			n, err := strconv.ParseUint(gstr, 10, 32)
+			if err != nil {
+				return fmt.Errorf("exec: invalid additional gid %q", gstr)
+			}
+			proc.User.AdditionalGids = append(proc.User.AdditionalGids, uint32(n))
+		}
+		if noNewPrivs {
+			proc.NoNewPrivileges = true
+		}
+		if len(capsAdd) > 0 && proc.Capabilities != nil {
+			cp := *proc.Capabilities
+			add := func(l []string) []string { return append(append([]string(nil), l...), capsAdd...) }
+			cp.Bounding, cp.Effective, cp.Permitted = add(cp.Bounding), add(cp.Effective), add(cp.Permitted)
+			proc.Capabilities = &cp
+		}
+	}
+	if detach && proc.Terminal && consoleSocket == "" {
+		return fmt.Errorf("exec: --detach with a terminal needs --console-socket")
+	}
+	sigs := make(chan os.Signal, 32)
+	if !detach {
+		signal.Notify(sigs)
+		defer signal.Stop(sigs)
+	}
+	pid, err := c.Exec(container.ExecOpts{
+		Process: proc, ConsoleSocket: consoleSocket, PidFile: pidFile, PreserveFds: preserveFds,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Warn: func(s string) { g.logger.warnf("%s", s) },
+	})
+	if err != nil {
+		return err
+	}
+	if detach {
+		return nil
+	}
+	return exitError{waitForward(pid, sigs)}
+}
+
+func parseUser(s string) (uint32, uint32, error) {
+	us, gs, _ := strings.Cut(s, ":")
+	uid, err := strconv.ParseUint(us, 10, 32)
+	if err != nil {
+		return 0, 0, fmt.Errorf("exec: invalid user %q: want uid[:gid]", s)
+	}
+	var gid uint64
+	if gs != "" {
+		if gid, err = strconv.ParseUint(gs, 10, 32); err != nil {
+			return 0, 0, fmt.Errorf("exec: invalid user %q: want uid[:gid]", s)
+		}
+	}
+	return uint32(uid), uint32(gid), nil
+}

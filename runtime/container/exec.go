@@ -1,0 +1,162 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/runtime/cgroups"
+	"github.com/berth-dev/berth/runtime/nsexec"
+)
+
+// ExecOpts are the options of `exec`.
+type ExecOpts struct {
+	Process               *specs.Process
+	ConsoleSocket         string
+	PidFile               string
+	PreserveFds           int
+	Stdin, Stdout, Stderr *os.File
+	Warn                  func(string)
+}
+
+// nsFiles names each namespace type's file under /proc/PID/ns.
+var nsFiles = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.MountNamespace: "mnt",
+	specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user",
+	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
+}
+
+// Exec starts another process in the container: it joins every namespace and the cgroups of
+// the container's init. It returns the process's pid once the process has exec'd (it is a child
+// of the caller, which may wait for it).
+func (c *Container) Exec(o ExecOpts) (int, error) {
+	if o.Warn == nil {
+		o.Warn = func(string) {}
+	}
+	switch st := c.Status(); st {
+	case StatusRunning, StatusCreated:
+	case StatusPaused:
+		return 0, fmt.Errorf("cannot exec in a paused container %s", c.s.ID)
+	default:
+		return 0, fmt.Errorf("cannot exec in a stopped container %s", c.s.ID)
+	}
+	proc := o.Process
+	if proc == nil || len(proc.Args) == 0 {
+		return 0, errors.New("exec: process args must not be empty")
+	}
+	if proc.Terminal && o.ConsoleSocket == "" {
+		return 0, errors.New("exec: a terminal needs --console-socket")
+	}
+	if !proc.Terminal && o.ConsoleSocket != "" {
+		return 0, errors.New("exec: --console-socket needs --tty")
+	}
+	spec := c.s.Spec
+	// Hold the namespaces open through the init's pidfd-checked /proc entries: the joins below
+	// name /proc/PID/ns/*, and initAlive guards against a recycled pid.
+	pid := c.s.Pid
+	var first nsexec.Plan
+	order := joinOrder
+	for _, t := range order {
+		if _, ok := hasNS(spec, t); !ok {
+			continue
+		}
+		first.Setns(fmt.Sprintf("/proc/%d/ns/%s", pid, nsFiles[t]), nsFlags[t])
+	}
+	if !c.initAlive() {
+		return 0, fmt.Errorf("cannot exec in a stopped container %s", c.s.ID)
+	}
+	first.Fork()
+	first.ReadPlan()
+
+	files := make([]*os.File, 0, o.PreserveFds+1)
+	for i := 0; i < o.PreserveFds; i++ {
+		files = append(files, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(i)))
+	}
+	consoleFd := -1
+	if proc.Terminal {
+		f, err := dialConsole(o.ConsoleSocket)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		consoleFd = 3 + len(files)
+		files = append(files, f)
+	}
+	child, err := nsexec.Start(nsexec.Config{Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Files: files}, &first)
+	if err != nil {
+		return 0, err
+	}
+	defer child.Close()
+	in := &planInput{spec: spec, consoleFd: consoleFd, firstFreeFd: 3 + o.PreserveFds, warn: o.Warn}
+	execPid := 0
+	fail := func(err error) (int, error) {
+		child.Kill()
+		if execPid > 0 {
+			_ = unix.Kill(execPid, unix.SIGKILL)
+			var ws unix.WaitStatus
+			_, _ = unix.Wait4(execPid, &ws, 0, nil)
+		}
+		return 0, err
+	}
+	for {
+		tag, payload, err := child.Next()
+		if errors.Is(err, nsexec.ErrClosed) && execPid > 0 {
+			// The socket is close-on-exec: it closing means the process runs.
+			break
+		}
+		if err != nil {
+			return fail(fmt.Errorf("exec in %s: %w", c.s.ID, err))
+		}
+		if tag != nsexec.TagPid {
+			return fail(fmt.Errorf("unexpected message %q from exec", tag))
+		}
+		if execPid, err = nsexec.PidPayload(payload); err != nil {
+			return fail(err)
+		}
+		if err := child.Wait(); err != nil {
+			return fail(err)
+		}
+		cg, err := cgroups.Load(c.s.CgroupPaths)
+		if err == nil {
+			err = cg.Apply(execPid)
+		}
+		if err != nil {
+			return fail(fmt.Errorf("exec: join cgroup: %w", err))
+		}
+		var p nsexec.Plan
+		if err := processPlan(&p, in, proc, false); err != nil {
+			return fail(err)
+		}
+		if err := child.Ack(); err != nil {
+			return fail(err)
+		}
+		if err := child.SendPlan(&p); err != nil {
+			return fail(err)
+		}
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, execPid); err != nil {
+			return execPid, err
+		}
+	}
+	return execPid, nil
+}
+
+// dialConsole connects to a --console-socket with plain syscalls (no package net: its init
+// costs start-up time in the runtime).
+func dialConsole(path string) (*os.File, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("console socket: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "console-socket")
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("connect to console socket %s: %w", path, err)
+	}
+	return f, nil
+}
