@@ -218,8 +218,12 @@ func cmdDelete(g *globals, args []string) error {
 		if force && errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
-		// runc with --force succeeds for a container that is already gone.
+		// runc with --force succeeds for a container that is already gone; a state dir
+		// left without its state by a runtime killed early in create goes too.
 		if force && strings.Contains(err.Error(), "does not exist") {
+			if container.CheckID(rest[0]) == nil {
+				_ = os.RemoveAll(filepath.Join(g.root, rest[0]))
+			}
 			return nil
 		}
 		return err

@@ -113,6 +113,11 @@ func Create(o CreateOpts) (c *Container, err error) {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}
 	c.s.CgroupPaths = cg.Paths()
+	// Saved now, before any process exists, so that if this runtime is killed mid-create a
+	// later `delete` still finds the cgroups and state to remove.
+	if err := c.save(); err != nil {
+		return nil, err
+	}
 
 	fifoPath := filepath.Join(dir, fifoFile)
 	if err := unix.Mkfifo(fifoPath, 0o600); err != nil {
