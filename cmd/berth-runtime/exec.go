@@ -115,8 +115,7 @@ func cmdExec(g *globals, args []string) error {
 	}
 	sigs := make(chan os.Signal, 32)
 	if !detach {
-		signal.Notify(sigs)
-		defer signal.Stop(sigs)
+		signal.Notify(sigs, forwardedSignals...)
 	}
 	pid, err := c.Exec(container.ExecOpts{
 		Process: proc, ConsoleSocket: consoleSocket, PidFile: pidFile, PreserveFds: preserveFds,

@@ -197,9 +197,23 @@ func (l *logger) warnf(format string, a ...any) {
 	}
 }
 
+// debugFunc returns a debug sink, or nil when debugging is off (so callers skip the work).
+func (l *logger) debugFunc() func(string) {
+	if !l.debug {
+		return nil
+	}
+	return func(s string) {
+		if l.w == nil {
+			fmt.Fprintf(l.stderr, "berth-runtime: debug: %s\n", s)
+			return
+		}
+		l.write("debug", s)
+	}
+}
+
 func (l *logger) debugf(format string, a ...any) {
-	if l.debug {
-		l.write("debug", fmt.Sprintf(format, a...))
+	if f := l.debugFunc(); f != nil {
+		f(fmt.Sprintf(format, a...))
 	}
 }
 

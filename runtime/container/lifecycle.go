@@ -30,6 +30,8 @@ type CreateOpts struct {
 	Stdin, Stdout, Stderr *os.File
 	// Warn reports something the user should know that does not stop the container.
 	Warn func(string)
+	// Debug, when set, receives the time each phase of create took (for --debug and profiling).
+	Debug func(string)
 	// Exe is the binary that carries the nsexec constructor; default /proc/self/exe.
 	Exe string
 }
@@ -45,6 +47,12 @@ func Create(o CreateOpts) (c *Container, err error) {
 	bundle, err := filepath.Abs(o.Bundle)
 	if err != nil {
 		return nil, fmt.Errorf("bundle path: %w", err)
+	}
+	start := time.Now()
+	phase := func(name string) {
+		if o.Debug != nil {
+			o.Debug(fmt.Sprintf("create %s: %s at %s", o.ID, name, time.Since(start)))
+		}
 	}
 	spec, err := LoadSpec(bundle)
 	if err != nil {
@@ -99,6 +107,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 		_ = os.RemoveAll(dir)
 	}()
 
+	phase("spec loaded")
 	cg, err = cgroups.Open(spec.Linux.CgroupsPath, o.ID)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
@@ -159,6 +168,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 		fifoFd: fifoFd, consoleFd: consoleFd, firstFreeFd: 3 + o.PreserveFds,
 		cgroupPaths: c.s.CgroupPaths, cgroupV2: cg.Version() == 2, warn: o.Warn,
 	}
+	phase("cgroups created")
 	child, err = nsexec.Start(nsexec.Config{
 		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Files: files, Exe: o.Exe,
 	}, firstPlan(in))
@@ -193,9 +203,14 @@ func Create(o CreateOpts) (c *Container, err error) {
 			if c.s.PidStart, _, err = procStat(pid); err != nil {
 				return nil, fmt.Errorf("container process %d: %w", pid, err)
 			}
-			if err := cg.Apply(pid); err != nil {
-				return nil, fmt.Errorf("cgroup: %w", err)
+			phase("container process forked")
+			in.selfAttach = selfAttachFiles(spec, c.s.CgroupPaths, in.cgroupV2)
+			if len(in.selfAttach) == 0 {
+				if err := cg.Apply(pid); err != nil {
+					return nil, fmt.Errorf("cgroup: %w", err)
+				}
 			}
+			phase("container process in its cgroups")
 			if spec.Process.OOMScoreAdj != nil {
 				if err := setOOMScoreAdj(pid, *spec.Process.OOMScoreAdj); err != nil {
 					return nil, err
@@ -223,6 +238,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 				return nil, err
 			}
 		case nsexec.TagReady:
+			phase("container ready")
 			if err := c.save(); err != nil {
 				return nil, err
 			}
