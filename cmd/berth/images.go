@@ -1,0 +1,637 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"text/template"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/image/distribution"
+	"github.com/berth-dev/berth/image/imagearchive"
+	"github.com/berth-dev/berth/image/reference"
+	"github.com/berth-dev/berth/image/store"
+)
+
+func registryOptions(cmd *cobra.Command, tlsVerify bool, platform string) (distribution.Options, error) {
+	o := distribution.Options{Insecure: !tlsVerify, Progress: cmd.OutOrStdout()}
+	if platform != "" {
+		p, err := v1.ParsePlatform(platform)
+		if err != nil {
+			return o, fmt.Errorf("invalid --platform %q: %w", platform, err)
+		}
+		o.Platform = p
+	}
+	return o, nil
+}
+
+func newPullCmd(g *globals) *cobra.Command {
+	var (
+		tlsVerify bool
+		platform  string
+		quiet     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
+		Short: "Download an image from a registry",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := registryOptions(cmd, tlsVerify, platform)
+			if err != nil {
+				return err
+			}
+			if quiet {
+				o.Progress = nil
+			}
+			s, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			rec, err := distribution.Pull(cmd.Context(), s, args[0], o)
+			if err != nil {
+				return err
+			}
+			if quiet {
+				fmt.Fprintln(cmd.OutOrStdout(), rec.ID)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&tlsVerify, "tls-verify", true, "require HTTPS and verify certificates")
+	cmd.Flags().StringVar(&platform, "platform", "", "pick this platform (os/arch[/variant]) from a multi-platform image")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print the image ID only")
+	return cmd
+}
+
+func newPushCmd(g *globals) *cobra.Command {
+	var tlsVerify bool
+	cmd := &cobra.Command{
+		Use:   "push [OPTIONS] IMAGE [DESTINATION]",
+		Short: "Upload an image to a registry",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := registryOptions(cmd, tlsVerify, "")
+			if err != nil {
+				return err
+			}
+			s, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			dest := ""
+			if len(args) == 2 {
+				dest = args[1]
+			}
+			return distribution.Push(cmd.Context(), s, args[0], dest, o)
+		},
+	}
+	cmd.Flags().BoolVar(&tlsVerify, "tls-verify", true, "require HTTPS and verify certificates")
+	return cmd
+}
+
+func newTagCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+		Short: "Give an image another name",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			return s.Tag(args[0], args[1])
+		},
+	}
+}
+
+func newRmiCmd(g *globals, use string) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   use + " [OPTIONS] IMAGE [IMAGE...]",
+		Short: "Remove images",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			var errs []error
+			for _, a := range args {
+				res, err := s.Remove(a, force)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				for _, u := range res.Untagged {
+					fmt.Fprintln(cmd.OutOrStdout(), "Untagged:", reference.Familiar(u))
+				}
+				for _, d := range res.Deleted {
+					fmt.Fprintln(cmd.OutOrStdout(), "Deleted:", d)
+				}
+			}
+			// Layers go now when no other berth process is running, else
+			// at a later rmi or prune.
+			if _, err := s.GC(); err != nil && !errors.Is(err, store.ErrBusy) {
+				errs = append(errs, err)
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "remove an image that has several names")
+	return cmd
+}
+
+func newPruneCmd(g *globals) *cobra.Command {
+	var all, force bool
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove unnamed images (-a: all images) and unused layers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			imgs, err := s.Images()
+			if err != nil {
+				return err
+			}
+			// No containers exist yet in this engine, so -a removes all.
+			for _, img := range imgs {
+				if len(img.Names) > 0 && !all {
+					continue
+				}
+				res, err := s.Remove(img.ID.String(), true)
+				if err != nil {
+					return err
+				}
+				for _, d := range res.Deleted {
+					fmt.Fprintln(cmd.OutOrStdout(), "deleted:", d)
+				}
+			}
+			gc, err := s.GC()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Removed %d blobs and %d layers\n", gc.Blobs, gc.Layers)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just unnamed ones")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt (berth never prompts)")
+	return cmd
+}
+
+// imageRow is one line of `images`; all strings, so that one template
+// prints both the header and the rows.
+type imageRow struct {
+	Repository, Tag, Digest, ID, CreatedSince, CreatedAt, Size string
+}
+
+var headerRow = imageRow{"REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "CREATED AT", "SIZE"}
+
+func newImagesCmd(g *globals, use string) *cobra.Command {
+	var (
+		all, quiet, digests, noTrunc bool
+		format                       string
+	)
+	cmd := &cobra.Command{
+		Use:   use + " [OPTIONS] [REPOSITORY[:TAG]]",
+		Short: "List images",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			imgs, err := s.Images()
+			if err != nil {
+				return err
+			}
+			rows := imageRows(imgs)
+			if len(args) == 1 {
+				rows = filterRows(rows, args[0])
+			}
+			out := cmd.OutOrStdout()
+			if quiet {
+				seen := map[string]bool{}
+				for _, r := range rows {
+					id := r.ID
+					if !noTrunc {
+						id = shortID(id)
+					}
+					if !seen[id] {
+						seen[id] = true
+						fmt.Fprintln(out, id)
+					}
+				}
+				return nil
+			}
+			if !noTrunc {
+				for i := range rows {
+					rows[i].ID = shortID(rows[i].ID)
+				}
+			}
+			return printRows(out, rows, format, digests)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&all, "all", "a", false, "show all images (berth keeps no intermediate images)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
+	f.BoolVar(&digests, "digests", false, "show digests")
+	f.BoolVar(&noTrunc, "no-trunc", false, "do not truncate output")
+	f.StringVar(&format, "format", "", "format output: table, json, or a Go template")
+	return cmd
+}
+
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func imageRows(imgs []store.Image) []imageRow {
+	var rows []imageRow
+	for _, img := range imgs {
+		base := imageRow{
+			ID: img.ID.String(), CreatedSince: since(img.Created), CreatedAt: img.Created.Format("2006-01-02 15:04:05 -0700 MST"),
+			Size: humanSize(img.Size()), Digest: "<none>",
+		}
+		digestFor := func(repo string) string {
+			for _, d := range img.RepoDigests {
+				if r, dg := reference.SplitTag(d); r == repo {
+					return dg
+				}
+			}
+			return "<none>"
+		}
+		if len(img.Names) == 0 {
+			r := base
+			r.Repository, r.Tag = "<none>", "<none>"
+			if len(img.RepoDigests) > 0 {
+				repo, dg := reference.SplitTag(img.RepoDigests[0])
+				r.Repository, r.Digest = reference.Familiar(repo), dg
+			}
+			rows = append(rows, r)
+			continue
+		}
+		for _, n := range img.Names {
+			r := base
+			repo, tag := reference.SplitTag(n)
+			r.Repository, r.Tag, r.Digest = reference.Familiar(repo), tag, digestFor(repo)
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}
+
+// filterRows keeps rows matching a REPOSITORY[:TAG] argument.
+func filterRows(rows []imageRow, arg string) []imageRow {
+	repo, tag := arg, ""
+	if i := strings.LastIndex(arg, ":"); i > strings.LastIndex(arg, "/") {
+		repo, tag = arg[:i], arg[i+1:]
+	}
+	if c, err := reference.Normalize(repo); err == nil {
+		r, _ := reference.SplitTag(c)
+		repo = reference.Familiar(r)
+	}
+	var out []imageRow
+	for _, r := range rows {
+		if r.Repository == repo && (tag == "" || r.Tag == tag) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func printRows(out io.Writer, rows []imageRow, format string, digests bool) error {
+	switch {
+	case format == "json":
+		enc := json.NewEncoder(out)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	case format == "" || format == "table":
+		format = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+		if digests {
+			format = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+		}
+	}
+	table := strings.HasPrefix(format, "table ")
+	format = strings.TrimPrefix(format, "table ")
+	tmpl, err := template.New("images").Funcs(template.FuncMap{"json": func(v any) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	}}).Parse(format + "\n")
+	if err != nil {
+		return fmt.Errorf("invalid --format: %w", err)
+	}
+	w := io.Writer(out)
+	var tw *tabwriter.Writer
+	if table {
+		tw = tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
+		w = tw
+		if err := tmpl.Execute(w, headerRow); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+	}
+	for _, r := range rows {
+		if err := tmpl.Execute(w, r); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+	}
+	if tw != nil {
+		return tw.Flush()
+	}
+	return nil
+}
+
+// since prints a time the way Docker's CREATED column does.
+func since(t time.Time) string {
+	if t.IsZero() {
+		return "N/A"
+	}
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "Less than a minute ago"
+	case d < time.Hour:
+		return plural(int(d.Minutes()), "minute") + " ago"
+	case d < 48*time.Hour:
+		return plural(int(d.Hours()), "hour") + " ago"
+	case d < 14*24*time.Hour:
+		return plural(int(d.Hours()/24), "day") + " ago"
+	case d < 60*24*time.Hour:
+		return plural(int(d.Hours()/24/7), "week") + " ago"
+	case d < 2*365*24*time.Hour:
+		return plural(int(d.Hours()/24/30), "month") + " ago"
+	}
+	return plural(int(d.Hours()/24/365), "year") + " ago"
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		if unit == "hour" {
+			return "About an hour"
+		}
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+// humanSize prints bytes in decimal units, as Docker does.
+func humanSize(n int64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB"}
+	f := float64(n)
+	i := 0
+	for f >= 1000 && i < len(units)-1 {
+		f /= 1000
+		i++
+	}
+	return fmt.Sprintf("%.4g%s", f, units[i])
+}
+
+// inspectJSON is Docker's `image inspect` shape (the fields Berth knows).
+type inspectJSON struct {
+	ID           string          `json:"Id"`
+	RepoTags     []string        `json:"RepoTags"`
+	RepoDigests  []string        `json:"RepoDigests"`
+	Created      string          `json:"Created"`
+	Author       string          `json:"Author,omitempty"`
+	Architecture string          `json:"Architecture"`
+	Variant      string          `json:"Variant,omitempty"`
+	Os           string          `json:"Os"`
+	Size         int64           `json:"Size"`
+	Config       v1.Config       `json:"Config"`
+	RootFS       inspectRootFS   `json:"RootFS"`
+	Metadata     map[string]any  `json:"Metadata"`
+	Manifest     inspectManifest `json:"Descriptor"`
+	History      []v1.History    `json:"History,omitempty"`
+}
+
+type inspectRootFS struct {
+	Type   string   `json:"Type"`
+	Layers []string `json:"Layers"`
+}
+
+type inspectManifest struct {
+	MediaType string `json:"mediaType"`
+	Digest    string `json:"digest"`
+	Size      int64  `json:"size"`
+}
+
+func newInspectCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
+		Short: "Show details of images",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			var out []inspectJSON
+			var errs []error
+			for _, a := range args {
+				rec, err := s.Resolve(a)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				raw, err := s.ReadBlob(rec.ID)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				cf, err := v1.ParseConfigFile(strings.NewReader(string(raw)))
+				if err != nil {
+					errs = append(errs, fmt.Errorf("image %s: config: %w", a, err))
+					continue
+				}
+				j := inspectJSON{
+					ID: rec.ID.String(), RepoTags: familiar(rec.Names), RepoDigests: familiar(rec.RepoDigests),
+					Created: cf.Created.Time.UTC().Format(time.RFC3339Nano), Author: cf.Author,
+					Architecture: cf.Architecture, Variant: cf.Variant, Os: cf.OS, Size: rec.Size(),
+					Config: cf.Config, RootFS: inspectRootFS{Type: "layers"}, History: cf.History,
+					Metadata: map[string]any{"LastTagTime": rec.Stored.Format(time.RFC3339Nano)},
+					Manifest: inspectManifest{MediaType: rec.ManifestMediaType, Digest: rec.Manifest.String(), Size: rec.ManifestSize},
+				}
+				for _, d := range cf.RootFS.DiffIDs {
+					j.RootFS.Layers = append(j.RootFS.Layers, d.String())
+				}
+				if j.RepoTags == nil {
+					j.RepoTags = []string{}
+				}
+				if j.RepoDigests == nil {
+					j.RepoDigests = []string{}
+				}
+				out = append(out, j)
+			}
+			if format != "" {
+				tmpl, err := template.New("inspect").Funcs(template.FuncMap{"json": func(v any) (string, error) {
+					b, err := json.Marshal(v)
+					return string(b), err
+				}}).Parse(format + "\n")
+				if err != nil {
+					return fmt.Errorf("invalid --format: %w", err)
+				}
+				for _, j := range out {
+					// Templates use the JSON names, as in Docker ({{.Id}}).
+					var m map[string]any
+					b, err := json.Marshal(j)
+					if err == nil {
+						err = json.Unmarshal(b, &m)
+					}
+					if err != nil {
+						return err
+					}
+					if err := tmpl.Execute(cmd.OutOrStdout(), m); err != nil {
+						return fmt.Errorf("--format: %w", err)
+					}
+				}
+			} else {
+				if out == nil {
+					out = []inspectJSON{}
+				}
+				b, err := json.MarshalIndent(out, "", "    ")
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), string(b))
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "format output with a Go template")
+	return cmd
+}
+
+func familiar(names []string) []string {
+	var out []string
+	for _, n := range names {
+		out = append(out, reference.Familiar(n))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func newLoadCmd(g *globals) *cobra.Command {
+	var input string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "load [OPTIONS]",
+		Short: "Load images from a docker-archive tarball or an OCI layout",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			path := input
+			if path == "" || path == "-" {
+				// Archives are read more than once: spool stdin to the root.
+				f, err := os.CreateTemp(s.Root()+"/image/tmp", "stdin-")
+				if err != nil {
+					return err
+				}
+				defer os.Remove(f.Name())
+				_, err = io.Copy(f, cmd.InOrStdin())
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+				if err != nil {
+					return fmt.Errorf("load: read stdin: %w", err)
+				}
+				path = f.Name()
+			}
+			loaded, err := imagearchive.Load(cmd.Context(), s, path, distribution.Options{})
+			for _, l := range loaded {
+				if quiet {
+					continue
+				}
+				if len(l.Names) == 0 {
+					fmt.Fprintln(cmd.OutOrStdout(), "Loaded image ID:", l.Image.ID)
+				}
+				for _, n := range l.Names {
+					fmt.Fprintln(cmd.OutOrStdout(), "Loaded image:", reference.Familiar(n))
+				}
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&input, "input", "i", "", "read from this file or OCI layout directory instead of stdin")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing")
+	return cmd
+}
+
+func newSaveCmd(g *globals) *cobra.Command {
+	var output, format string
+	cmd := &cobra.Command{
+		Use:   "save [OPTIONS] IMAGE [IMAGE...]",
+		Short: "Save images to a docker-archive tarball or an OCI layout directory",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			if format == imagearchive.FormatOCIDir {
+				if output == "" {
+					return errors.New("save: --format oci-dir needs -o DIRECTORY")
+				}
+				return imagearchive.Save(s, args, format, nil, output)
+			}
+			w := cmd.OutOrStdout()
+			if output != "" {
+				tmp := output + ".tmp"
+				f, err := os.Create(tmp)
+				if err != nil {
+					return fmt.Errorf("save: %w", err)
+				}
+				err = imagearchive.Save(s, args, format, f, "")
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+				if err == nil {
+					err = os.Rename(tmp, output)
+				}
+				if err != nil {
+					os.Remove(tmp)
+				}
+				return err
+			}
+			if f, ok := w.(*os.File); ok {
+				if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+					return errors.New("save: refusing to write an archive to a terminal; use -o or redirect")
+				}
+			}
+			return imagearchive.Save(s, args, format, w, "")
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write to this file (or directory for oci-dir) instead of stdout")
+	cmd.Flags().StringVar(&format, "format", imagearchive.FormatDockerArchive, "docker-archive or oci-dir")
+	return cmd
+}

@@ -1,0 +1,146 @@
+package imagearchive
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/berth-dev/berth/image/distribution"
+	"github.com/berth-dev/berth/image/internal/imagetest"
+	"github.com/berth-dev/berth/image/store"
+)
+
+func openStore(t *testing.T) *store.Store {
+	s, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// tarDir packs an OCI layout directory into an oci-archive tarball.
+func tarDir(t *testing.T, dir, out string) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		rel, _ := filepath.Rel(dir, p)
+		if rel == "." {
+			return nil
+		}
+		fi, _ := d.Info()
+		h, _ := tar.FileInfoHeader(fi, "")
+		h.Name = rel
+		tw.WriteHeader(h)
+		if !d.IsDir() {
+			b, _ := os.ReadFile(p)
+			tw.Write(b)
+		}
+		return nil
+	})
+	tw.Close()
+	os.WriteFile(out, buf.Bytes(), 0o644)
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	reg := imagetest.NewRegistry(t)
+	ref := reg.Host + "/app:v1"
+	r, _ := name.ParseReference(ref)
+	img := imagetest.Image(t, nil,
+		imagetest.Layer(t, "gzip", map[string]string{"bin/": "", "bin/sh": "sh"}),
+		imagetest.Layer(t, "zstd", map[string]string{"etc/hostname": "berth"}))
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	src := openStore(t)
+	rec, err := distribution.Pull(context.Background(), src, ref, distribution.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	tests := []struct {
+		name   string
+		format string
+		path   func() string
+	}{
+		{"docker-archive", FormatDockerArchive, func() string {
+			p := filepath.Join(dir, "img.tar")
+			f, _ := os.Create(p)
+			defer f.Close()
+			if err := Save(src, []string{ref}, FormatDockerArchive, f, ""); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}},
+		{"oci-dir", FormatOCIDir, func() string {
+			p := filepath.Join(dir, "layout")
+			if err := Save(src, []string{ref}, FormatOCIDir, nil, p); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}},
+		{"oci-archive", FormatOCIDir, func() string {
+			p := filepath.Join(dir, "layout2")
+			if err := Save(src, []string{ref}, FormatOCIDir, nil, p); err != nil {
+				t.Fatal(err)
+			}
+			tarDir(t, p, p+".tar")
+			return p + ".tar"
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dst := openStore(t)
+			loaded, err := Load(context.Background(), dst, tc.path(), distribution.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(loaded) != 1 || loaded[0].Image.ID != rec.ID {
+				t.Fatalf("loaded %+v, want image %s", loaded, rec.ID)
+			}
+			got, err := dst.Resolve(ref)
+			if err != nil || got.ID != rec.ID {
+				t.Fatalf("resolve after load: %v", err)
+			}
+			top := dst.Snapshots().Path(got.Layers[1].DiffID)
+			if b, _ := os.ReadFile(filepath.Join(top, "etc/hostname")); string(b) != "berth" {
+				t.Errorf("layer content %q", b)
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	s := openStore(t)
+	dir := t.TempDir()
+	notTar := filepath.Join(dir, "junk")
+	os.WriteFile(notTar, []byte(strings.Repeat("junk", 300)), 0o644)
+	emptyTar := filepath.Join(dir, "empty.tar")
+	var buf bytes.Buffer
+	tar.NewWriter(&buf).Close()
+	os.WriteFile(emptyTar, buf.Bytes(), 0o644)
+	tests := []struct{ path, want string }{
+		{filepath.Join(dir, "missing"), "no such file"},
+		{notTar, "not a tar archive"},
+		{emptyTar, "neither a docker-archive"},
+	}
+	for _, tc := range tests {
+		if _, err := Load(context.Background(), s, tc.path, distribution.Options{}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Load(%s) = %v, want %q", tc.path, err, tc.want)
+		}
+	}
+	if imgs, _ := s.Images(); len(imgs) != 0 {
+		t.Error("failed loads stored images")
+	}
+	if err := Save(s, []string{"nothere"}, "", &buf, ""); err == nil {
+		t.Error("save of a missing image succeeded")
+	}
+}

@@ -1,0 +1,420 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/berth-dev/berth/image/reference"
+)
+
+var (
+	bucketImages = []byte("images") // image ID (config digest) → Image JSON
+	bucketNames  = []byte("names")  // canonical name:tag → image ID
+)
+
+// Layer is one layer of an image.
+type Layer struct {
+	Digest    v1.Hash `json:"digest"` // compressed blob
+	DiffID    v1.Hash `json:"diffID"` // uncompressed tar; keys the snapshot
+	Size      int64   `json:"size"`
+	MediaType string  `json:"mediaType"`
+}
+
+// Image is the store's record of one image, identified like in Docker by
+// its config digest.
+type Image struct {
+	ID                v1.Hash   `json:"id"`
+	Manifest          v1.Hash   `json:"manifest"`
+	ManifestMediaType string    `json:"manifestMediaType"`
+	ManifestSize      int64     `json:"manifestSize"`
+	Layers            []Layer   `json:"layers"`
+	RepoDigests       []string  `json:"repoDigests,omitempty"` // canonical repo@digest
+	Extra             []v1.Hash `json:"extra,omitempty"`       // other blobs to keep (an index pulled from)
+	Created           time.Time `json:"created"`               // from the config
+	Stored            time.Time `json:"stored"`                // when it came into the store
+	// Names is filled in by lookups from the names bucket.
+	Names []string `json:"-"`
+}
+
+// Size is the sum of the image's compressed layers (what `images` shows as
+// Docker does for pulled images).
+func (img *Image) Size() int64 {
+	var n int64
+	for _, l := range img.Layers {
+		n += l.Size
+	}
+	return n
+}
+
+// PutImage records img (its blobs and layers must be committed already)
+// and points names at it; a name moves from any image that had it.
+func (s *Store) PutImage(img Image, names ...string) error {
+	if err := checkDigest(img.ID); err != nil {
+		return fmt.Errorf("put image: %w", err)
+	}
+	for _, b := range append([]v1.Hash{img.ID, img.Manifest}, img.Extra...) {
+		if !s.HasBlob(b) {
+			return fmt.Errorf("put image %s: blob %s missing", img.ID, b)
+		}
+	}
+	for _, l := range img.Layers {
+		if !s.snaps.Has(l.DiffID) {
+			return fmt.Errorf("put image %s: layer %s not unpacked", img.ID, l.DiffID)
+		}
+	}
+	canon := make([]string, 0, len(names))
+	for _, n := range names {
+		c, err := reference.Normalize(n)
+		if err != nil {
+			return err
+		}
+		canon = append(canon, c)
+	}
+	if img.Stored.IsZero() {
+		img.Stored = time.Now().UTC()
+	}
+	return s.db(true, func(tx *bolt.Tx) error {
+		ib, err := tx.CreateBucketIfNotExists(bucketImages)
+		if err != nil {
+			return err
+		}
+		nb, err := tx.CreateBucketIfNotExists(bucketNames)
+		if err != nil {
+			return err
+		}
+		// Keep repo digests an earlier pull of the same image recorded.
+		if old := ib.Get([]byte(img.ID.String())); old != nil {
+			var prev Image
+			if json.Unmarshal(old, &prev) == nil {
+				img.RepoDigests = union(prev.RepoDigests, img.RepoDigests)
+				img.Extra = unionHash(prev.Extra, img.Extra)
+				img.Stored = prev.Stored
+			}
+		}
+		b, err := json.Marshal(img)
+		if err != nil {
+			return err
+		}
+		if err := ib.Put([]byte(img.ID.String()), b); err != nil {
+			return err
+		}
+		for _, c := range canon {
+			if err := nb.Put([]byte(c), []byte(img.ID.String())); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func union(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range append(append([]string{}, a...), b...) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func unionHash(a, b []v1.Hash) []v1.Hash {
+	seen := map[v1.Hash]bool{}
+	var out []v1.Hash
+	for _, h := range append(append([]v1.Hash{}, a...), b...) {
+		if !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// Images lists all images with their names, newest first.
+func (s *Store) Images() ([]Image, error) {
+	var out []Image
+	err := s.db(false, func(tx *bolt.Tx) error {
+		names := namesByID(tx)
+		ib := tx.Bucket(bucketImages)
+		if ib == nil {
+			return nil
+		}
+		return ib.ForEach(func(k, v []byte) error {
+			var img Image
+			if err := json.Unmarshal(v, &img); err != nil {
+				return fmt.Errorf("image record %s: %w", k, err)
+			}
+			img.Names = names[string(k)]
+			out = append(out, img)
+			return nil
+		})
+	})
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, err
+}
+
+func namesByID(tx *bolt.Tx) map[string][]string {
+	m := map[string][]string{}
+	if nb := tx.Bucket(bucketNames); nb != nil {
+		nb.ForEach(func(k, v []byte) error {
+			m[string(v)] = append(m[string(v)], string(k))
+			return nil
+		})
+	}
+	for _, n := range m {
+		sort.Strings(n)
+	}
+	return m
+}
+
+// Resolve finds an image by name ("busybox", "reg/app:v1"), by repo
+// digest ("busybox@sha256:…"), by full ID ("sha256:…") or by an ID prefix
+// of at least 4 hex digits, as Docker does.
+func (s *Store) Resolve(ref string) (Image, error) {
+	var img Image
+	err := s.db(false, func(tx *bolt.Tx) error {
+		id, err := resolveID(tx, ref)
+		if err != nil {
+			return err
+		}
+		v := tx.Bucket(bucketImages).Get([]byte(id))
+		if v == nil {
+			return fmt.Errorf("%w: %s", ErrNotFound, ref)
+		}
+		if err := json.Unmarshal(v, &img); err != nil {
+			return fmt.Errorf("image record %s: %w", id, err)
+		}
+		img.Names = namesByID(tx)[id]
+		return nil
+	})
+	return img, err
+}
+
+func resolveID(tx *bolt.Tx, ref string) (string, error) {
+	ib := tx.Bucket(bucketImages)
+	if ib == nil {
+		return "", fmt.Errorf("%w: %s", ErrNotFound, ref)
+	}
+	hexPart := strings.TrimPrefix(ref, "sha256:")
+	if isHex(hexPart) && len(hexPart) >= 4 {
+		var match []string
+		c := ib.Cursor()
+		prefix := []byte("sha256:" + hexPart)
+		for k, _ := c.Seek(prefix); k != nil && strings.HasPrefix(string(k), string(prefix)); k, _ = c.Next() {
+			match = append(match, string(k))
+		}
+		if len(match) == 1 {
+			return match[0], nil
+		}
+		if len(match) > 1 {
+			return "", fmt.Errorf("image ID prefix %q is ambiguous", ref)
+		}
+	}
+	canon, err := reference.Normalize(ref)
+	if err != nil {
+		return "", err
+	}
+	if nb := tx.Bucket(bucketNames); nb != nil {
+		if id := nb.Get([]byte(canon)); id != nil {
+			return string(id), nil
+		}
+	}
+	if strings.Contains(canon, "@") {
+		var found string
+		ib.ForEach(func(k, v []byte) error {
+			var img Image
+			if json.Unmarshal(v, &img) == nil {
+				for _, d := range img.RepoDigests {
+					if d == canon {
+						found = string(k)
+					}
+				}
+			}
+			return nil
+		})
+		if found != "" {
+			return found, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s", ErrNotFound, ref)
+}
+
+func isHex(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Tag gives the image that ref resolves to the additional name newName.
+func (s *Store) Tag(ref, newName string) error {
+	canon, err := reference.Normalize(newName)
+	if err != nil {
+		return err
+	}
+	if strings.Contains(canon, "@") {
+		return fmt.Errorf("tag %s: cannot tag with a digest", newName)
+	}
+	return s.db(true, func(tx *bolt.Tx) error {
+		id, err := resolveID(tx, ref)
+		if err != nil {
+			return err
+		}
+		nb, err := tx.CreateBucketIfNotExists(bucketNames)
+		if err != nil {
+			return err
+		}
+		return nb.Put([]byte(canon), []byte(id))
+	})
+}
+
+// RemoveResult says what Remove did, in `docker rmi` terms.
+type RemoveResult struct {
+	Untagged []string
+	Deleted  []v1.Hash
+}
+
+// Remove is `rmi`: a name loses its tag; the image goes when no name is
+// left (or when removed by ID). An image with several names removed by ID
+// needs force, as in Docker. Blobs and layers go at the next GC.
+func (s *Store) Remove(ref string, force bool) (RemoveResult, error) {
+	var res RemoveResult
+	err := s.db(true, func(tx *bolt.Tx) error {
+		id, err := resolveID(tx, ref)
+		if err != nil {
+			return err
+		}
+		nb, err := tx.CreateBucketIfNotExists(bucketNames)
+		if err != nil {
+			return err
+		}
+		names := namesByID(tx)[id]
+		byName := false
+		if canon, err := reference.Normalize(ref); err == nil && nb.Get([]byte(canon)) != nil {
+			byName = true
+			if err := nb.Delete([]byte(canon)); err != nil {
+				return err
+			}
+			res.Untagged = append(res.Untagged, canon)
+			names = remove(names, canon)
+		}
+		if byName && len(names) > 0 {
+			return nil
+		}
+		if !byName && len(names) > 1 && !force {
+			return fmt.Errorf("unable to delete %s (must be forced): image is referenced in multiple repositories", ref)
+		}
+		for _, n := range names {
+			if err := nb.Delete([]byte(n)); err != nil {
+				return err
+			}
+			res.Untagged = append(res.Untagged, n)
+		}
+		if err := tx.Bucket(bucketImages).Delete([]byte(id)); err != nil {
+			return err
+		}
+		h, _ := v1.NewHash(id)
+		res.Deleted = append(res.Deleted, h)
+		return nil
+	})
+	return res, err
+}
+
+func remove(list []string, s string) []string {
+	var out []string
+	for _, x := range list {
+		if x != s {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// GCResult counts what GC removed.
+type GCResult struct {
+	Blobs, Layers int
+}
+
+// GC removes blobs and unpacked layers no image references (keep lists
+// layers that something else, e.g. a container, still uses), and what
+// killed processes left behind. It needs the root to itself: with other
+// berth processes running it returns ErrBusy and changes nothing.
+func (s *Store) GC(keep ...v1.Hash) (GCResult, error) {
+	var res GCResult
+	ok, err := s.lock.TryUpgrade()
+	if err != nil {
+		return res, err
+	}
+	if !ok {
+		return res, ErrBusy
+	}
+	defer s.lock.Downgrade()
+	images, err := s.Images()
+	if err != nil {
+		return res, err
+	}
+	blobs := map[string]bool{}
+	layers := map[string]bool{}
+	for _, h := range keep {
+		layers[h.Hex] = true
+	}
+	for _, img := range images {
+		blobs[img.ID.Hex], blobs[img.Manifest.Hex] = true, true
+		for _, e := range img.Extra {
+			blobs[e.Hex] = true
+		}
+		for _, l := range img.Layers {
+			blobs[l.Digest.Hex], layers[l.DiffID.Hex] = true, true
+		}
+	}
+	var errs []error
+	dir := fmt.Sprintf("%s/image/blobs/sha256", s.root)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return res, fmt.Errorf("gc: %w", err)
+	}
+	for _, e := range entries {
+		if !blobs[e.Name()] {
+			if err := os.Remove(dir + "/" + e.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+				continue
+			}
+			// Nobody else is in the root (exclusive lock): the blob's
+			// lock file can go with it.
+			os.Remove(fmt.Sprintf("%s/image/locks/%s.lock", s.root, e.Name()))
+			res.Blobs++
+		}
+	}
+	diffIDs, err := s.snaps.List()
+	if err != nil {
+		return res, err
+	}
+	for _, d := range diffIDs {
+		if !layers[d.Hex] {
+			if err := s.snaps.Remove(d); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			res.Layers++
+		}
+	}
+	errs = append(errs, s.cleanTmp())
+	if err := errors.Join(errs...); err != nil {
+		return res, fmt.Errorf("gc: %w", err)
+	}
+	return res, nil
+}

@@ -1,0 +1,288 @@
+// Package store is the engine's image store: a content-addressed blob
+// store (manifests, configs, compressed layers) and the metadata that
+// names images, in bbolt, under the engine root:
+//
+//	ROOT/lock                    shared by every berth command, exclusive for GC
+//	ROOT/image/blobs/sha256/HEX  committed blobs (renamed into place once verified)
+//	ROOT/image/tmp/              blobs being written
+//	ROOT/image/locks/HEX.lock    per-blob locks: one process fetches a blob at a time
+//	ROOT/image/meta.db           bbolt: images and names
+//	ROOT/snapshots/              unpacked layers (package snapshot)
+//
+// Several berth processes share the root: bbolt is opened for one short
+// transaction at a time (bbolt itself locks its file for as long as it is
+// open), blobs and layers are renamed into place only when verified, and
+// what a killed process left in tmp/ is removed by the next command that
+// finds itself alone.
+package store
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/berth-dev/berth/snapshot"
+	"github.com/berth-dev/berth/snapshot/flock"
+)
+
+// DefaultRoot is the engine root when neither --root nor BERTH_ROOT is set.
+const DefaultRoot = "/var/lib/berth"
+
+// ErrNotFound is wrapped by lookups of images that are not in the store.
+var ErrNotFound = errors.New("no such image")
+
+// ErrBusy: garbage collection needs the root to itself and other berth
+// processes are using it; it is retried by a later command.
+var ErrBusy = errors.New("image store in use by another process")
+
+// Store is one open engine root. It holds the root's shared lock until Close.
+type Store struct {
+	root  string
+	lock  *flock.Lock
+	snaps *snapshot.Store
+}
+
+// Open opens (creating) the store under root.
+func Open(root string) (*Store, error) {
+	for _, d := range []string{"image/blobs/sha256", "image/tmp", "image/locks"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
+			return nil, fmt.Errorf("open image store: %w", err)
+		}
+	}
+	snaps, err := snapshot.Open(filepath.Join(root, "snapshots"))
+	if err != nil {
+		return nil, err
+	}
+	lock, err := flock.Acquire(filepath.Join(root, "lock"), false)
+	if err != nil {
+		return nil, fmt.Errorf("open image store: %w", err)
+	}
+	s := &Store{root: root, lock: lock, snaps: snaps}
+	// Alone? Then whatever sits in tmp/ was left by a killed process.
+	if ok, err := lock.TryUpgrade(); err != nil {
+		lock.Release()
+		return nil, err
+	} else if ok {
+		err := s.cleanTmp()
+		if derr := lock.Downgrade(); derr != nil {
+			lock.Release()
+			return nil, derr
+		}
+		if err != nil {
+			lock.Release()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Close releases the root.
+func (s *Store) Close() error { return s.lock.Release() }
+
+// Root is the engine root directory.
+func (s *Store) Root() string { return s.root }
+
+// Snapshots is the layer store of this root.
+func (s *Store) Snapshots() *snapshot.Store { return s.snaps }
+
+func (s *Store) cleanTmp() error {
+	dir := filepath.Join(s.root, "image", "tmp")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("clean image tmp: %w", err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("clean image tmp: %w", err)
+		}
+	}
+	return s.snaps.CleanTmp()
+}
+
+func checkDigest(h v1.Hash) error {
+	if h.Algorithm != "sha256" || len(h.Hex) != 64 {
+		return fmt.Errorf("unsupported digest %q (only sha256)", h)
+	}
+	if _, err := hex.DecodeString(h.Hex); err != nil {
+		return fmt.Errorf("invalid digest %q", h)
+	}
+	return nil
+}
+
+// BlobPath is where the blob with digest h lives.
+func (s *Store) BlobPath(h v1.Hash) string {
+	return filepath.Join(s.root, "image", "blobs", "sha256", h.Hex)
+}
+
+// HasBlob tells whether the blob is committed.
+func (s *Store) HasBlob(h v1.Hash) bool {
+	if checkDigest(h) != nil {
+		return false
+	}
+	_, err := os.Stat(s.BlobPath(h))
+	return err == nil
+}
+
+// OpenBlob opens a committed blob.
+func (s *Store) OpenBlob(h v1.Hash) (*os.File, error) {
+	if err := checkDigest(h); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(s.BlobPath(h))
+	if err != nil {
+		return nil, fmt.Errorf("open blob %s: %w", h, err)
+	}
+	return f, nil
+}
+
+// maxMetaBlob bounds manifests and configs read whole into memory.
+const maxMetaBlob = 8 << 20
+
+// ReadBlob reads a small blob (manifest, index, config) whole.
+func (s *Store) ReadBlob(h v1.Hash) ([]byte, error) {
+	f, err := s.OpenBlob(h)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxMetaBlob+1))
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s: %w", h, err)
+	}
+	if len(b) > maxMetaBlob {
+		return nil, fmt.Errorf("read blob %s: larger than %d bytes", h, maxMetaBlob)
+	}
+	return b, nil
+}
+
+// LockBlob takes the per-blob lock, so that two processes pulling the same
+// layer download it once: the second waits, then finds it committed.
+func (s *Store) LockBlob(h v1.Hash) (*flock.Lock, error) {
+	if err := checkDigest(h); err != nil {
+		return nil, err
+	}
+	return flock.Acquire(filepath.Join(s.root, "image", "locks", h.Hex+".lock"), true)
+}
+
+// BlobWriter streams a blob into tmp/ and commits it under its digest.
+type BlobWriter struct {
+	s    *Store
+	f    *os.File
+	h    hash.Hash
+	n    int64
+	done bool
+}
+
+// NewBlobWriter starts writing a blob.
+func (s *Store) NewBlobWriter() (*BlobWriter, error) {
+	f, err := os.CreateTemp(filepath.Join(s.root, "image", "tmp"), "blob-")
+	if err != nil {
+		return nil, fmt.Errorf("write blob: %w", err)
+	}
+	return &BlobWriter{s: s, f: f, h: sha256.New()}, nil
+}
+
+func (w *BlobWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.h.Write(p[:n])
+	w.n += int64(n)
+	return n, err
+}
+
+// Digest is the digest of what was written so far.
+func (w *BlobWriter) Digest() v1.Hash {
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(w.h.Sum(nil))}
+}
+
+// Size is the number of bytes written so far.
+func (w *BlobWriter) Size() int64 { return w.n }
+
+// Commit checks the content against want (and size, when size >= 0) and
+// renames the blob into place.
+func (w *BlobWriter) Commit(want v1.Hash, size int64) error {
+	if w.done {
+		return errors.New("blob writer already closed")
+	}
+	defer w.Abort()
+	if err := checkDigest(want); err != nil {
+		return err
+	}
+	if got := w.Digest(); got != want {
+		return fmt.Errorf("blob digest mismatch: content is %s, expected %s", got, want)
+	}
+	if size >= 0 && w.n != size {
+		return fmt.Errorf("blob %s: size mismatch: got %d bytes, expected %d", want, w.n, size)
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("write blob %s: %w", want, err)
+	}
+	if err := w.f.Chmod(0o444); err != nil {
+		return fmt.Errorf("write blob %s: %w", want, err)
+	}
+	if err := os.Rename(w.f.Name(), w.s.BlobPath(want)); err != nil {
+		return fmt.Errorf("commit blob %s: %w", want, err)
+	}
+	return nil
+}
+
+// Abort drops an uncommitted blob; harmless after Commit.
+func (w *BlobWriter) Abort() {
+	if w.done {
+		return
+	}
+	w.done = true
+	w.f.Close()
+	os.Remove(w.f.Name())
+}
+
+// WriteBlob stores r as the blob want, verifying it.
+func (s *Store) WriteBlob(want v1.Hash, size int64, r io.Reader) error {
+	if err := checkDigest(want); err != nil {
+		return err
+	}
+	if s.HasBlob(want) {
+		return nil
+	}
+	w, err := s.NewBlobWriter()
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	if _, err := io.Copy(w, r); err != nil {
+		return fmt.Errorf("write blob %s: %w", want, err)
+	}
+	return w.Commit(want, size)
+}
+
+// PutBlob stores a small in-memory blob and returns its digest.
+func (s *Store) PutBlob(b []byte) (v1.Hash, error) {
+	sum := sha256.Sum256(b)
+	h := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+	return h, s.WriteBlob(h, int64(len(b)), strings.NewReader(string(b)))
+}
+
+// dbTimeout bounds the wait for another process's metadata transaction;
+// they are all short, so a long wait means something is stuck.
+const dbTimeout = 30 * time.Second
+
+func (s *Store) db(write bool, fn func(*bolt.Tx) error) error {
+	db, err := bolt.Open(filepath.Join(s.root, "image", "meta.db"), 0o600, &bolt.Options{Timeout: dbTimeout})
+	if err != nil {
+		return fmt.Errorf("open image metadata: %w", err)
+	}
+	defer db.Close()
+	if write {
+		return db.Update(fn)
+	}
+	return db.View(fn)
+}

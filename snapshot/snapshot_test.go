@@ -1,0 +1,76 @@
+package snapshot
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+func tarOf(t *testing.T, name, body string) []byte {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Typeflag: tar.TypeReg, Size: int64(len(body))})
+	tw.Write([]byte(body))
+	tw.Close()
+	return buf.Bytes()
+}
+
+func TestUnpackVerifies(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := tarOf(t, "f", "good")
+	diffID, _, _ := v1.SHA256(bytes.NewReader(good))
+	other, _, _ := v1.SHA256(strings.NewReader("x"))
+	tests := []struct {
+		name    string
+		data    []byte
+		diffID  v1.Hash
+		verify  func() error
+		wantErr string
+	}{
+		{"diffID mismatch", tarOf(t, "f", "evil"), diffID, nil, "expected " + diffID.String()},
+		{"verify refuses", good, diffID, func() error { return errors.New("blob digest mismatch") }, "blob digest mismatch"},
+		{"bad diffID", good, v1.Hash{Algorithm: "sha256", Hex: "../x"}, nil, "invalid layer diffID"},
+		{"hostile layer", tarOf(t, "../f", "x"), other, nil, "escapes"},
+		{"ok", good, diffID, func() error { return nil }, ""},
+		{"again", good, diffID, nil, ""},
+	}
+	for _, tc := range tests {
+		err := s.Unpack(tc.diffID, bytes.NewReader(tc.data), tc.verify)
+		if tc.wantErr == "" {
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Fatalf("%s: err %v, want %q", tc.name, err, tc.wantErr)
+		}
+		if s.Has(tc.diffID) {
+			t.Fatalf("%s: layer committed", tc.name)
+		}
+		if e, _ := os.ReadDir(filepath.Join(s.dir, "tmp")); len(e) != 0 {
+			t.Fatalf("%s: tmp left: %v", tc.name, e)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(s.Path(diffID), "f")); string(b) != "good" {
+		t.Errorf("content %q", b)
+	}
+	if dirs, err := s.LowerDirs([]v1.Hash{diffID}); err != nil || len(dirs) != 1 {
+		t.Errorf("LowerDirs: %v %v", dirs, err)
+	}
+	if err := s.Remove(diffID); err != nil || s.Has(diffID) {
+		t.Errorf("remove: %v", err)
+	}
+	if _, err := s.LowerDirs([]v1.Hash{diffID}); err == nil {
+		t.Error("LowerDirs of a missing layer succeeded")
+	}
+}

@@ -1,0 +1,333 @@
+// Package image_test drives the berth CLI's image commands end to end, as
+// root, against Debian's docker-registry started on 127.0.0.1.
+package image_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// binary is the berth CLI under test.
+var binary string
+
+func TestMain(m *testing.M) { os.Exit(testMain(m)) }
+
+func testMain(m *testing.M) int {
+	if os.Getuid() != 0 {
+		fmt.Println("skipping berth image end-to-end tests: not root")
+		return 0
+	}
+	if _, err := exec.LookPath("docker-registry"); err != nil {
+		fmt.Println("berth image end-to-end tests need Debian's docker-registry: apt-get install docker-registry")
+		return 1
+	}
+	binary = os.Getenv("BERTH_BINARY")
+	if binary == "" {
+		dir, err := os.MkdirTemp("", "berth-e2e-bin")
+		if err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		binary = filepath.Join(dir, "berth")
+		if out, err := exec.Command("go", "build", "-o", binary, "github.com/berth-dev/berth/cmd/berth").CombinedOutput(); err != nil {
+			fmt.Printf("build berth: %v\n%s", err, out)
+			return 1
+		}
+	}
+	return m.Run()
+}
+
+// startRegistry runs docker-registry on 127.0.0.1 at a free port with its
+// storage in a temporary directory; it is stopped when the test ends.
+func startRegistry(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg := fmt.Sprintf(`version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+http:
+  addr: %s
+`, filepath.Join(dir, "data"), addr)
+	cfgPath := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("docker-registry", "serve", cfgPath)
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		resp, err := http.Get("http://" + addr + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return addr
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("docker-registry did not start: %v\n%s", err, log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// berth runs the CLI with its own engine root.
+func berth(t *testing.T, root string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"--root", root}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if err != nil {
+		return out.String(), fmt.Errorf("berth %s: %v: %s", strings.Join(args, " "), err, errb.String())
+	}
+	return out.String(), nil
+}
+
+func mustBerth(t *testing.T, root string, args ...string) string {
+	t.Helper()
+	out, err := berth(t, root, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// randomImage is a linux/amd64 image of random layers.
+func randomImage(t *testing.T, size, layers int64) v1.Image {
+	t.Helper()
+	img, err := random.Image(size, layers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// archiveOf writes img as a docker-archive named ref.
+func archiveOf(t *testing.T, ref string, img v1.Image) string {
+	t.Helper()
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "img.tar")
+	if err := tarball.WriteToFile(p, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestImageCommands(t *testing.T) {
+	reg := startRegistry(t)
+	root := t.TempDir()
+	img := randomImage(t, 4096, 2)
+	id, _ := img.ConfigName()
+	ref := reg + "/e2e/rand:v1"
+
+	out := mustBerth(t, root, "load", "-i", archiveOf(t, ref, img))
+	if !strings.Contains(out, "Loaded image: "+ref) {
+		t.Errorf("load said %q", out)
+	}
+	mustBerth(t, root, "push", ref)
+	mustBerth(t, root, "rmi", ref)
+	if out := mustBerth(t, root, "images", "-q"); out != "" {
+		t.Fatalf("images after rmi: %q", out)
+	}
+	for _, d := range []string{"image/blobs/sha256", "snapshots/layers"} {
+		if e, _ := os.ReadDir(filepath.Join(root, d)); len(e) != 0 {
+			t.Errorf("%s not collected after rmi: %d entries", d, len(e))
+		}
+	}
+
+	mustBerth(t, root, "pull", ref)
+	mustBerth(t, root, "tag", ref, "berth-e2e:latest")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"images", "-q"}, id.Hex[:12] + "\n"},
+		{[]string{"images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", "berth-e2e"}, "berth-e2e:latest " + id.Hex[:12] + "\n"},
+		{[]string{"image", "inspect", "--format", "{{.Id}} {{.Os}}", "berth-e2e"}, id.String() + " linux\n"},
+		{[]string{"images", "--digests", "--format", "{{.Digest}}", reg + "/e2e/rand"}, "sha256:"},
+		{[]string{"images"}, "REPOSITORY"},
+		{[]string{"images", "--format", "json", "berth-e2e"}, `"Repository":"berth-e2e"`},
+	}
+	for _, tc := range tests {
+		out := mustBerth(t, root, tc.args...)
+		if !strings.Contains(out, tc.want) {
+			t.Errorf("berth %s = %q, want %q", strings.Join(tc.args, " "), out, tc.want)
+		}
+	}
+
+	// save and load into a fresh root, in both formats.
+	saved := filepath.Join(t.TempDir(), "saved.tar")
+	mustBerth(t, root, "save", "-o", saved, "berth-e2e")
+	layout := filepath.Join(t.TempDir(), "layout")
+	mustBerth(t, root, "save", "--format", "oci-dir", "-o", layout, "berth-e2e")
+	for _, src := range []string{saved, layout} {
+		other := t.TempDir()
+		mustBerth(t, other, "load", "-i", src)
+		if out := mustBerth(t, other, "image", "inspect", "--format", "{{.Id}}", "berth-e2e"); out != id.String()+"\n" {
+			t.Errorf("after load of %s: %q", src, out)
+		}
+	}
+
+	// Errors name the image and change nothing.
+	if _, err := berth(t, root, "rmi", id.Hex[:12]); err == nil || !strings.Contains(err.Error(), "must be forced") {
+		t.Errorf("rmi of a twice named image: %v", err)
+	}
+	if _, err := berth(t, root, "image", "inspect", "nothere"); err == nil || !strings.Contains(err.Error(), "no such image: nothere") {
+		t.Errorf("inspect nothere: %v", err)
+	}
+	if _, err := berth(t, root, "pull", reg+"/e2e/missing:v1"); err == nil || !strings.Contains(err.Error(), "e2e/missing") {
+		t.Errorf("pull of a missing image: %v", err)
+	}
+	mustBerth(t, root, "rmi", "-f", id.Hex[:12])
+	if out := mustBerth(t, root, "images", "-q"); out != "" {
+		t.Errorf("images after rmi -f: %q", out)
+	}
+}
+
+// stallingProxy forwards to the registry but stops every big blob halfway
+// until the client goes away.
+type stallingProxy struct {
+	*httptest.Server
+	once    sync.Once
+	stalled chan struct{}
+}
+
+type stallReader struct {
+	r       io.ReadCloser
+	n, at   int64
+	ctx     context.Context
+	reached func()
+}
+
+func (s *stallReader) Read(p []byte) (int, error) {
+	if s.n >= s.at {
+		s.reached()
+		<-s.ctx.Done()
+		return 0, s.ctx.Err()
+	}
+	if int64(len(p)) > s.at-s.n {
+		p = p[:s.at-s.n]
+	}
+	n, err := s.r.Read(p)
+	s.n += int64(n)
+	return n, err
+}
+
+func (s *stallReader) Close() error { return s.r.Close() }
+
+func newStallingProxy(t *testing.T, registry string) *stallingProxy {
+	u, _ := url.Parse("http://" + registry)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	p := &stallingProxy{stalled: make(chan struct{})}
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if strings.Contains(resp.Request.URL.Path, "/blobs/") && resp.Request.Method == http.MethodGet && resp.ContentLength > 1<<20 {
+			resp.Body = &stallReader{r: resp.Body, at: resp.ContentLength / 2, ctx: resp.Request.Context(),
+				reached: func() { p.once.Do(func() { close(p.stalled) }) }}
+		}
+		return nil
+	}
+	p.Server = httptest.NewServer(rp)
+	t.Cleanup(p.Close)
+	return p
+}
+
+// TestPullKilledHalfway: a pull killed by SIGKILL in the middle of a layer
+// leaves a root that the next command cleans and uses.
+func TestPullKilledHalfway(t *testing.T) {
+	reg := startRegistry(t)
+	root := t.TempDir()
+	img := randomImage(t, 8<<20, 1)
+	ref := reg + "/e2e/big:v1"
+	mustBerth(t, root, "load", "-i", archiveOf(t, ref, img))
+	mustBerth(t, root, "push", ref)
+	mustBerth(t, root, "rmi", ref)
+
+	proxy := newStallingProxy(t, reg)
+	proxyHost := strings.TrimPrefix(proxy.URL, "http://")
+	cmd := exec.Command(binary, "--root", root, "pull", proxyHost+"/e2e/big:v1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-proxy.stalled:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal("pull never reached the middle of the layer")
+	}
+	// Give berth a moment to write what it received.
+	time.Sleep(200 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if e, _ := os.ReadDir(filepath.Join(root, "image/tmp")); len(e) == 0 {
+		t.Error("the killed pull left no partial blob: it was not killed halfway")
+	}
+
+	if out := mustBerth(t, root, "images", "-q"); out != "" {
+		t.Errorf("half-pulled image listed: %q", out)
+	}
+	for _, d := range []string{"image/tmp", "snapshots/tmp"} {
+		if e, _ := os.ReadDir(filepath.Join(root, d)); len(e) != 0 {
+			t.Errorf("%s not cleaned after the killed pull: %v", d, e)
+		}
+	}
+	mustBerth(t, root, "pull", ref)
+	id, _ := img.ConfigName()
+	if out := mustBerth(t, root, "images", "-q", "--no-trunc"); out != id.String()+"\n" {
+		t.Errorf("images after the second pull: %q", out)
+	}
+}
