@@ -420,6 +420,12 @@ static void do_hook(struct op *o) {
 		_exit(127);
 	}
 	close(p[0]);
+	// A hook that exits without reading its stdin makes our write raise SIGPIPE, which
+	// would kill the container process: block it for the write, then drop it if raised.
+	sigset_t pipeset, oldset;
+	sigemptyset(&pipeset);
+	sigaddset(&pipeset, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &pipeset, &oldset);
 	size_t left = strlen(state);
 	const char *s = state;
 	while (left > 0) {
@@ -432,6 +438,10 @@ static void do_hook(struct op *o) {
 		left -= (size_t)w;
 	}
 	close(p[1]);
+	struct timespec zero = {0, 0};
+	while (sigtimedwait(&pipeset, NULL, &zero) == SIGPIPE)
+		;
+	sigprocmask(SIG_SETMASK, &oldset, NULL);
 	struct timespec start, now;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	int status;

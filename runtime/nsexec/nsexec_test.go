@@ -170,3 +170,20 @@ func TestChildBinaryReadOnly(t *testing.T) {
 	}
 	_ = errors.Is
 }
+
+// TestHookIgnoresStdin runs a hook that exits without reading the state: the write that fails
+// with EPIPE must not kill the process with SIGPIPE. The state is larger than a pipe's buffer,
+// so the write always outlives the hook.
+func TestHookIgnoresStdin(t *testing.T) {
+	requireRoot(t)
+	var first Plan
+	first.Fork()
+	first.ReadPlan()
+	var second Plan
+	second.Hook(5, []byte(strings.Repeat("x", 1<<20)), "/bin/true", []string{"true"}, nil)
+	second.Ready()
+	second.Exec("/bin/true", []string{"true"}, nil)
+	if _, err := runPlan(t, &first, &second); err != nil {
+		t.Fatal(err)
+	}
+}
