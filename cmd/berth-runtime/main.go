@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"sort"
 	"strings"
 	"time"
 
@@ -233,15 +232,6 @@ func parse(fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
 		}
 	}
 	return rest, nil
-}
-
-func sortedNames(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 var _ = strings.TrimSpace

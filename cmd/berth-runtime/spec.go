@@ -50,13 +50,10 @@ func cmdFeatures(g *globals, args []string) error {
 		return err
 	}
 	t, f := true, false
-	var mountOpts []string
-	for _, o := range []string{"ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "sync", "async",
+	mountOpts := []string{"ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "sync", "async",
 		"dirsync", "remount", "mand", "nomand", "atime", "noatime", "diratime", "nodiratime", "relatime",
 		"norelatime", "strictatime", "nostrictatime", "bind", "rbind", "private", "rprivate", "shared",
-		"rshared", "slave", "rslave", "unbindable", "runbindable"} {
-		mountOpts = append(mountOpts, o)
-	}
+		"rshared", "slave", "rslave", "unbindable", "runbindable"}
 	feat := features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,

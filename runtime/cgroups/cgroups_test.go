@@ -187,6 +187,7 @@ func TestUnsupportedAndInvalid(t *testing.T) {
 		support bool // false: want ErrNotSupported; true: want another error
 		msg     string
 	}{
+		//lint:ignore SA1019 checks that the deprecated field is refused.
 		{"kernel memory", true, specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: i64(mib)}}, false, "kernel memory"},
 		{"hugetlb v1", !v2 && !hugetlbV1, specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 2 * mib}}}, false, "hugetlb"},
 		{"hugetlb bad size", true, specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "../x", Limit: 1}}}, true, "invalid hugepage size"},

@@ -406,6 +406,7 @@ func (m *v1Manager) setMemory(mem *specs.LinuxMemory) error {
 	if !ok {
 		return notSupported("memory limits: no cgroup v1 memory hierarchy")
 	}
+	//lint:ignore SA1019 the field is deprecated, but a spec may still set it: refuse it clearly.
 	if mem.Kernel != nil && *mem.Kernel != 0 {
 		// The kernel accepts memory.kmem.limit_in_bytes but ignores it since 5.16 (gone in 6.x
 		// on v2): say so rather than pretend.

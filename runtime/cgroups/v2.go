@@ -191,6 +191,7 @@ func checkUnifiedKey(k string) error {
 }
 
 func setV2Memory(dir string, mem *specs.LinuxMemory) error {
+	//lint:ignore SA1019 the field is deprecated, but a spec may still set it: refuse it clearly.
 	if mem.Kernel != nil && *mem.Kernel != 0 {
 		return notSupported("kernel memory limit (memory.kernel)")
 	}

@@ -217,8 +217,10 @@ func Create(o CreateOpts) (c *Container, err error) {
 				}
 			}
 			c.s.NsPaths = nsPaths(pid, spec)
+			//lint:ignore SA1019 prestart is deprecated but still part of the spec: runtimes must run it.
 			if spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0) {
 				st := c.stateJSON(StatusCreating)
+				//lint:ignore SA1019 prestart is deprecated but still part of the spec: runtimes must run it.
 				if err := hooks.Run("prestart", spec.Hooks.Prestart, st); err != nil {
 					return nil, err
 				}

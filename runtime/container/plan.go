@@ -49,7 +49,7 @@ type planInput struct {
 	// A process moving its own single thread skips the kernel's global threadgroup lock,
 	// whose RCU grace period costs 5-20 ms when the parent writes the pid instead.
 	selfAttach []string
-	warn          func(string)
+	warn       func(string)
 }
 
 func hasNS(spec *specs.Spec, t specs.LinuxNamespaceType) (specs.LinuxNamespace, bool) {

@@ -311,6 +311,7 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 		if err := unix.Mkdirat(pfd, base, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("mkdir: %w", err)
 		}
+	//lint:ignore SA1019 old archives still carry the pre-POSIX regular-file type.
 	case tar.TypeReg, tar.TypeRegA:
 		fd, err := unix.Openat2(pfd, base, &unix.OpenHow{
 			Flags:   unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC,

@@ -88,6 +88,7 @@ test -e /hooklog/order && test -x /bin/busybox && echo yes > /hooklog/startConta
 		t.Fatalf("%s exists on the host: the test could not tell where the hook path resolves", startHook)
 	}
 	e.spec.Hooks = &specs.Hooks{
+		//lint:ignore SA1019 prestart is deprecated but runtimes must still run it.
 		Prestart:        []specs.Hook{recordHook("prestart", log.dir, "")},
 		CreateRuntime:   []specs.Hook{recordHook("createRuntime", log.dir, "")},
 		CreateContainer: []specs.Hook{recordHook("createContainer", log.dir, "")},
@@ -187,6 +188,7 @@ func TestHookFailures(t *testing.T) {
 			e.spec.Hooks = &specs.Hooks{}
 			switch tt.phase {
 			case "prestart":
+				//lint:ignore SA1019 prestart is deprecated but runtimes must still run it.
 				e.spec.Hooks.Prestart = []specs.Hook{h}
 			case "createRuntime":
 				e.spec.Hooks.CreateRuntime = []specs.Hook{h}
