@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -82,7 +83,9 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if showVersion {
-		fmt.Fprintf(stdout, "berth-runtime version %s\nspec: %s\ngo: %s\n", version, specs.Version, runtime.Version())
+		// runc's shape ("NAME version V", then "commit:", "spec:", "go:" lines): Docker's
+		// `info` and Podman's `info` parse or show it as it is.
+		fmt.Fprintf(stdout, "berth-runtime version %s\ncommit: %s\nspec: %s\ngo: %s\n", version, commit(), specs.Version, runtime.Version())
 		return 0
 	}
 	if g.logFormat != "text" && g.logFormat != "json" {
@@ -131,6 +134,18 @@ func usage(w io.Writer, fs *flag.FlagSet) {
 	}
 	fmt.Fprintf(w, "\nglobal options:\n")
 	fs.PrintDefaults()
+}
+
+// commit is the VCS revision the binary was built from, as `go build` records it.
+func commit() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, st := range bi.Settings {
+			if st.Key == "vcs.revision" {
+				return st.Value
+			}
+		}
+	}
+	return "unknown"
 }
 
 func defaultRoot() string {

@@ -91,7 +91,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		return 0, err
 	}
 	defer child.Close()
-	in := &planInput{spec: spec, consoleFd: consoleFd, firstFreeFd: 3 + o.PreserveFds, warn: o.Warn}
+	in := &planInput{spec: spec, consoleFd: consoleFd, firstFreeFd: 3 + o.PreserveFds, warn: o.Warn, keyring: c.keyringName()}
 	execPid := 0
 	fail := func(err error) (int, error) {
 		child.Kill()

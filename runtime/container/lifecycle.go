@@ -26,6 +26,8 @@ type CreateOpts struct {
 	ConsoleSocket string
 	NoPivot       bool
 	PreserveFds   int
+	// NoNewKeyring keeps the caller's session keyring instead of one of the container's own.
+	NoNewKeyring bool
 	// Stdio of the container process when it has no terminal.
 	Stdin, Stdout, Stderr *os.File
 	// Warn reports something the user should know that does not stop the container.
@@ -83,7 +85,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 	}
 	c = &Container{root: o.Root, dir: dir, s: saved{
 		ID: o.ID, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(),
-		Annotations: spec.Annotations, Spec: spec, Owner: "",
+		Annotations: spec.Annotations, Spec: spec, Owner: "", NoNewKeyring: o.NoNewKeyring,
 	}}
 	var cg cgroups.Manager
 	var child *nsexec.Child
@@ -167,6 +169,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 		spec: spec, rootfs: rootfs, bundle: bundle, noPivot: o.NoPivot,
 		fifoFd: fifoFd, consoleFd: consoleFd, firstFreeFd: 3 + o.PreserveFds,
 		cgroupPaths: c.s.CgroupPaths, cgroupV2: cg.Version() == 2, warn: o.Warn,
+		keyring: c.keyringName(),
 	}
 	phase("cgroups created")
 	child, err = nsexec.Start(nsexec.Config{
@@ -354,16 +357,25 @@ func (c *Container) Start() error {
 // Kill sends sig to the container's init, or with all to every process in its cgroup.
 func (c *Container) Kill(sig unix.Signal, all bool) error {
 	st := c.Status()
-	if st == StatusStopped {
+	if st == StatusStopped && !all {
 		return errNotRunning
 	}
 	if all {
+		// As runc: --all signals whatever is left in the cgroup even once init has exited.
+		// The containerd shim relies on it to kill an exited container's leftover processes
+		// when there is no pid namespace to do so; with no cgroup left there is nothing to do.
 		cg, err := cgroups.Load(c.s.CgroupPaths)
 		if err != nil {
+			if st == StatusStopped {
+				return nil
+			}
 			return fmt.Errorf("cgroup: %w", err)
 		}
 		pids, err := cg.Pids()
 		if err != nil {
+			if st == StatusStopped {
+				return nil
+			}
 			return fmt.Errorf("list processes: %w", err)
 		}
 		for _, pid := range pids {

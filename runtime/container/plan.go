@@ -50,6 +50,16 @@ type planInput struct {
 	// whose RCU grace period costs 5-20 ms when the parent writes the pid instead.
 	selfAttach []string
 	warn       func(string)
+	// keyring names the session keyring the process joins; empty keeps the caller's.
+	keyring string
+}
+
+// keyringName is runc's session keyring name for the container, or "" with --no-new-keyring.
+func (c *Container) keyringName() string {
+	if c.s.NoNewKeyring {
+		return ""
+	}
+	return "_ses." + c.s.ID
 }
 
 func hasNS(spec *specs.Spec, t specs.LinuxNamespaceType) (specs.LinuxNamespace, bool) {
@@ -154,6 +164,9 @@ func secondPlan(in *planInput) (*nsexec.Plan, error) {
 // exec'd process skips that.
 func processPlan(p *nsexec.Plan, in *planInput, proc *specs.Process, init bool) error {
 	spec := in.spec
+	if in.keyring != "" {
+		p.SessionKeyring(in.keyring)
+	}
 	if proc.Terminal {
 		p.Console(in.consoleFd)
 	} else {

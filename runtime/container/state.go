@@ -43,6 +43,9 @@ type saved struct {
 	NsPaths      map[string]string `json:"namespace_paths,omitempty"`
 	StartedOnce  bool              `json:"started,omitempty"`
 	CgroupsOwned bool              `json:"cgroups_owned,omitempty"`
+	// NoNewKeyring: created with --no-new-keyring, so exec'd processes keep the caller's
+	// session keyring too (as runc does).
+	NoNewKeyring bool `json:"no_new_keyring,omitempty"`
 }
 
 // State is the OCI state, with runc's extra fields that tools read.

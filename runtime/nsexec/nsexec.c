@@ -311,7 +311,51 @@ static void do_caps(struct op *o) {
 
 static void run_plan(struct op *ops, uint32_t n);
 
+// do_keyring gives the process a session keyring of the container's own, as runc does unless
+// --no-new-keyring: otherwise every container shares the caller's session keyring and its keys.
+// The new keyring is made searchable by its user (runc's permission change), so that
+// request_key and friends work inside. A kernel without keyrings (ENOSYS) is not an error.
+static void do_keyring(struct op *o) {
+	const char *name = S(o, 0);
+	long id = syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, name);
+	if (id < 0) {
+		if (errno == ENOSYS)
+			return;
+		bail("join session keyring %s", name);
+	}
+	// KEYCTL_DESCRIBE gives "type;uid;gid;perm;description" with perm in hex.
+	char desc[512];
+	long n = syscall(SYS_keyctl, 6 /* KEYCTL_DESCRIBE */, id, desc, sizeof(desc) - 1);
+	if (n < 0)
+		bail("describe session keyring %s", name);
+	desc[n < (long)sizeof(desc) ? n : (long)sizeof(desc) - 1] = 0;
+	const char *p = desc;
+	for (int i = 0; i < 3 && p; i++) {
+		p = strchr(p, ';');
+		if (p)
+			p++;
+	}
+	if (!p) {
+		errno = 0;
+		bail("session keyring %s: unexpected description %s", name, desc);
+	}
+	unsigned long perm = strtoul(p, NULL, 16);
+	if (syscall(SYS_keyctl, 5 /* KEYCTL_SETPERM */, id, perm | 0x080000 /* KEY_USR_SEARCH */) < 0)
+		bail("set session keyring %s permissions", name);
+}
+
 static char resolved[4096];
+
+// go_strerror is strerror(e) with a lower-case first letter, which is how Go (and so runc) spells
+// errno texts. Docker and Podman map a start error to exit status 127 or 126 by looking for
+// "no such file or directory" and "permission denied" in its text, case-sensitively (Docker).
+static const char *go_strerror(int e) {
+	static char buf[128];
+	snprintf(buf, sizeof(buf), "%s", strerror(e));
+	if (buf[0] >= 'A' && buf[0] <= 'Z')
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return buf;
+}
 
 // do_lookup resolves a command name in the container's PATH before the container waits for
 // `start`, so that a missing binary is reported by create, as runc does.
@@ -319,8 +363,18 @@ static void do_lookup(struct op *o) {
 	const char *name = S(o, 0), *pathenv = S(o, 1);
 	struct stat st;
 	if (strchr(name, '/')) {
-		if (stat(name, &st) < 0)
-			bail("exec: \"%s\"", name);
+		if (stat(name, &st) < 0) {
+			// runc's shape: exec: "/x": stat /x: no such file or directory
+			int e = errno;
+			errno = 0;
+			bail("exec: \"%s\": stat %s: %s", name, name, go_strerror(e));
+		}
+		// As runc (Go's exec.LookPath): a directory or a file with no x bit fails create,
+		// so that clients report 126 rather than a container that exits 1.
+		if (S_ISDIR(st.st_mode) || !(st.st_mode & 0111)) {
+			errno = 0;
+			bail("exec: \"%s\": %s", name, go_strerror(EACCES));
+		}
 		snprintf(resolved, sizeof(resolved), "%s", name);
 		return;
 	}
@@ -362,7 +416,9 @@ static void do_exec(struct op *o) {
 		envp[i] = (char *)S(o, 2 + argc + i);
 	if (strchr(path, '/')) {
 		execve(path, argv, envp);
-		bail("exec %s", path);
+		int e = errno;
+		errno = 0;
+		bail("exec %s: %s", path, go_strerror(e));
 	}
 	// A bare name: search the container's PATH, as the OCI spec asks (like execvp but
 	// with the container's environment, not ours).
@@ -387,9 +443,9 @@ static void do_exec(struct op *o) {
 			break;
 		p = end + 1;
 	}
-	errno = eacces ? EACCES : 0;
+	errno = 0;
 	if (eacces)
-		bail("exec %s", path);
+		bail("exec %s: %s", path, go_strerror(EACCES));
 	bail("exec: \"%s\": executable file not found in $PATH", path);
 }
 
@@ -750,6 +806,9 @@ static void run_op(struct op *o) {
 		break;
 	case OP_LOOKUP:
 		do_lookup(o);
+		break;
+	case OP_KEYRING:
+		do_keyring(o);
 		break;
 	case OP_EXEC:
 		do_exec(o);

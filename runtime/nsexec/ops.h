@@ -39,5 +39,6 @@ enum {
 	OP_READY = 35,      // tell the parent the container waits for start
 	OP_EXEC = 36,       // path, argc, argv..., env...
 	OP_LOOKUP = 37,     // name, PATH: resolve the executable now; exec with an empty path uses it
+	OP_KEYRING = 38,    // name: join (or create) a session keyring of that name
 };
 #endif

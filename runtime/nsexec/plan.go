@@ -55,6 +55,7 @@ const (
 	opReady       = 35
 	opExec        = 36
 	opLookup      = 37
+	opKeyring     = 38
 )
 
 // Plan is an encoded list of operations for the child.
@@ -193,3 +194,7 @@ func (p *Plan) Exec(path string, args, env []string) {
 // Lookup resolves name in the container (through pathEnv when it has no slash) and fails the
 // plan if it is missing; a following Exec with an empty path runs what it found.
 func (p *Plan) Lookup(name, pathEnv string) { p.add(opLookup, s(name), s(pathEnv)) }
+
+// SessionKeyring joins the session keyring called name, creating it if needed, so that the
+// process no longer shares the caller's session keyring (runc's "_ses.<id>").
+func (p *Plan) SessionKeyring(name string) { p.add(opKeyring, s(name)) }
