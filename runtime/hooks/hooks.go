@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -36,6 +37,9 @@ func run(h specs.Hook, state []byte) error {
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, h.Path)
 	cmd.Args, cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = args, h.Env, bytes.NewReader(state), &stderr, &stderr
+	// Its own process group, so that a timeout kills whatever the hook started too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// A hook that leaves children holding its output must not hang the runtime.
 	cmd.WaitDelay = time.Second
 	err := cmd.Run()

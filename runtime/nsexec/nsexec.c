@@ -472,6 +472,8 @@ static void do_hook(struct op *o) {
 		for (uint32_t i = 0; i < nenv; i++)
 			envp[i] = (char *)S(o, 4 + argc + i);
 		dup2(p[0], 0);
+		// Its own process group, so that a timeout kills whatever the hook started too.
+		setpgid(0, 0);
 		execve(path, argv, envp);
 		_exit(127);
 	}
@@ -511,6 +513,7 @@ static void do_hook(struct op *o) {
 		// Compare in nanoseconds: whole seconds alone fire up to a second early.
 		int64_t elapsed = (int64_t)(now.tv_sec - start.tv_sec) * 1000000000 + (now.tv_nsec - start.tv_nsec);
 		if (timeout && elapsed >= (int64_t)timeout * 1000000000) {
+			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			errno = 0;

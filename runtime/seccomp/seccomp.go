@@ -328,9 +328,10 @@ func Compile(s *specs.LinuxSeccomp) (prog []unix.SockFilter, flags uint, warning
 						cr.conditional = append(cr.conditional, r)
 					case !cr.hasUncond:
 						cr.uncond, cr.hasUncond = r.action, true
-					case cr.uncond != r.action:
-						warn("seccomp: syscall %q has conflicting unconditional actions, the first one (%s) wins",
-							name, actionName(cr.uncond))
+					default:
+						// Podman's default profile names some syscalls (setns) under two
+						// unconditional actions; like runc through libseccomp, the first
+						// one wins without a word, or every container would print a warning.
 					}
 				}
 			}
