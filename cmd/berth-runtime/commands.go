@@ -15,7 +15,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-dev/berth/runtime/cgroups"
 	"github.com/berth-dev/berth/runtime/container"
 )
 
@@ -40,8 +39,9 @@ func (f *createFlags) opts(g *globals, id string) container.CreateOpts {
 		Root: g.root, ID: id, Bundle: f.bundle, PidFile: f.pidFile, ConsoleSocket: f.consoleSocket,
 		NoPivot: f.noPivot, PreserveFds: f.preserveFds, NoNewKeyring: f.noNewKeyring,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Warn:  func(s string) { g.logger.warnf("%s", s) },
-		Debug: g.logger.debugFunc(),
+		Warn:     func(s string) { g.logger.warnf("%s", s) },
+		Debug:    g.logger.debugFunc(),
+		Rootless: g.rootless,
 	}
 }
 
@@ -318,11 +318,8 @@ func cmdPs(g *globals, args []string) error {
 	if err != nil {
 		return err
 	}
-	cg, err := cgroups.Load(c.CgroupPaths())
-	if err != nil {
-		return err
-	}
-	pids, err := cg.Pids()
+	// From the cgroup, or the pid namespace of a rootless container without one.
+	pids, err := c.Pids()
 	if err != nil {
 		return err
 	}

@@ -45,8 +45,9 @@ func cmdExec(g *globals, args []string) error {
 	fs.BoolVar(&detach, "d", false, "do not wait for the process")
 	fs.BoolVar(&noNewPrivs, "no-new-privs", false, "set no_new_privs")
 	fs.IntVar(&preserveFds, "preserve-fds", 0, "pass this many fds (from 3) to the process")
-	fs.StringVar(&ignored, "process-label", "", "SELinux label (not supported)")
-	fs.StringVar(&ignored, "apparmor", "", "AppArmor profile (not supported)")
+	var processLabel, apparmor string
+	fs.StringVar(&processLabel, "process-label", "", "SELinux label (refused: not supported)")
+	fs.StringVar(&apparmor, "apparmor", "", "AppArmor profile (refused: not supported)")
 	fs.StringVar(&ignored, "cgroup", "", "sub-cgroup to join (not supported)")
 	fs.BoolVar(&ignoreBool, "ignore-paused", false, "accepted for compatibility")
 	if err := fs.Parse(args); err != nil {
@@ -109,6 +110,13 @@ func cmdExec(g *globals, args []string) error {
 			cp.Bounding, cp.Effective, cp.Permitted = add(cp.Bounding), add(cp.Effective), add(cp.Permitted)
 			proc.Capabilities = &cp
 		}
+	}
+	// Passed on so that the runtime refuses them with a clear error rather than ignore them.
+	if apparmor != "" {
+		proc.ApparmorProfile = apparmor
+	}
+	if processLabel != "" {
+		proc.SelinuxLabel = processLabel
 	}
 	if detach && proc.Terminal && consoleSocket == "" {
 		return fmt.Errorf("exec: --detach with a terminal needs --console-socket")

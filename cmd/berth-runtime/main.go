@@ -14,6 +14,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-dev/berth/runtime/container"
 )
 
 const version = "0.1.0"
@@ -25,6 +27,8 @@ type globals struct {
 	logFormat string
 	debug     bool
 	logger    *logger
+	// rootless is runc's --rootless (auto, true or false), resolved.
+	rootless bool
 }
 
 type command struct {
@@ -73,7 +77,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	var ignoredBool bool
 	var ignoredStr string
 	fs.BoolVar(&ignoredBool, "systemd-cgroup", false, "use the systemd cgroup driver (not supported: cgroupfs is used)")
-	fs.StringVar(&ignoredStr, "rootless", "auto", "rootless mode (auto, true, false)")
+	var rootless string
+	fs.StringVar(&rootless, "rootless", "auto", "rootless mode (auto, true, false): skip cgroups that cannot be created")
 	fs.StringVar(&ignoredStr, "criu", "criu", "path to criu (checkpoint is not supported)")
 	fs.Usage = func() { usage(stderr, fs) }
 	if err := fs.Parse(args); err != nil {
@@ -99,6 +104,24 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	}
 	defer lg.close()
 	g.logger = lg
+	if g.rootless, err = container.RootlessMode(rootless); err != nil {
+		lg.errorf("%v", err)
+		return 1
+	}
+	rootSet := false
+	fs.Visit(func(f *flag.Flag) { rootSet = rootSet || f.Name == "root" })
+	if xdg, ok := xdgRoot(); ok && !rootSet && g.root == xdg {
+		// As runc: a directory in XDG_RUNTIME_DIR is made sticky, so that the periodic
+		// clean-up of that directory leaves it alone.
+		if err := os.MkdirAll(xdg, 0o700); err != nil {
+			lg.errorf("the path in $XDG_RUNTIME_DIR must be writable by the user: %v", err)
+			return 1
+		}
+		if err := os.Chmod(xdg, 0o700|os.ModeSticky); err != nil {
+			lg.errorf("check the permissions of the path in $XDG_RUNTIME_DIR: %v", err)
+			return 1
+		}
+	}
 	rest := fs.Args()
 	if len(rest) == 0 {
 		usage(stderr, fs)
@@ -148,11 +171,32 @@ func commit() string {
 	return "unknown"
 }
 
+// defaultRoot is runc's choice: $XDG_RUNTIME_DIR/berth-runtime for a non-root user (or root of
+// a user namespace other than USER=root, as in `podman unshare`), else /run/berth-runtime.
+// Like runc, there is no fallback when XDG_RUNTIME_DIR is unset: a non-root user then gets a
+// permission error naming /run/berth-runtime and the fix.
 func defaultRoot() string {
-	if v := os.Getenv("XDG_RUNTIME_DIR"); v != "" && os.Geteuid() != 0 {
-		return v + "/berth-runtime"
+	if v, ok := xdgRoot(); ok {
+		return v
 	}
 	return "/run/berth-runtime"
+}
+
+func xdgRoot() (string, bool) {
+	v := os.Getenv("XDG_RUNTIME_DIR")
+	if v == "" {
+		return "", false
+	}
+	if os.Geteuid() != 0 {
+		return v + "/berth-runtime", true
+	}
+	if !container.RunningInUserNS() {
+		return "", false
+	}
+	if u, ok := os.LookupEnv("USER"); ok && u == "root" {
+		return "", false
+	}
+	return v + "/berth-runtime", true
 }
 
 // logger writes runc-style log lines: plain text, or JSON objects that conmon and the

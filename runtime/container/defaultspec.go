@@ -1,6 +1,8 @@
 package container
 
 import (
+	"strings"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -60,6 +62,17 @@ func DefaultSpec(rootless bool) *specs.Spec {
 		s.Linux.GIDMappings = []specs.LinuxIDMapping{{HostID: 1000, ContainerID: 0, Size: 1}}
 		s.Mounts[5] = specs.Mount{Destination: "/sys", Type: "none", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
 		s.Mounts = s.Mounts[:6]
+		// As runc's: uid= and gid= options name ids that a single-id mapping does not map
+		// (devpts' gid=5 would fail the mount).
+		for i := range s.Mounts {
+			var opts []string
+			for _, o := range s.Mounts[i].Options {
+				if !strings.HasPrefix(o, "uid=") && !strings.HasPrefix(o, "gid=") {
+					opts = append(opts, o)
+				}
+			}
+			s.Mounts[i].Options = opts
+		}
 	}
 	return s
 }

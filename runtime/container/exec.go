@@ -54,6 +54,9 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if !proc.Terminal && o.ConsoleSocket != "" {
 		return 0, errors.New("exec: --console-socket needs --tty")
 	}
+	if err := checkLSM(proc, ""); err != nil {
+		return 0, fmt.Errorf("exec: %w", err)
+	}
 	spec := c.s.Spec
 	// Hold the namespaces open through the init's pidfd-checked /proc entries: the joins below
 	// name /proc/PID/ns/*, and initAlive guards against a recycled pid.
@@ -92,6 +95,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	}
 	defer child.Close()
 	in := &planInput{spec: spec, consoleFd: consoleFd, firstFreeFd: 3 + o.PreserveFds, warn: o.Warn, keyring: c.keyringName()}
+	in.noSetgroups = setgroupsDenied(pid)
 	execPid := 0
 	fail := func(err error) (int, error) {
 		child.Kill()
@@ -120,12 +124,15 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		if err := child.Wait(); err != nil {
 			return fail(err)
 		}
-		cg, err := cgroups.Load(c.s.CgroupPaths)
-		if err == nil {
-			err = cg.Apply(execPid)
-		}
-		if err != nil {
-			return fail(fmt.Errorf("exec: join cgroup: %w", err))
+		// A rootless container may have no cgroup to join.
+		if len(c.s.CgroupPaths) > 0 {
+			cg, err := cgroups.Load(c.s.CgroupPaths)
+			if err == nil {
+				err = cg.Apply(execPid)
+			}
+			if err != nil {
+				return fail(fmt.Errorf("exec: join cgroup: %w", err))
+			}
 		}
 		var p nsexec.Plan
 		if err := processPlan(&p, in, proc, false); err != nil {

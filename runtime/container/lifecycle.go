@@ -36,6 +36,9 @@ type CreateOpts struct {
 	Debug func(string)
 	// Exe is the binary that carries the nsexec constructor; default /proc/self/exe.
 	Exe string
+	// Rootless (runc's --rootless): cgroups that cannot be created are skipped, as long as the
+	// spec asks for no resource limits, and device rules are not set.
+	Rootless bool
 }
 
 // Create creates a container from a bundle: its process waits for Start.
@@ -60,6 +63,9 @@ func Create(o CreateOpts) (c *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkLSM(spec.Process, spec.Linux.MountLabel); err != nil {
+		return nil, err
+	}
 	if spec.Process.Terminal && o.ConsoleSocket == "" {
 		return nil, errors.New("process.terminal is true but no --console-socket was given")
 	}
@@ -74,12 +80,18 @@ func Create(o CreateOpts) (c *Container, err error) {
 		return nil, fmt.Errorf("rootfs: %w", err)
 	}
 	if err := os.MkdirAll(o.Root, 0o711); err != nil {
+		if errors.Is(err, os.ErrPermission) && os.Geteuid() != 0 {
+			return nil, fmt.Errorf("state root %s: %w (as a non-root user set XDG_RUNTIME_DIR or pass --root)", o.Root, err)
+		}
 		return nil, fmt.Errorf("state root %s: %w", o.Root, err)
 	}
 	dir := filepath.Join(o.Root, o.ID)
 	if err := os.Mkdir(dir, 0o711); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("container with id %s already exists", o.ID)
+		}
+		if errors.Is(err, os.ErrPermission) && os.Geteuid() != 0 {
+			return nil, fmt.Errorf("state dir: %w (as a non-root user set XDG_RUNTIME_DIR or pass --root)", err)
 		}
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
@@ -120,10 +132,17 @@ func Create(o CreateOpts) (c *Container, err error) {
 		res = &r
 	}
 	res.Devices = deviceRules(spec)
-	if err := cg.Create(res); err != nil {
+	cgroupV2 := cg.Version() == 2
+	if o.Rootless {
+		if cg, err = rootlessCgroup(cg, res, o.Debug); err != nil {
+			return nil, err
+		}
+	} else if err := cg.Create(res); err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}
-	c.s.CgroupPaths = cg.Paths()
+	if cg != nil {
+		c.s.CgroupPaths = cg.Paths()
+	}
 	// Saved now, before any process exists, so that if this runtime is killed mid-create a
 	// later `delete` still finds the cgroups and state to remove.
 	if err := c.save(); err != nil {
@@ -168,7 +187,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 	in := &planInput{
 		spec: spec, rootfs: rootfs, bundle: bundle, noPivot: o.NoPivot,
 		fifoFd: fifoFd, consoleFd: consoleFd, firstFreeFd: 3 + o.PreserveFds,
-		cgroupPaths: c.s.CgroupPaths, cgroupV2: cg.Version() == 2, warn: o.Warn,
+		cgroupPaths: c.s.CgroupPaths, cgroupV2: cgroupV2, warn: o.Warn,
 		keyring: c.keyringName(),
 	}
 	phase("cgroups created")
@@ -208,7 +227,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 			}
 			phase("container process forked")
 			in.selfAttach = selfAttachFiles(spec, c.s.CgroupPaths, in.cgroupV2)
-			if len(in.selfAttach) == 0 {
+			if len(in.selfAttach) == 0 && cg != nil {
 				if err := cg.Apply(pid); err != nil {
 					return nil, fmt.Errorf("cgroup: %w", err)
 				}
@@ -232,6 +251,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 				}
 			}
 			in.createCtrHook = c.stateJSON(StatusCreated)
+			in.noSetgroups = setgroupsDenied(pid)
 			plan, err := secondPlan(in)
 			if err != nil {
 				return nil, err
@@ -279,27 +299,6 @@ func setOOMScoreAdj(pid, v int) error {
 		return fmt.Errorf("set oom_score_adj to %d: %w", v, err)
 	}
 	return nil
-}
-
-func writeIDMaps(pid int, spec *specs.Spec) error {
-	write := func(file string, maps []specs.LinuxIDMapping) error {
-		if len(maps) == 0 {
-			return nil
-		}
-		var b strings.Builder
-		for _, m := range maps {
-			fmt.Fprintf(&b, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
-		}
-		path := fmt.Sprintf("/proc/%d/%s", pid, file)
-		if err := os.WriteFile(path, []byte(b.String()), 0); err != nil {
-			return fmt.Errorf("write %s: %w", file, err)
-		}
-		return nil
-	}
-	if err := write("uid_map", spec.Linux.UIDMappings); err != nil {
-		return err
-	}
-	return write("gid_map", spec.Linux.GIDMappings)
 }
 
 // nsPaths records where the container's namespaces can be joined (for exec and for runc's
@@ -364,6 +363,22 @@ func (c *Container) Kill(sig unix.Signal, all bool) error {
 		// As runc: --all signals whatever is left in the cgroup even once init has exited.
 		// The containerd shim relies on it to kill an exited container's leftover processes
 		// when there is no pid namespace to do so; with no cgroup left there is nothing to do.
+		if len(c.s.CgroupPaths) == 0 {
+			// A rootless container without a cgroup: its processes are found by pid namespace.
+			if st == StatusStopped {
+				return nil
+			}
+			pids, err := c.Pids()
+			if err != nil {
+				return fmt.Errorf("list processes: %w", err)
+			}
+			for _, pid := range pids {
+				if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+					return fmt.Errorf("signal %d: %w", pid, err)
+				}
+			}
+			return nil
+		}
 		cg, err := cgroups.Load(c.s.CgroupPaths)
 		if err != nil {
 			if st == StatusStopped {
@@ -468,6 +483,9 @@ func (c *Container) Pause() error {
 	if st := c.Status(); st != StatusRunning {
 		return fmt.Errorf("container %s is %s, not running", c.s.ID, st)
 	}
+	if len(c.s.CgroupPaths) == 0 {
+		return fmt.Errorf("cannot pause container %s: %w", c.s.ID, ErrNoCgroup)
+	}
 	cg, err := cgroups.Load(c.s.CgroupPaths)
 	if err != nil {
 		return err
@@ -479,6 +497,9 @@ func (c *Container) Pause() error {
 func (c *Container) Resume() error {
 	if st := c.Status(); st != StatusPaused {
 		return fmt.Errorf("container %s is %s, not paused", c.s.ID, st)
+	}
+	if len(c.s.CgroupPaths) == 0 {
+		return fmt.Errorf("cannot resume container %s: %w", c.s.ID, ErrNoCgroup)
 	}
 	cg, err := cgroups.Load(c.s.CgroupPaths)
 	if err != nil {

@@ -52,6 +52,9 @@ type planInput struct {
 	warn       func(string)
 	// keyring names the session keyring the process joins; empty keeps the caller's.
 	keyring string
+	// noSetgroups: the user namespace denies setgroups (its gid_map was written unprivileged),
+	// so the process keeps the groups it has, as in runc's rootless mode.
+	noSetgroups bool
 }
 
 // keyringName is runc's session keyring name for the container, or "" with --no-new-keyring.
@@ -86,7 +89,11 @@ func firstPlan(in *planInput) *nsexec.Plan {
 		p.Setid(0, 0)
 	} else if ok {
 		p.Unshare(unix.CLONE_NEWUSER)
+		// Dumpable while the parent writes our id maps, as in runc: a non-root parent may not
+		// open the /proc files of a non-dumpable process (they belong to root).
+		p.Prctl(unix.PR_SET_DUMPABLE, 1, 0, "set dumpable for id maps")
 		p.Sync(nsexec.TagUserns)
+		p.Prctl(unix.PR_SET_DUMPABLE, 0, 0, "clear dumpable")
 		p.Setid(0, 0)
 	}
 	flags := 0
@@ -238,7 +245,11 @@ func processPlan(p *nsexec.Plan, in *planInput, proc *specs.Process, init bool) 
 	if gids == nil {
 		gids = []uint32{}
 	}
-	p.Setgroups(gids)
+	if !in.noSetgroups {
+		p.Setgroups(gids)
+	} else if len(gids) > 0 {
+		return fmt.Errorf("cannot set additional gids %v: the container's user namespace denies setgroups (a rootless single-id gid mapping; map ranges with newgidmap instead)", gids)
+	}
 	p.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, "keep capabilities")
 	p.Setid(proc.User.UID, proc.User.GID)
 	p.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, "clear keep capabilities")
@@ -460,6 +471,12 @@ func mountPlan(p *nsexec.Plan, in *planInput, m specs.Mount, userns, netns bool)
 		flags |= unix.MS_BIND | unix.MS_REC
 		m.Source, typ, data = "/sys", "", ""
 	}
+	if ipc, ok := hasNS(in.spec, specs.IPCNamespace); typ == "mqueue" && userns && (!ok || ipc.Path != "") {
+		// mqueue can only be mounted by the user namespace that owns the ipc namespace, which
+		// a joined or the host's is not: bind the host's, as for sysfs.
+		flags |= unix.MS_BIND | unix.MS_REC
+		m.Source, typ, data = "/dev/mqueue", "", ""
+	}
 	switch {
 	case flags&unix.MS_BIND != 0:
 		src := m.Source
@@ -508,10 +525,13 @@ func cgroupMountPlan(p *nsexec.Plan, in *planInput, dst string, flags uintptr) {
 		return
 	}
 	p.Mount("tmpfs", dst, "tmpfs", flags&^unix.MS_RDONLY, "mode=755")
+	// cgroup v1 cannot be mounted in a user namespace (unlike cgroup2): bind as without a
+	// cgroup namespace.
+	_, userns := hasNS(in.spec, specs.UserNamespace)
 	for _, h := range v1Hierarchies() {
 		sub := filepath.Join(dst, h.dir)
 		p.Mkdir(sub, 0o755)
-		if cgroupns {
+		if cgroupns && !userns {
 			p.Mount("cgroup", sub, "cgroup", flags, h.opts)
 			continue
 		}

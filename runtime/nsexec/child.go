@@ -172,6 +172,10 @@ func PidPayload(b []byte) (int, error) {
 // namespace. It costs two system calls, where a memfd copy of the binary costs milliseconds.
 func readonlySelf() (*os.File, error) {
 	fd, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if errors.Is(err, unix.EPERM) {
+		// OPEN_TREE_CLONE needs CAP_SYS_ADMIN: a rootless runtime uses a sealed copy instead.
+		return sealedSelfCopy()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("clone runtime binary mount: %w", err)
 	}
@@ -181,4 +185,47 @@ func readonlySelf() (*os.File, error) {
 		return nil, fmt.Errorf("make runtime binary mount read-only: %w", err)
 	}
 	return os.NewFile(uintptr(fd), "berth-runtime-ro"), nil
+}
+
+// sealedSelfCopy copies our binary into a memfd sealed against any change, for callers without
+// the privilege that readonlySelf's detached mount needs. A container process that opens it
+// through /proc/PID/exe gets a file that can never be written (CVE-2019-5736), at the cost of
+// copying the binary on every start.
+func sealedSelfCopy() (*os.File, error) {
+	src, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return nil, fmt.Errorf("open runtime binary: %w", err)
+	}
+	defer src.Close()
+	st, err := src.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stat runtime binary: %w", err)
+	}
+	fd, err := unix.MemfdCreate("berth-runtime", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
+	if errors.Is(err, unix.EINVAL) {
+		// Kernels before 6.3 know no MFD_EXEC; their memfds are executable anyway.
+		fd, err = unix.MemfdCreate("berth-runtime", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("memfd for runtime binary: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "berth-runtime-memfd")
+	for left := st.Size(); left > 0; {
+		n, err := unix.Sendfile(fd, int(src.Fd()), nil, int(min(left, 1<<30)))
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("copy runtime binary: %w", err)
+		}
+		if n == 0 {
+			f.Close()
+			return nil, fmt.Errorf("copy runtime binary: short copy, %d bytes left", left)
+		}
+		left -= int64(n)
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("seal runtime binary copy: %w", err)
+	}
+	return f, nil
 }

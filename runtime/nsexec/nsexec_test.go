@@ -187,3 +187,40 @@ func TestHookIgnoresStdin(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSealedSelfCopy: the rootless copy of the binary is complete and can never be written.
+func TestSealedSelfCopy(t *testing.T) {
+	f, err := sealedSelfCopy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	self, err := os.ReadFile("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, self) {
+		t.Fatalf("copy has %d bytes, binary %d", len(got), len(self))
+	}
+	if _, err := f.WriteAt([]byte{0}, 0); err == nil {
+		t.Error("write to the sealed copy succeeded")
+	}
+	// Through /proc, as a container would reach it: opening may work, writing may not.
+	if w, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), os.O_WRONLY, 0); err == nil {
+		if _, err := w.Write([]byte{0}); err == nil {
+			t.Error("write through a reopened sealed copy succeeded")
+		}
+		w.Close()
+	}
+	seals, err := unix.FcntlInt(f.Fd(), unix.F_GET_SEALS, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE; seals&want != want {
+		t.Errorf("seals %#x, want %#x", seals, want)
+	}
+}

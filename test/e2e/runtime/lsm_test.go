@@ -1,0 +1,75 @@
+package runtime_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// lsmEnabled reports whether AppArmor or SELinux is on: berth-runtime applies neither, and
+// says "not enabled on this host" only where that is true.
+func lsmEnabled() (apparmor, selinux bool) {
+	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	apparmor = err == nil && strings.HasPrefix(string(b), "Y")
+	_, err = os.Stat("/sys/fs/selinux/enforce")
+	return apparmor, err == nil
+}
+
+// TestLSMConfigRefused: an AppArmor profile or SELinux label the runtime cannot apply is a clear
+// error before anything is created, never a container running without its confinement.
+func TestLSMConfigRefused(t *testing.T) {
+	apparmor, selinux := lsmEnabled()
+	tests := []struct {
+		name    string
+		edit    func(*specs.Spec)
+		want    string
+		enabled bool
+	}{
+		{"apparmorProfile", func(s *specs.Spec) { s.Process.ApparmorProfile = "berth-test" }, "AppArmor is not enabled on this host", apparmor},
+		{"selinuxLabel", func(s *specs.Spec) { s.Process.SelinuxLabel = "system_u:system_r:container_t:s0" }, "SELinux is not enabled on this host", selinux},
+		{"mountLabel", func(s *specs.Spec) { s.Linux.MountLabel = "system_u:object_r:container_file_t:s0" }, "SELinux is not enabled on this host", selinux},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			want := tc.want
+			if tc.enabled {
+				want = "berth-runtime cannot apply"
+			}
+			e := newEnv(t, "true")
+			tc.edit(e.spec)
+			r := e.run()
+			if r.code == 0 || !strings.Contains(r.stderr, want) {
+				t.Fatalf("run: %s\nwant a failure mentioning %q", r, want)
+			}
+			if entries, _ := os.ReadDir(e.root); len(entries) != 0 {
+				t.Errorf("state created for a refused container: %v", entries)
+			}
+			for _, dir := range cgroupDirs(e.id) {
+				if _, err := os.Stat(dir); err == nil {
+					t.Errorf("cgroup created for a refused container: %s", dir)
+				}
+			}
+		})
+	}
+}
+
+// TestLSMExecRefused: exec --apparmor and --process-label are refused the same way.
+func TestLSMExecRefused(t *testing.T) {
+	apparmor, selinux := lsmEnabled()
+	if apparmor || selinux {
+		t.Skip("AppArmor or SELinux is enabled on this host: the error wording differs")
+	}
+	e := newEnv(t, "sleep", "300")
+	e.createID(e.id)
+	for _, tc := range []struct{ flag, want string }{
+		{"--apparmor=berth-test", "AppArmor is not enabled on this host"},
+		{"--process-label=system_u:system_r:container_t:s0", "SELinux is not enabled on this host"},
+	} {
+		r := e.rt("exec", tc.flag, e.id, "true")
+		if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("exec %s: %s\nwant a failure mentioning %q", tc.flag, r, tc.want)
+		}
+	}
+}
