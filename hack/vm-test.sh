@@ -38,9 +38,14 @@
 # every controller enabled in the root's cgroup.subtree_control and the tests
 # run in /init.scope (as on systemd hosts), lo is up, there is no other
 # network, 16 2M huge pages are reserved for hugetlb tests, modules overlay,
-# veth, bridge and loop are loaded. Each test binary runs in /pkg/PATH (PATH
-# is the package's directory in the repository), which holds a copy of the
-# package's testdata directory; there is no Go toolchain and no source tree.
+# veth, bridge and loop are loaded, AppArmor is on (Debian's kernel default)
+# with securityfs at /sys/kernel/security. Each test binary runs in /pkg/PATH
+# (PATH is the package's directory in the repository), which holds a copy of
+# the package's testdata directory; there is no Go toolchain and no source
+# tree. AppArmor profiles in testdata (*.apparmor) are compiled on the host to
+# binary policy next to them (*.apparmor.bin), since the guest has no
+# apparmor_parser: a test loads one by writing it to
+# /sys/kernel/security/apparmor/.replace.
 # Busybox applets are hard links to /bin/busybox.
 #
 # Cost here (2 cores, TCG): ~10 s for a cached run of the self-test (boot to
@@ -100,8 +105,9 @@ apt_update() {
 }
 
 ensure_packages() {
-	local missing=() p
-	for p in qemu-system-x86 busybox-static cpio; do
+	local missing=() p need=(qemu-system-x86 busybox-static cpio)
+	[[ -n $(find "$STAGE/pkg" -name '*.apparmor' -print -quit) ]] && need+=(apparmor) # apparmor_parser
+	for p in "${need[@]}"; do
 		if [[ $(dpkg-query -W -f '${db:Status-Status}' "$p" 2>/dev/null || true) != installed ]]; then
 			missing+=("$p")
 		fi
@@ -205,6 +211,23 @@ build_tests() {
 		fi
 		printf '%s /pkg/%s\n' "$name" "$rel" >>"$STAGE/etc/berth-vm/tests"
 	done <<<"$listing"
+}
+
+# APPARMOR_FEATURES: the kernel feature ABI profiles are compiled for. Debian's
+# apparmor package pins this set for Debian's kernels; for the test profiles it
+# gives the very bytes that compiling against the guest kernel's own
+# /sys/kernel/security/apparmor/features gives (checked with 6.1.0-*-amd64).
+APPARMOR_FEATURES=/usr/share/apparmor-features/features
+
+# compile_apparmor compiles every AppArmor profile (*.apparmor) in the staged
+# testdata into binary policy (*.apparmor.bin) next to it, for the guest.
+compile_apparmor() {
+	local f
+	while IFS= read -r -d '' f; do
+		[[ -f $APPARMOR_FEATURES ]] || die "$APPARMOR_FEATURES is missing (Debian package apparmor)"
+		apparmor_parser --skip-kernel-load --skip-cache --quiet --features-file "$APPARMOR_FEATURES" \
+			--ofile "$f.bin" "$f" || die "apparmor_parser: cannot compile ${f#"$STAGE"}"
+	done < <(find "$STAGE/pkg" -name '*.apparmor' -print0)
 }
 
 add_extra_bins() {
@@ -315,6 +338,7 @@ main() {
 	fi
 	add_extra_bins
 	ensure_packages
+	compile_apparmor
 	ensure_kernel
 	build_initramfs
 

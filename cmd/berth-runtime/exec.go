@@ -47,7 +47,7 @@ func cmdExec(g *globals, args []string) error {
 	fs.IntVar(&preserveFds, "preserve-fds", 0, "pass this many fds (from 3) to the process")
 	var processLabel, apparmor string
 	fs.StringVar(&processLabel, "process-label", "", "SELinux label (refused: not supported)")
-	fs.StringVar(&apparmor, "apparmor", "", "AppArmor profile (refused: not supported)")
+	fs.StringVar(&apparmor, "apparmor", "", "AppArmor profile of the process")
 	fs.StringVar(&ignored, "cgroup", "", "sub-cgroup to join (not supported)")
 	fs.BoolVar(&ignoreBool, "ignore-paused", false, "accepted for compatibility")
 	if err := fs.Parse(args); err != nil {
@@ -111,7 +111,8 @@ func cmdExec(g *globals, args []string) error {
 			proc.Capabilities = &cp
 		}
 	}
-	// Passed on so that the runtime refuses them with a clear error rather than ignore them.
+	// The runtime applies the AppArmor profile, and refuses an SELinux label with a clear error
+	// rather than ignore it.
 	if apparmor != "" {
 		proc.ApparmorProfile = apparmor
 	}

@@ -61,6 +61,11 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	// Hold the namespaces open through the init's pidfd-checked /proc entries: the joins below
 	// name /proc/PID/ns/*, and initAlive guards against a recycled pid.
 	pid := c.s.Pid
+	if proc.ApparmorProfile != "" {
+		if err := appArmorProcMounted(pid, proc.ApparmorProfile); err != nil {
+			return 0, fmt.Errorf("exec: %w", err)
+		}
+	}
 	var first nsexec.Plan
 	order := joinOrder
 	for _, t := range order {

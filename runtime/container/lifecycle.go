@@ -66,6 +66,9 @@ func Create(o CreateOpts) (c *Container, err error) {
 	if err := checkLSM(spec.Process, spec.Linux.MountLabel); err != nil {
 		return nil, err
 	}
+	if err := appArmorNeedsProc(spec); err != nil {
+		return nil, err
+	}
 	if spec.Process.Terminal && o.ConsoleSocket == "" {
 		return nil, errors.New("process.terminal is true but no --console-socket was given")
 	}

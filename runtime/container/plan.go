@@ -232,6 +232,12 @@ func processPlan(p *nsexec.Plan, in *planInput, proc *specs.Process, init bool) 
 		umask = *proc.User.Umask
 	}
 	p.Umask(umask)
+	if proc.ApparmorProfile != "" {
+		// Takes effect at the execve below (attr/exec is one-shot), so hooks and the runtime's
+		// own set-up stay unconfined. Written before seccomp, setuid and no_new_privs, which could
+		// deny the write or the transition.
+		p.WriteFile(appArmorExecAttr(), "exec "+proc.ApparmorProfile)
+	}
 
 	// Identity and capabilities: keep permitted capabilities across setuid, then set all sets.
 	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the container may be

@@ -200,26 +200,20 @@ func (c *Container) Pids() ([]int, error) {
 	return nsPids(c.s.Pid, own && ns.Path == "")
 }
 
-// lsmEnabled are the hooks that tell whether a security module is on; tests may replace them.
-var (
-	appArmorEnabled = func() bool {
-		b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
-		return err == nil && strings.HasPrefix(string(b), "Y")
-	}
-	selinuxEnabled = func() bool {
-		_, err := os.Stat("/sys/fs/selinux/enforce")
-		return err == nil
-	}
-)
+// selinuxEnabled tells whether SELinux is on; tests may replace it.
+var selinuxEnabled = func() bool {
+	_, err := os.Stat("/sys/fs/selinux/enforce")
+	return err == nil
+}
 
-// checkLSM refuses AppArmor profiles and SELinux labels: silently running a container without
-// the confinement its config asks for would be worse than not running it.
+// checkLSM refuses an AppArmor profile that cannot be applied (see apparmor.go) and any SELinux
+// label: silently running a container without the confinement its config asks for would be
+// worse than not running it.
 func checkLSM(proc *specs.Process, mountLabel string) error {
 	if proc != nil && proc.ApparmorProfile != "" {
-		if !appArmorEnabled() {
-			return fmt.Errorf("process.apparmorProfile %q is set, but AppArmor is not enabled on this host", proc.ApparmorProfile)
+		if err := checkAppArmorProfile(proc.ApparmorProfile); err != nil {
+			return err
 		}
-		return fmt.Errorf("process.apparmorProfile %q is set, but berth-runtime cannot apply AppArmor profiles", proc.ApparmorProfile)
 	}
 	label, field := mountLabel, "linux.mountLabel"
 	if proc != nil && proc.SelinuxLabel != "" {
@@ -229,7 +223,7 @@ func checkLSM(proc *specs.Process, mountLabel string) error {
 		if !selinuxEnabled() {
 			return fmt.Errorf("%s %q is set, but SELinux is not enabled on this host", field, label)
 		}
-		return fmt.Errorf("%s %q is set, but berth-runtime cannot apply SELinux labels", field, label)
+		return fmt.Errorf("%s %q is set, but SELinux is not supported by berth-runtime", field, label)
 	}
 	return nil
 }

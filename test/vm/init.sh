@@ -48,6 +48,8 @@ fi
 # Stage 2: / is a bind mount of the initramfs.
 mount -t proc -o nosuid,nodev,noexec proc /proc || die "mount proc"
 mount -t sysfs -o nosuid,nodev,noexec sysfs /sys || die "mount sysfs"
+# AppArmor's interface (profiles, .replace/.remove) for the tests that load profiles.
+mount -t securityfs -o nosuid,nodev,noexec securityfs /sys/kernel/security || die "mount securityfs"
 mount -t devtmpfs -o nosuid,mode=0755 devtmpfs /dev || die "mount devtmpfs"
 mkdir -p /dev/pts /dev/shm /dev/mqueue
 mount -t devpts -o nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5 devpts /dev/pts || die "mount devpts"

@@ -8,8 +8,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// lsmEnabled reports whether AppArmor or SELinux is on: berth-runtime applies neither, and
-// says "not enabled on this host" only where that is true.
+// lsmEnabled reports whether AppArmor or SELinux is on: berth-runtime says "not enabled on this
+// host" only where that is true (AppArmor profiles are applied where it is on: apparmor_test.go).
 func lsmEnabled() (apparmor, selinux bool) {
 	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
 	apparmor = err == nil && strings.HasPrefix(string(b), "Y")
@@ -18,24 +18,26 @@ func lsmEnabled() (apparmor, selinux bool) {
 }
 
 // TestLSMConfigRefused: an AppArmor profile or SELinux label the runtime cannot apply is a clear
-// error before anything is created, never a container running without its confinement.
+// error before anything is created, never a container running without its confinement. With
+// AppArmor on, the profile asked for is one that is not loaded.
 func TestLSMConfigRefused(t *testing.T) {
 	apparmor, selinux := lsmEnabled()
 	tests := []struct {
-		name    string
-		edit    func(*specs.Spec)
-		want    string
-		enabled bool
+		name        string
+		edit        func(*specs.Spec)
+		want        string
+		enabled     bool
+		wantEnabled string
 	}{
-		{"apparmorProfile", func(s *specs.Spec) { s.Process.ApparmorProfile = "berth-test" }, "AppArmor is not enabled on this host", apparmor},
-		{"selinuxLabel", func(s *specs.Spec) { s.Process.SelinuxLabel = "system_u:system_r:container_t:s0" }, "SELinux is not enabled on this host", selinux},
-		{"mountLabel", func(s *specs.Spec) { s.Linux.MountLabel = "system_u:object_r:container_file_t:s0" }, "SELinux is not enabled on this host", selinux},
+		{"apparmorProfile", func(s *specs.Spec) { s.Process.ApparmorProfile = "berth-test-not-loaded" }, "AppArmor is not enabled on this host", apparmor, "no such AppArmor profile is loaded"},
+		{"selinuxLabel", func(s *specs.Spec) { s.Process.SelinuxLabel = "system_u:system_r:container_t:s0" }, "SELinux is not enabled on this host", selinux, "SELinux is not supported by berth-runtime"},
+		{"mountLabel", func(s *specs.Spec) { s.Linux.MountLabel = "system_u:object_r:container_file_t:s0" }, "SELinux is not enabled on this host", selinux, "SELinux is not supported by berth-runtime"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			want := tc.want
 			if tc.enabled {
-				want = "berth-runtime cannot apply"
+				want = tc.wantEnabled
 			}
 			e := newEnv(t, "true")
 			tc.edit(e.spec)
@@ -58,15 +60,22 @@ func TestLSMConfigRefused(t *testing.T) {
 // TestLSMExecRefused: exec --apparmor and --process-label are refused the same way.
 func TestLSMExecRefused(t *testing.T) {
 	apparmor, selinux := lsmEnabled()
-	if apparmor || selinux {
-		t.Skip("AppArmor or SELinux is enabled on this host: the error wording differs")
+	if apparmor && selinux {
+		t.Skip("AppArmor and SELinux are enabled on this host: the error wording differs")
 	}
 	e := newEnv(t, "sleep", "300")
 	e.createID(e.id)
-	for _, tc := range []struct{ flag, want string }{
-		{"--apparmor=berth-test", "AppArmor is not enabled on this host"},
-		{"--process-label=system_u:system_r:container_t:s0", "SELinux is not enabled on this host"},
+	for _, tc := range []struct {
+		flag, want string
+		enabled    bool
+	}{
+		// With AppArmor on, TestAppArmor/exec covers --apparmor.
+		{"--apparmor=berth-test", "AppArmor is not enabled on this host", apparmor},
+		{"--process-label=system_u:system_r:container_t:s0", "SELinux is not enabled on this host", selinux},
 	} {
+		if tc.enabled {
+			continue
+		}
 		r := e.rt("exec", tc.flag, e.id, "true")
 		if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("exec %s: %s\nwant a failure mentioning %q", tc.flag, r, tc.want)
