@@ -4,8 +4,8 @@
 // cgroup v2, detected at run time.
 //
 // It is linked into berth-runtime, whose start-up time is a product figure, so it keeps to
-// the standard library, x/sys/unix, the runtime-spec types and cilium/ebpf (v2 devices only),
-// and does no work at package initialisation.
+// the standard library, x/sys/unix and the runtime-spec types (the v2 device filter has its
+// own small eBPF assembler, bpf.go), and does no work at package initialisation.
 //
 // Which v1 hierarchies a container gets: Create always makes the hierarchies that runtime
 // features depend on even when no limit is set — devices (the device allowlist is a security

@@ -635,6 +635,9 @@ func TestDeviceProgramHybrid(t *testing.T) {
 	if err := setV2Devices(dir, deviceCases.rules); err != nil {
 		t.Fatal(err)
 	}
+	if ids, err := attachedDevicePrograms(dir); err != nil || len(ids) != 1 {
+		t.Errorf("attached device programs after replacing: %v, %v; want one", ids, err)
+	}
 	checkDeviceAccess(t, func(pid int) error { return write(dir, "cgroup.procs", strconv.Itoa(pid)) })
 }
 

@@ -4,9 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/link"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -28,30 +25,21 @@ const (
 //
 // Context (struct bpf_cgroup_dev_ctx): u32 access_type (access<<16 | type), u32 major, u32 minor.
 // Registers: R2 = undecided access bits, R3 = type, R4 = major, R5 = minor, R6 scratch.
-func deviceProgram(rules []specs.LinuxDeviceCgroup) (asm.Instructions, error) {
+func deviceProgram(rules []specs.LinuxDeviceCgroup) ([]bpfInsn, error) {
 	rs, err := parseDevRules(rules)
 	if err != nil {
 		return nil, err
 	}
-	insns := asm.Instructions{
-		asm.LoadMem(asm.R2, asm.R1, 0, asm.Word),
-		asm.Mov.Reg32(asm.R3, asm.R2),
-		asm.And.Imm32(asm.R3, 0xffff),
-		asm.RSh.Imm32(asm.R2, 16),
-		asm.And.Imm32(asm.R2, accAll),
-		asm.LoadMem(asm.R4, asm.R1, 4, asm.Word),
-		asm.LoadMem(asm.R5, asm.R1, 8, asm.Word),
-	}
-	// Symbols go on the next instruction emitted; the verifier rejects unreachable code, so
+	var a bpfAsm
+	a.ldx(bpfSizeW, bpfR2, bpfR1, 0)
+	a.alu32Reg(bpfMov, bpfR3, bpfR2)
+	a.alu32Imm(bpfAnd, bpfR3, 0xffff)
+	a.alu32Imm(bpfRsh, bpfR2, 16)
+	a.alu32Imm(bpfAnd, bpfR2, accAll)
+	a.ldx(bpfSizeW, bpfR4, bpfR1, 4)
+	a.ldx(bpfSizeW, bpfR5, bpfR1, 8)
+	// A label names the next instruction emitted; the verifier rejects unreachable code, so
 	// the allow and deny exits are only emitted when something jumps to them.
-	label := ""
-	emit := func(ins asm.Instruction) {
-		if label != "" {
-			ins = ins.WithSymbol(label)
-			label = ""
-		}
-		insns = append(insns, ins)
-	}
 	usedAllow, usedDeny := false, false
 	verdict := int32(1) // nothing matched: v1's starting point, everything allowed
 	for i := len(rs) - 1; i >= 0; i-- {
@@ -69,45 +57,47 @@ func deviceProgram(rules []specs.LinuxDeviceCgroup) (asm.Instructions, error) {
 		checks := 0
 		switch r.typ {
 		case 'b':
-			emit(asm.JNE.Imm(asm.R3, bpfDevBlock, next))
+			a.jmpImm(bpfJNE, bpfR3, bpfDevBlock, next)
 			checks++
 		case 'c':
-			emit(asm.JNE.Imm(asm.R3, bpfDevChar, next))
+			a.jmpImm(bpfJNE, bpfR3, bpfDevChar, next)
 			checks++
 		}
 		if r.major >= 0 {
-			emit(asm.JNE.Imm(asm.R4, int32(r.major), next))
+			a.jmpImm(bpfJNE, bpfR4, int32(r.major), next)
 			checks++
 		}
 		if r.minor >= 0 {
-			emit(asm.JNE.Imm(asm.R5, int32(r.minor), next))
+			a.jmpImm(bpfJNE, bpfR5, int32(r.minor), next)
 			checks++
 		}
 		if r.allow {
-			emit(asm.And.Imm32(asm.R2, int32(accAll&^r.access)))
-			emit(asm.JEq.Imm(asm.R2, 0, "allow"))
+			a.alu32Imm(bpfAnd, bpfR2, int32(accAll&^r.access))
+			a.jmpImm(bpfJEQ, bpfR2, 0, "allow")
 			usedAllow = true
 		} else {
-			emit(asm.Mov.Reg32(asm.R6, asm.R2))
-			emit(asm.And.Imm32(asm.R6, int32(r.access)))
-			emit(asm.JNE.Imm(asm.R6, 0, "deny"))
+			a.alu32Reg(bpfMov, bpfR6, bpfR2)
+			a.alu32Imm(bpfAnd, bpfR6, int32(r.access))
+			a.jmpImm(bpfJNE, bpfR6, 0, "deny")
 			usedDeny = true
 		}
 		if checks > 0 {
-			label = next
+			a.label(next)
 		}
 	}
-	emit(asm.Mov.Imm(asm.R0, verdict))
-	emit(asm.Return())
+	a.alu64Imm(bpfMov, bpfR0, verdict)
+	a.exit()
 	if usedAllow {
-		emit(asm.Mov.Imm(asm.R0, 1).WithSymbol("allow"))
-		emit(asm.Return())
+		a.label("allow")
+		a.alu64Imm(bpfMov, bpfR0, 1)
+		a.exit()
 	}
 	if usedDeny {
-		emit(asm.Mov.Imm(asm.R0, 0).WithSymbol("deny"))
-		emit(asm.Return())
+		a.label("deny")
+		a.alu64Imm(bpfMov, bpfR0, 0)
+		a.exit()
 	}
-	return insns, nil
+	return a.assemble()
 }
 
 // setV2Devices loads the rules' program and attaches it to the cgroup directory, replacing
@@ -120,41 +110,34 @@ func setV2Devices(dir string, rules []specs.LinuxDeviceCgroup) error {
 	if err != nil {
 		return err
 	}
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name:         "berth_devices",
-		Type:         ebpf.CGroupDevice,
-		License:      "Apache",
-		Instructions: insns,
-	})
+	prog, err := bpfProgLoad(unix.BPF_PROG_TYPE_CGROUP_DEVICE, "berth_devices", "Apache", insns)
 	if err != nil {
 		return fmt.Errorf("load device program: %w", err)
 	}
-	defer prog.Close()
+	defer unix.Close(prog)
 	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", dir, err)
 	}
 	defer unix.Close(fd)
-	old, err := link.QueryPrograms(link.QueryOptions{Target: fd, Attach: ebpf.AttachCGroupDevice})
+	old, err := bpfProgQuery(fd, unix.BPF_CGROUP_DEVICE)
 	if err != nil {
 		return fmt.Errorf("query device programs of %s: %w", dir, err)
 	}
-	if err := link.RawAttachProgram(link.RawAttachProgramOptions{
-		Target: fd, Program: prog, Attach: ebpf.AttachCGroupDevice, Flags: unix.BPF_F_ALLOW_MULTI,
-	}); err != nil {
+	if err := bpfProgAttach(fd, prog, unix.BPF_CGROUP_DEVICE, unix.BPF_F_ALLOW_MULTI); err != nil {
 		return fmt.Errorf("attach device program to %s: %w", dir, err)
 	}
 	var errs []error
-	for _, ap := range old.Programs {
-		p, err := ebpf.NewProgramFromID(ap.ID)
+	for _, id := range old {
+		p, err := bpfProgGetFDByID(id)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("open old device program %d: %w", ap.ID, err))
+			errs = append(errs, fmt.Errorf("open old device program %d: %w", id, err))
 			continue
 		}
-		err = link.RawDetachProgram(link.RawDetachProgramOptions{Target: fd, Program: p, Attach: ebpf.AttachCGroupDevice})
-		p.Close()
+		err = bpfProgDetach(fd, p, unix.BPF_CGROUP_DEVICE)
+		unix.Close(p)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("detach old device program %d: %w", ap.ID, err))
+			errs = append(errs, fmt.Errorf("detach old device program %d: %w", id, err))
 		}
 	}
 	return errors.Join(errs...)
