@@ -11,6 +11,20 @@ if ! compgen -G 'cmd/berth-runtime/*.go' >/dev/null; then
 	exit 3
 fi
 mkdir -p bin
-CGO_ENABLED=1 go build -ldflags '-linkmode external -extldflags -static' \
-	-o bin/berth-runtime ./cmd/berth-runtime
-echo "build: bin/berth-runtime" >&2
+# musl (Debian musl-tools) rather than glibc for the static link: the whole binary image ends up
+# resident on start, and musl's is ~0.9 MB smaller, which brings the runtime's peak RSS down to
+# crun's and saves ~1 ms per start. musl-gcc searches no kernel headers, so linux/, asm/ and
+# asm-generic/ are offered through a small -idirafter directory. BERTH_LIBC=glibc forces glibc.
+if [ "${BERTH_LIBC:-musl}" = musl ] && command -v musl-gcc >/dev/null; then
+	kh=$(mktemp -d)
+	trap 'rm -rf "$kh"' EXIT
+	ln -s /usr/include/linux /usr/include/asm-generic "$kh/"
+	ln -s "/usr/include/$(gcc -print-multiarch)/asm" "$kh/asm"
+	CC=musl-gcc CGO_CFLAGS="-O2 -g -idirafter $kh" CGO_ENABLED=1 \
+		go build -ldflags '-linkmode external -extldflags -static' -o bin/berth-runtime ./cmd/berth-runtime
+	echo "build: bin/berth-runtime (static, musl)" >&2
+else
+	CGO_ENABLED=1 go build -ldflags '-linkmode external -extldflags -static' \
+		-o bin/berth-runtime ./cmd/berth-runtime
+	echo "build: bin/berth-runtime (static, glibc)" >&2
+fi
