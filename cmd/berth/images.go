@@ -51,6 +51,9 @@ func newPullCmd(g *globals) *cobra.Command {
 			if quiet {
 				o.Progress = nil
 			}
+			if o.Registries, err = g.registries(); err != nil {
+				return err
+			}
 			s, err := g.open()
 			if err != nil {
 				return err
@@ -81,6 +84,9 @@ func newPushCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := registryOptions(cmd, tlsVerify, "")
 			if err != nil {
+				return err
+			}
+			if o.Registries, err = g.registries(); err != nil {
 				return err
 			}
 			s, err := g.open()
@@ -207,6 +213,7 @@ func newImagesCmd(g *globals, use string) *cobra.Command {
 	var (
 		all, quiet, digests, noTrunc bool
 		format                       string
+		filters                      []string
 	)
 	cmd := &cobra.Command{
 		Use:   use + " [OPTIONS] [REPOSITORY[:TAG]]",
@@ -222,7 +229,14 @@ func newImagesCmd(g *globals, use string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rows := imageRows(imgs)
+			flt, err := parseImageFilters(s, filters)
+			if err != nil {
+				return err
+			}
+			if imgs, err = flt.images(s, imgs); err != nil {
+				return err
+			}
+			rows := flt.rows(imageRows(imgs))
 			if len(args) == 1 {
 				rows = filterRows(rows, args[0])
 			}
@@ -255,6 +269,7 @@ func newImagesCmd(g *globals, use string) *cobra.Command {
 	f.BoolVar(&digests, "digests", false, "show digests")
 	f.BoolVar(&noTrunc, "no-trunc", false, "do not truncate output")
 	f.StringVar(&format, "format", "", "format output: table, json, or a Go template")
+	f.StringArrayVarP(&filters, "filter", "f", nil, "filter output: dangling=true|false, reference=PATTERN, before=IMAGE, since=IMAGE, label=KEY[=VALUE]")
 	return cmd
 }
 

@@ -43,6 +43,9 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(newImagesCmd(g, "images"), newRmiCmd(g, "rmi"), image)
 	image.AddCommand(newImagesCmd(g, "ls"), newRmiCmd(g, "rm"), newInspectCmd(g), newPruneCmd(g))
+	// Registry logins, import and history (issue 4, part A).
+	root.AddCommand(newLoginCmd(g), newLogoutCmd(g), newImportCmd(g), newHistoryCmd(g))
+	image.AddCommand(newImportCmd(g), newHistoryCmd(g))
 	return root
 }
 

@@ -3,24 +3,22 @@
 package distribution
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
-	"net/http"
-	"os"
-	"path/filepath"
 	"runtime"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/berth-dev/berth/image/reference"
+	"github.com/berth-dev/berth/image/registry"
 )
 
 // DefaultCertsDir holds per-registry CAs as Docker lays them out:
 // /etc/docker/certs.d/HOST[:PORT]/ca.crt.
-const DefaultCertsDir = "/etc/docker/certs.d"
+const DefaultCertsDir = registry.DefaultCertsDir
 
 // Options tune Pull and Push.
 type Options struct {
@@ -32,8 +30,12 @@ type Options struct {
 	// Keychain gives credentials; default: $DOCKER_CONFIG/config.json
 	// (~/.docker/config.json) through authn.DefaultKeychain.
 	Keychain authn.Keychain
-	// CertsDir overrides DefaultCertsDir.
+	// CertsDir overrides the registry config's certs dir (itself
+	// $BERTH_CERTS_DIR or DefaultCertsDir).
 	CertsDir string
+	// Registries is the engine's registry config (default registry,
+	// mirrors, insecure registries); nil means Docker's defaults.
+	Registries *registry.Config
 	// Parallel is how many layers move at once (default 3, as Docker).
 	Parallel int
 	// Progress, if set, gets Docker-like status lines.
@@ -71,35 +73,43 @@ func (o *Options) nameOptions() []name.Option {
 	return nil
 }
 
+// insecure tells whether host may be reached over plain HTTP without
+// certificate checks: --tls-verify=false, or an insecure registry in the
+// engine's registry config.
+func (o *Options) insecure(host string) bool {
+	return o.Insecure || o.Registries.IsInsecure(host)
+}
+
+func (o *Options) certsDir() string {
+	if o.CertsDir != "" {
+		return o.CertsDir
+	}
+	return o.Registries.CertsDirPath()
+}
+
+// parse parses ref, allowing plain HTTP when its registry is insecure.
+func (o *Options) parse(ref string) (name.Reference, error) {
+	r, err := reference.Parse(ref, o.nameOptions()...)
+	if err != nil || o.Insecure || !o.insecure(r.Context().RegistryStr()) {
+		return r, err
+	}
+	return reference.Parse(ref, name.Insecure)
+}
+
+// explain puts a registry error in plain words (see registry.Explain).
+func (o *Options) explain(err error, host string) error {
+	return registry.Explain(err, host, o.certsDir())
+}
+
 // remoteOptions builds go-containerregistry options for the registry host.
 func (o *Options) remoteOptions(host string, extra ...remote.Option) ([]remote.Option, error) {
 	kc := o.Keychain
 	if kc == nil {
 		kc = authn.DefaultKeychain
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	if o.Insecure {
-		tr.TLSClientConfig.InsecureSkipVerify = true
-	} else {
-		dir := o.CertsDir
-		if dir == "" {
-			dir = DefaultCertsDir
-		}
-		pem, err := os.ReadFile(filepath.Join(dir, host, "ca.crt"))
-		switch {
-		case err == nil:
-			pool, perr := x509.SystemCertPool()
-			if perr != nil || pool == nil {
-				pool = x509.NewCertPool()
-			}
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("registry %s: no certificate in %s", host, filepath.Join(dir, host, "ca.crt"))
-			}
-			tr.TLSClientConfig.RootCAs = pool
-		case !os.IsNotExist(err):
-			return nil, fmt.Errorf("registry %s: %w", host, err)
-		}
+	tr, err := registry.Transport(host, o.insecure(host), o.certsDir())
+	if err != nil {
+		return nil, err
 	}
 	return append([]remote.Option{remote.WithAuthFromKeychain(kc), remote.WithTransport(tr)}, extra...), nil
 }

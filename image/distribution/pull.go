@@ -21,24 +21,62 @@ import (
 // the layers in parallel, verifying and unpacking each as it streams in
 // (never whole in memory), and names the image after ref.
 func Pull(ctx context.Context, s *store.Store, ref string, opts Options) (store.Image, error) {
-	r, err := reference.Parse(ref, opts.nameOptions()...)
+	ref = opts.Registries.Qualify(ref)
+	r, err := opts.parse(ref)
 	if err != nil {
 		return store.Image{}, err
 	}
-	img, err := pull(ctx, s, r, opts)
+	img, err := pullWithMirrors(ctx, s, r, opts)
 	if err != nil {
 		return store.Image{}, fmt.Errorf("pull %s: %w", ref, err)
 	}
 	return img, nil
 }
 
-func pull(ctx context.Context, s *store.Store, r name.Reference, opts Options) (store.Image, error) {
-	ropts, err := opts.remoteOptions(r.Context().RegistryStr(), remote.WithContext(ctx))
+// pullWithMirrors tries the registry's mirrors from the registry config
+// in order, then the registry itself; the image is named after r
+// whichever of them served it.
+func pullWithMirrors(ctx context.Context, s *store.Store, r name.Reference, opts Options) (store.Image, error) {
+	for _, m := range opts.Registries.MirrorsFor(r.Context().RegistryStr()) {
+		src, err := opts.parse(m + "/" + r.Context().RepositoryStr() + separator(r) + r.Identifier())
+		if err != nil {
+			opts.say("Mirror %s: %v", m, err)
+			continue
+		}
+		img, err := pull(ctx, s, src, r, opts)
+		if err == nil {
+			return img, nil
+		}
+		if ctx.Err() != nil {
+			return store.Image{}, err
+		}
+		opts.say("Mirror %s failed, trying the next source: %v", m, err)
+	}
+	return pull(ctx, s, r, r, opts)
+}
+
+func separator(r name.Reference) string {
+	if _, ok := r.(name.Digest); ok {
+		return "@"
+	}
+	return ":"
+}
+
+// pull fetches src and stores it under the name r (src is r itself or
+// the same repository on a mirror).
+func pull(ctx context.Context, s *store.Store, src, r name.Reference, opts Options) (store.Image, error) {
+	host := src.Context().RegistryStr()
+	img, err := pullFrom(ctx, s, src, r, opts)
+	return img, opts.explain(err, host)
+}
+
+func pullFrom(ctx context.Context, s *store.Store, src, r name.Reference, opts Options) (store.Image, error) {
+	ropts, err := opts.remoteOptions(src.Context().RegistryStr(), remote.WithContext(ctx))
 	if err != nil {
 		return store.Image{}, err
 	}
 	opts.say("Pulling from %s", reference.Familiar(reference.Repository(r)))
-	desc, err := remote.Get(r, ropts...)
+	desc, err := remote.Get(src, ropts...)
 	if err != nil {
 		return store.Image{}, err
 	}

@@ -61,13 +61,21 @@ func (l *storedLayer) Compressed() (io.ReadCloser, error) { return l.s.OpenBlob(
 // are uploaded.
 func Push(ctx context.Context, s *store.Store, local, dest string, opts Options) error {
 	rec, err := s.Resolve(local)
+	if q := opts.Registries.Qualify(local); err != nil && q != local {
+		// A short name pulled through the default registry is stored
+		// under its qualified name.
+		if qrec, qerr := s.Resolve(q); qerr == nil {
+			rec, err, local = qrec, nil, q
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("push %s: %w", local, err)
 	}
 	if dest == "" {
 		dest = local
 	}
-	r, err := reference.Parse(dest, opts.nameOptions()...)
+	dest = opts.Registries.Qualify(dest)
+	r, err := opts.parse(dest)
 	if err != nil {
 		return err
 	}
@@ -81,7 +89,7 @@ func Push(ctx context.Context, s *store.Store, local, dest string, opts Options)
 	}
 	opts.say("The push refers to repository [%s]", reference.Familiar(reference.Repository(r)))
 	if err := remote.Write(r, img, ropts...); err != nil {
-		return fmt.Errorf("push %s: %w", dest, err)
+		return fmt.Errorf("push %s: %w", dest, opts.explain(err, r.Context().RegistryStr()))
 	}
 	rec.RepoDigests = []string{reference.Repository(r) + "@" + rec.Manifest.String()}
 	if err := s.PutImage(rec); err != nil {

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/image/importer"
+)
+
+func newImportCmd(g *globals) *cobra.Command {
+	var (
+		changes  []string
+		message  string
+		platform string
+	)
+	cmd := &cobra.Command{
+		Use:   "import [OPTIONS] FILE|- [REPOSITORY[:TAG]]",
+		Short: "Make an image from a root filesystem tarball (plain, gzip or zstd)",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts := importer.Options{Changes: changes, Message: message, Source: args[0]}
+			if platform != "" {
+				p, err := v1.ParsePlatform(platform)
+				if err != nil {
+					return fmt.Errorf("invalid --platform %q: %w", platform, err)
+				}
+				opts.Platform = p
+			}
+			ref := ""
+			if len(args) == 2 {
+				ref = args[1]
+			}
+			var in io.Reader = cmd.InOrStdin()
+			if args[0] != "-" {
+				f, err := os.Open(args[0])
+				if err != nil {
+					return fmt.Errorf("import: %w", err)
+				}
+				defer f.Close()
+				if fi, err := f.Stat(); err == nil && fi.IsDir() {
+					return fmt.Errorf("import %s: is a directory; give a tarball", args[0])
+				}
+				in = f
+			}
+			s, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			img, err := importer.Import(cmd.Context(), s, in, ref, opts)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), img.ID)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&changes, "change", "c", nil, "apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR)")
+	f.StringVarP(&message, "message", "m", "", "history comment for the imported layer")
+	f.StringVar(&platform, "platform", "", "platform of the image (os/arch[/variant]); default this machine's")
+	return cmd
+}
