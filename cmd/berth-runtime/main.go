@@ -49,6 +49,8 @@ var commands = []command{
 	{"ps", "ps [--format table|json] CONTAINER", cmdPs},
 	{"pause", "pause CONTAINER", cmdPause},
 	{"resume", "resume CONTAINER", cmdResume},
+	{"events", "events [--stats] [--interval D] CONTAINER", cmdEvents},
+	{"update", "update [-r resources.json] [--memory N --pids-limit N ...] CONTAINER", cmdUpdate},
 	{"spec", "spec [--bundle DIR] [--rootless]", cmdSpec},
 	{"features", "features", cmdFeatures},
 }
