@@ -112,7 +112,11 @@ func firstPlan(in *planInput) *nsexec.Plan {
 				fmt.Fprintf(&b, "%s %d %d\n", clock, off.Secs, off.Nanosecs)
 			}
 		}
+		// /proc/self of a non-dumpable process belongs to the host's root, which a process in a
+		// new user namespace is not: be dumpable just for this write, as for the id maps.
+		p.Prctl(unix.PR_SET_DUMPABLE, 1, 0, "set dumpable for time offsets")
 		p.WriteFile("/proc/self/timens_offsets", b.String())
+		p.Prctl(unix.PR_SET_DUMPABLE, 0, 0, "clear dumpable")
 	}
 	p.Fork()
 	p.ReadPlan()
