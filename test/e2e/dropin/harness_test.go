@@ -55,16 +55,7 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	fixtureDir = dir
-	binary = os.Getenv("BERTH_RUNTIME_BINARY")
-	if binary == "" {
-		binary = filepath.Join(dir, "berth-runtime")
-		cmd := exec.Command("go", "build", "-ldflags", "-linkmode external -extldflags -static", "-o", binary, "github.com/berth-dev/berth/cmd/berth-runtime")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Printf("build berth-runtime: %v\n%s", err, out)
-			return 1
-		}
-	} else if binary, err = filepath.Abs(binary); err != nil {
+	if binary, err = fixture.RuntimeBinary(dir); err != nil {
 		fmt.Println(err)
 		return 1
 	}

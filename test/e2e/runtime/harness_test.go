@@ -32,26 +32,15 @@ func testMain(m *testing.M) int {
 		fmt.Println("skipping berth-runtime end-to-end tests: not root")
 		return 0
 	}
-	binary = os.Getenv("BERTH_RUNTIME_BINARY")
-	if binary == "" {
-		if p, err := exec.LookPath("berth-runtime"); err == nil && os.Getenv("BERTH_TEST_GUEST") != "" {
-			binary = p
-		}
+	dir, err := os.MkdirTemp("", "berth-e2e-bin")
+	if err != nil {
+		fmt.Println(err)
+		return 1
 	}
-	if binary == "" {
-		dir, err := os.MkdirTemp("", "berth-e2e-bin")
-		if err != nil {
-			fmt.Println(err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		binary = filepath.Join(dir, "berth-runtime")
-		cmd := exec.Command("go", "build", "-ldflags", "-linkmode external -extldflags -static", "-o", binary, "github.com/berth-dev/berth/cmd/berth-runtime")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Printf("build berth-runtime: %v\n%s", err, out)
-			return 1
-		}
+	defer os.RemoveAll(dir)
+	if binary, err = fixture.RuntimeBinary(dir); err != nil {
+		fmt.Println(err)
+		return 1
 	}
 	return m.Run()
 }
