@@ -8,10 +8,10 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/berth-dev/berth/bench/internal/stats"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -84,8 +84,8 @@ func realMain() int {
 	fmt.Printf("%-8s %12s %12s %12s %10s %9s %9s\n", "runtime", "exec median", "exec p90", "exec min", "peak RSS", "time x", "rss x")
 	for _, rt := range rts {
 		fmt.Printf("%-8s %12s %12s %12s %8dKiB %9.2f %9.2f  (failures %d)\n", rt.name,
-			ms(pct(rt.times, 50)), ms(pct(rt.times, 90)), ms(pct(rt.times, 0)), maxOf(rt.rss),
-			ratio(pct(base.times, 50), pct(rt.times, 50)), float64(maxOf(base.rss))/float64(max(maxOf(rt.rss), 1)), rt.failures)
+			stats.Ms(stats.Pct(rt.times, 50)), stats.Ms(stats.Pct(rt.times, 90)), stats.Ms(stats.Pct(rt.times, 0)), stats.Max(rt.rss),
+			stats.Ratio(stats.Pct(base.times, 50), stats.Pct(rt.times, 50)), float64(stats.Max(base.rss))/float64(max(stats.Max(rt.rss), 1)), rt.failures)
 		if rt.lastErr != nil {
 			fmt.Printf("  last failure: %v\n", rt.lastErr)
 		}
@@ -108,32 +108,6 @@ func execOnce(rt *runtime) (time.Duration, int64, error) {
 	}
 	return d, rss, nil
 }
-
-func pct(d []time.Duration, p int) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[(len(s)-1)*p/100]
-}
-
-func maxOf(v []int64) int64 {
-	var m int64
-	for _, x := range v {
-		m = max(m, x)
-	}
-	return m
-}
-
-func ratio(a, b time.Duration) float64 {
-	if b == 0 {
-		return 0
-	}
-	return float64(a) / float64(b)
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/1e6) }
 
 func fail(err error) int {
 	fmt.Fprintln(os.Stderr, "exec:", err)

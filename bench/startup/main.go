@@ -7,10 +7,10 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/berth-dev/berth/bench/internal/stats"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -93,9 +93,9 @@ func main() {
 	fmt.Printf("%-8s %12s %12s %12s %10s %9s %9s %9s\n", "runtime", "seq median", "seq p90", "conc median", "peak RSS", "seq x", "conc x", "rss x")
 	for _, rt := range rts {
 		fmt.Printf("%-8s %12s %12s %12s %8dKiB %9.2f %9.2f %9.2f  (failures %d)\n", rt.name,
-			ms(median(rt.seq)), ms(pct(rt.seq, 90)), ms(median(rt.conc)), maxOf(rt.rss),
-			ratio(median(base.seq), median(rt.seq)), ratio(median(base.conc), median(rt.conc)),
-			float64(maxOf(base.rss))/float64(maxOf(rt.rss)), rt.failures)
+			stats.Ms(stats.Median(rt.seq)), stats.Ms(stats.Pct(rt.seq, 90)), stats.Ms(stats.Median(rt.conc)), stats.Max(rt.rss),
+			stats.Ratio(stats.Median(base.seq), stats.Median(rt.seq)), stats.Ratio(stats.Median(base.conc), stats.Median(rt.conc)),
+			float64(stats.Max(base.rss))/float64(stats.Max(rt.rss)), rt.failures)
 	}
 	fmt.Printf("ratios: %s time / other time (below 1: %s is faster)\n", base.name, base.name)
 }
@@ -114,34 +114,6 @@ func runOnce(rt *runtime, bundle, id string) (time.Duration, int64, error) {
 	}
 	return d, rss, nil
 }
-
-func median(d []time.Duration) time.Duration { return pct(d, 50) }
-
-func pct(d []time.Duration, p int) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[(len(s)-1)*p/100]
-}
-
-func maxOf(v []int64) int64 {
-	var m int64
-	for _, x := range v {
-		m = max(m, x)
-	}
-	return m
-}
-
-func ratio(a, b time.Duration) float64 {
-	if b == 0 {
-		return 0
-	}
-	return float64(a) / float64(b)
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/1e6) }
 
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "startup:", err)
