@@ -14,6 +14,7 @@
 #   GO_TEST_FLAGS  extra flags for go test (e.g. "-run TestX -v").
 #   SKIP_DEPS=1    skip hack/install-deps.sh.
 #   SKIP_VM=1      skip hack/vm-test.sh.
+#   SKIP_FUZZ=1    skip hack/fuzz.sh (FUZZ=1 runs it when packages are given).
 #   BUILD=1, VM=1  build bin/berth-runtime, run hack/vm-test.sh, also when
 #                  packages are given (both are on for a full run).
 set -euo pipefail
@@ -93,6 +94,14 @@ if [ -f hack/vm-test.sh ] && [ "${SKIP_VM:-0}" != 1 ] && { [ $# -eq 0 ] || [ "${
 	bash hack/vm-test.sh </dev/null || vm_failed=1
 fi
 
+# Fuzzing beyond the committed corpora (hack/fuzz.sh, at most 90 s of
+# fuzzing in all) on full runs or FUZZ=1; reported at the end too.
+fuzz_failed=0
+if [ "${SKIP_FUZZ:-0}" != 1 ] && { [ $# -eq 0 ] || [ "${FUZZ:-0}" = 1 ]; }; then
+	step "hack/fuzz.sh"
+	hack/fuzz.sh </dev/null || fuzz_failed=1
+fi
+
 step "go test ${pkgs[*]}"
 mkdir -p _output
 # shellcheck disable=SC2206 # GO_TEST_FLAGS is split into words on purpose
@@ -109,4 +118,5 @@ else
 fi
 
 [ "$vm_failed" = 0 ] || fail "hack/vm-test.sh (see its output above)"
+[ "$fuzz_failed" = 0 ] || fail "hack/fuzz.sh (see its output above)"
 [ "$test_rc" = 0 ] || exit "$test_rc"

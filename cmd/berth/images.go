@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-dev/berth/image/distribution"
 	"github.com/berth-dev/berth/image/imagearchive"
+	"github.com/berth-dev/berth/image/progress"
 	"github.com/berth-dev/berth/image/reference"
 	"github.com/berth-dev/berth/image/store"
 )
@@ -48,8 +49,11 @@ func newPullCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			pr := progress.New(cmd.OutOrStdout(), quiet)
+			defer pr.Close()
+			o.Progress, o.Layers = pr, pr
 			if quiet {
-				o.Progress = nil
+				o.Progress, o.Layers = nil, nil
 			}
 			if o.Registries, err = g.registries(); err != nil {
 				return err
@@ -76,7 +80,7 @@ func newPullCmd(g *globals) *cobra.Command {
 }
 
 func newPushCmd(g *globals) *cobra.Command {
-	var tlsVerify bool
+	var tlsVerify, quiet bool
 	cmd := &cobra.Command{
 		Use:   "push [OPTIONS] IMAGE [DESTINATION]",
 		Short: "Upload an image to a registry",
@@ -86,6 +90,9 @@ func newPushCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			pr := progress.New(cmd.OutOrStdout(), quiet)
+			defer pr.Close()
+			o.Progress, o.Layers = pr, pr
 			if o.Registries, err = g.registries(); err != nil {
 				return err
 			}
@@ -102,6 +109,7 @@ func newPushCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&tlsVerify, "tls-verify", true, "require HTTPS and verify certificates")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing")
 	return cmd
 }
 

@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/berth-dev/berth/image/progress"
 	"github.com/berth-dev/berth/image/reference"
 	"github.com/berth-dev/berth/image/registry"
 )
@@ -40,6 +41,26 @@ type Options struct {
 	Parallel int
 	// Progress, if set, gets Docker-like status lines.
 	Progress io.Writer
+	// Layers, if set, is told how each layer's bytes move (progress
+	// bars); it then also gets the per-layer final status lines.
+	Layers progress.Reporter
+}
+
+// layerDone ends a layer's progress: through Layers when set, else as a
+// status line.
+func (o *Options) layerDone(d v1.Hash, status string) {
+	if o.Layers != nil {
+		o.Layers.Done(shortID(d), status)
+		return
+	}
+	o.say("%s: %s", shortID(d), status)
+}
+
+func shortID(d v1.Hash) string {
+	if len(d.Hex) > 12 {
+		return d.Hex[:12]
+	}
+	return d.Hex
 }
 
 func (o *Options) platform() v1.Platform {

@@ -3,6 +3,7 @@ package distribution
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/berth-dev/berth/image/manifest"
+	"github.com/berth-dev/berth/image/progress"
 	"github.com/berth-dev/berth/image/reference"
 	"github.com/berth-dev/berth/image/store"
 	"github.com/berth-dev/berth/snapshot/archive"
@@ -79,6 +82,9 @@ func pullFrom(ctx context.Context, s *store.Store, src, r name.Reference, opts O
 	desc, err := remote.Get(src, ropts...)
 	if err != nil {
 		return store.Image{}, err
+	}
+	if _, err := manifest.Parse(desc.MediaType, desc.Manifest); err != nil {
+		return store.Image{}, fmt.Errorf("manifest %s: %w", desc.Digest, err)
 	}
 	var (
 		img   v1.Image
@@ -167,6 +173,9 @@ func fetchImage(ctx context.Context, s *store.Store, img v1.Image, opts Options)
 	if err != nil {
 		return store.Image{}, err
 	}
+	if _, err := manifest.Parse(mt, rawManifest); err != nil {
+		return store.Image{}, fmt.Errorf("manifest: %w", err)
+	}
 	// A config already stored (a re-pull) is not fetched again.
 	var rawConfig []byte
 	if s.HasBlob(m.Config.Digest) {
@@ -209,10 +218,11 @@ func fetchImage(ctx context.Context, s *store.Store, img v1.Image, opts Options)
 			if err := gctx.Err(); err != nil {
 				return err
 			}
-			if err := fetchLayer(s, img, l, diffID); err != nil {
+			status, err := fetchLayer(s, img, l, diffID, opts.Layers)
+			if err != nil {
 				return fmt.Errorf("layer %s: %w", l.Digest, err)
 			}
-			opts.say("%s: Pull complete", l.Digest.Hex[:12])
+			opts.layerDone(l.Digest, status)
 			return nil
 		})
 	}
@@ -226,7 +236,20 @@ func fetchImage(ctx context.Context, s *store.Store, img v1.Image, opts Options)
 // One stream feeds both: the compressed bytes go to the blob writer and
 // through the decompressor into extraction; both are committed only when
 // the digest and diffID match.
-func fetchLayer(s *store.Store, img v1.Image, l v1.Descriptor, diffID v1.Hash) error {
+// It returns the layer's final progress status.
+func fetchLayer(s *store.Store, img v1.Image, l v1.Descriptor, diffID v1.Hash, rep progress.Reporter) (string, error) {
+	const done = "Pull complete"
+	err := fetchLayerData(s, img, l, diffID, rep)
+	if errors.Is(err, errAlreadyExists) {
+		return "Already exists", nil
+	}
+	return done, err
+}
+
+// errAlreadyExists: blob and snapshot were both there, nothing moved.
+var errAlreadyExists = errors.New("layer already exists")
+
+func fetchLayerData(s *store.Store, img v1.Image, l v1.Descriptor, diffID v1.Hash, rep progress.Reporter) error {
 	if !l.MediaType.IsLayer() && !strings.Contains(string(l.MediaType), "tar") {
 		return fmt.Errorf("unsupported layer media type %q", l.MediaType)
 	}
@@ -239,7 +262,7 @@ func fetchLayer(s *store.Store, img v1.Image, l v1.Descriptor, diffID v1.Hash) e
 	haveBlob, haveSnap := s.HasBlob(l.Digest), snaps.Has(diffID)
 	switch {
 	case haveBlob && haveSnap:
-		return nil
+		return errAlreadyExists
 	case haveBlob:
 		// A pull killed between the two commits: unpack from the blob.
 		f, err := s.OpenBlob(l.Digest)
@@ -263,12 +286,15 @@ func fetchLayer(s *store.Store, img v1.Image, l v1.Descriptor, diffID v1.Hash) e
 		return err
 	}
 	defer rc.Close()
+	if rep != nil {
+		rep.Start(shortID(l.Digest), "Downloading", l.Size)
+	}
 	w, err := s.NewBlobWriter()
 	if err != nil {
 		return err
 	}
 	defer w.Abort()
-	tee := io.TeeReader(rc, w)
+	tee := io.TeeReader(progress.Reader(rc, rep, shortID(l.Digest)), w)
 	if haveSnap {
 		if _, err := io.Copy(io.Discard, tee); err != nil {
 			return err

@@ -1,0 +1,242 @@
+package image_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/image/store"
+	"github.com/berth-dev/berth/snapshot"
+	"github.com/berth-dev/berth/snapshot/archive"
+)
+
+type tarEnt struct {
+	name, body, link string
+	typ              byte
+	mode             int64
+	xattrs           map[string]string
+}
+
+// tarLayer is a gzip layer of the entries.
+func tarLayer(t *testing.T, ents ...tarEnt) v1.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range ents {
+		h := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: e.mode, Linkname: e.link, Size: int64(len(e.body)),
+			ModTime: time.Unix(1_700_000_000, 0), Format: tar.FormatPAX}
+		if h.Typeflag == 0 {
+			h.Typeflag = tar.TypeReg
+		}
+		if h.Mode == 0 {
+			h.Mode = 0o644
+		}
+		if h.Typeflag == tar.TypeChar {
+			h.Devmajor, h.Devminor = 1, 3
+		}
+		for k, v := range e.xattrs {
+			h.PAXRecords = map[string]string{"SCHILY.xattr." + k: v}
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(e.body))
+	}
+	tw.Close()
+	data := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// fsTree describes what a container sees below dir.
+func fsTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	links := map[uint64][]string{}
+	err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if rel == "." {
+			return nil
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		desc := fmt.Sprintf("type=%o perm=%o owner=%d:%d", st.Mode&unix.S_IFMT, st.Mode&0o7777, st.Uid, st.Gid)
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFREG:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			desc += fmt.Sprintf(" sha=%x mtime=%d", sha256.Sum256(b), st.Mtim.Sec)
+			links[st.Ino] = append(links[st.Ino], rel)
+		case unix.S_IFLNK:
+			target, _ := os.Readlink(p)
+			desc += " -> " + target
+		case unix.S_IFCHR:
+			desc += fmt.Sprintf(" rdev=%d", st.Rdev)
+		}
+		buf := make([]byte, 256)
+		if n, err := unix.Lgetxattr(p, "user.tag", buf); err == nil {
+			desc += fmt.Sprintf(" user.tag=%q", buf[:n])
+		}
+		out[rel] = desc
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, names := range links {
+		if len(names) > 1 {
+			sort.Strings(names)
+			for _, n := range names {
+				out[n] += " links=" + strings.Join(names, ",")
+			}
+		}
+	}
+	return out
+}
+
+// TestSnapshotDriversMatchLayers pulls a multi-layer image with
+// whiteouts, opaque dirs, hardlinks, symlinks and xattrs through the real
+// registry, then makes its root with the overlay and the copy drivers
+// from the unpacked layers and checks both against the layer blobs
+// applied one on the other.
+func TestSnapshotDriversMatchLayers(t *testing.T) {
+	reg := startRegistry(t)
+	dir, sym, hard, chr := byte(tar.TypeDir), byte(tar.TypeSymlink), byte(tar.TypeLink), byte(tar.TypeChar)
+	ref := reg + "/snap/layers:v1"
+	pushImage(t, ref, imageOn(t,
+		tarLayer(t,
+			tarEnt{name: "bin/", typ: dir, mode: 0o755},
+			tarEnt{name: "bin/busybox", body: "ELF", mode: 0o755},
+			tarEnt{name: "bin/sh", typ: hard, link: "bin/busybox"},
+			tarEnt{name: "bin/ls", typ: sym, link: "busybox"},
+			tarEnt{name: "etc/passwd", body: "root:x:0:0"},
+			tarEnt{name: "etc/shadow", body: "s", mode: 0o600},
+			tarEnt{name: "etc/ssl/a.pem", body: "a"},
+			tarEnt{name: "etc/ssl/b.pem", body: "b"},
+			tarEnt{name: "dev/null", typ: chr, mode: 0o666},
+			tarEnt{name: "lib", typ: sym, link: "usr/lib"},
+			tarEnt{name: "usr/lib/libc.so", body: "libc", xattrs: map[string]string{"user.tag": "one"}},
+		),
+		tarLayer(t,
+			tarEnt{name: "etc/.wh.shadow"},
+			tarEnt{name: "etc/ssl/.wh..wh..opq"},
+			tarEnt{name: "etc/ssl/c.pem", body: "c"},
+			tarEnt{name: "usr/lib/libc.so", body: "libc2", xattrs: map[string]string{"user.tag": "two"}},
+			tarEnt{name: "usr/lib/libc.so.6", typ: hard, link: "usr/lib/libc.so"},
+		),
+		tarLayer(t,
+			tarEnt{name: "bin/.wh.ls"},
+			tarEnt{name: "etc/ssl/d.pem", body: "d"},
+			tarEnt{name: "srv/", typ: dir, mode: 0o750},
+		),
+	))
+	root := t.TempDir()
+	mustBerth(t, root, "pull", "-q", "--tls-verify=false", ref)
+
+	s, err := store.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rec, err := s.Resolve(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Layers) != 3 {
+		t.Fatalf("%d layers", len(rec.Layers))
+	}
+
+	// The reference: the pulled blobs applied in order.
+	want := filepath.Join(t.TempDir(), "applied")
+	if err := os.Mkdir(want, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var diffIDs []v1.Hash
+	for _, l := range rec.Layers {
+		diffIDs = append(diffIDs, l.DiffID)
+		f, err := s.OpenBlob(l.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _, err := archive.Decompress(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = archive.Apply(r, want, archive.Options{Whiteouts: archive.WhiteoutApply})
+		r.Close()
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantTree := fsTree(t, want)
+	for _, p := range []string{"etc/shadow", "etc/ssl/a.pem", "bin/ls"} {
+		if _, ok := wantTree[p]; ok {
+			t.Errorf("reference still has whited-out %s", p)
+		}
+	}
+
+	lowers, err := s.Snapshots().LowerDirs(diffIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{snapshot.DriverOverlay, snapshot.DriverCopy} {
+		t.Run(name, func(t *testing.T) {
+			d, err := s.Snapshots().NewDriver(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := d.Prepare(filepath.Join(t.TempDir(), "ctr"), lowers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { r.Remove() })
+			if name == snapshot.DriverOverlay {
+				var st unix.Statfs_t
+				if err := unix.Statfs(r.Merged(), &st); err != nil || st.Type != unix.OVERLAYFS_SUPER_MAGIC {
+					t.Fatalf("%s is not an overlay mount: %v", r.Merged(), err)
+				}
+			}
+			got := fsTree(t, r.Merged())
+			if diff := cmp.Diff(wantTree, got); diff != "" {
+				t.Errorf("%s root differs from the applied layers (-want +got):\n%s", name, diff)
+			}
+			// A write lands in the container's own layer, never in
+			// the shared layer dirs.
+			if err := os.WriteFile(filepath.Join(r.Merged(), "etc/passwd"), []byte("changed"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range lowers {
+				if b, err := os.ReadFile(filepath.Join(l, "etc/passwd")); err == nil && string(b) != "root:x:0:0" {
+					t.Errorf("layer %s changed through the container root", l)
+				}
+			}
+			if err := r.Remove(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
