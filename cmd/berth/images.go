@@ -613,7 +613,7 @@ func newSaveCmd(g *globals) *cobra.Command {
 	var output, format string
 	cmd := &cobra.Command{
 		Use:   "save [OPTIONS] IMAGE [IMAGE...]",
-		Short: "Save images to a docker-archive tarball or an OCI layout directory",
+		Short: "Save images to a docker-archive tarball, an OCI layout tarball or an OCI layout directory",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := g.open()
@@ -655,6 +655,6 @@ func newSaveCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to this file (or directory for oci-dir) instead of stdout")
-	cmd.Flags().StringVar(&format, "format", imagearchive.FormatDockerArchive, "docker-archive or oci-dir")
+	cmd.Flags().StringVar(&format, "format", imagearchive.FormatDockerArchive, "docker-archive, oci-archive or oci-dir")
 	return cmd
 }

@@ -19,7 +19,20 @@ type globals struct {
 	root string
 }
 
-func (g *globals) open() (*store.Store, error) { return store.Open(g.root) }
+// open opens the store, with short names resolved through the default
+// registry of the engine's registries.json.
+func (g *globals) open() (*store.Store, error) {
+	cfg, err := g.registries()
+	if err != nil {
+		return nil, err
+	}
+	s, err := store.Open(g.root)
+	if err != nil {
+		return nil, err
+	}
+	s.SetShortNames(cfg.Qualify)
+	return s, nil
+}
 
 func newRootCmd() *cobra.Command {
 	g := &globals{}

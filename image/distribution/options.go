@@ -5,6 +5,7 @@ package distribution
 import (
 	"fmt"
 	"io"
+	"net/http"
 	"runtime"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -44,6 +45,10 @@ type Options struct {
 	// Layers, if set, is told how each layer's bytes move (progress
 	// bars); it then also gets the per-layer final status lines.
 	Layers progress.Reporter
+
+	// wrapTransport, set by Push for its own copy of the options, sees
+	// every request (to learn which blobs the registry mounted).
+	wrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // layerDone ends a layer's progress: through Layers when set, else as a
@@ -132,7 +137,11 @@ func (o *Options) remoteOptions(host string, extra ...remote.Option) ([]remote.O
 	if err != nil {
 		return nil, err
 	}
-	return append([]remote.Option{remote.WithAuthFromKeychain(kc), remote.WithTransport(tr)}, extra...), nil
+	var rt http.RoundTripper = tr
+	if o.wrapTransport != nil {
+		rt = o.wrapTransport(tr)
+	}
+	return append([]remote.Option{remote.WithAuthFromKeychain(kc), remote.WithTransport(rt)}, extra...), nil
 }
 
 // PlatformOrDefault is the platform to pick from an index.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -96,12 +98,10 @@ func (p *pushReader) Read(b []byte) (int, error) {
 // are uploaded.
 func Push(ctx context.Context, s *store.Store, local, dest string, opts Options) error {
 	rec, err := s.Resolve(local)
-	if q := opts.Registries.Qualify(local); err != nil && q != local {
+	if q := opts.Registries.Qualify(local); err == nil && q != local && !hasName(rec.Names, local) {
 		// A short name pulled through the default registry is stored
-		// under its qualified name.
-		if qrec, qerr := s.Resolve(q); qerr == nil {
-			rec, err, local = qrec, nil, q
-		}
+		// (and pushed) under its qualified name.
+		local = q
 	}
 	if err != nil {
 		return fmt.Errorf("push %s: %w", local, err)
@@ -119,6 +119,17 @@ func Push(ctx context.Context, s *store.Store, local, dest string, opts Options)
 	if err != nil {
 		return fmt.Errorf("push %s: %w", local, err)
 	}
+	// A repository of the same registry that the image came from (or was
+	// pushed to) has its blobs: ask the registry to mount them from there
+	// instead of uploading them again.
+	from := mountSources(s, rec, r)
+	mounted := &sync.Map{}
+	if len(from) > 0 {
+		img = &mountableImage{Image: img, from: from}
+		opts.wrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+			return &mountWatcher{next: rt, mounted: mounted}
+		}
+	}
 	ropts, err := opts.remoteOptions(r.Context().RegistryStr(), remote.WithContext(ctx), remote.WithJobs(opts.parallel()))
 	if err != nil {
 		return err
@@ -130,7 +141,12 @@ func Push(ctx context.Context, s *store.Store, local, dest string, opts Options)
 	if opts.Layers != nil {
 		// The registry had the layers never read: nothing was sent.
 		for _, l := range rec.Layers {
-			if _, ok := sent.Load(l.Digest); !ok {
+			if _, ok := sent.Load(l.Digest); ok {
+				continue
+			}
+			if _, ok := mounted.Load(l.Digest); ok {
+				opts.Layers.Done(shortID(l.Digest), "Mounted from "+reference.Familiar(reference.Repository(from[l.Digest])))
+			} else {
 				opts.Layers.Done(shortID(l.Digest), "Layer already exists")
 			}
 		}
@@ -141,4 +157,121 @@ func Push(ctx context.Context, s *store.Store, local, dest string, opts Options)
 	}
 	opts.say("%s: digest: %s size: %d", reference.Familiar(reference.String(r)), rec.Manifest, rec.ManifestSize)
 	return nil
+}
+
+// hasName reports whether names (canonical) hold ref itself.
+func hasName(names []string, ref string) bool {
+	canon, err := reference.Normalize(ref)
+	if err != nil {
+		return false
+	}
+	for _, n := range names {
+		if n == canon {
+			return true
+		}
+	}
+	return false
+}
+
+// mountSources names, for each layer of rec, a repository on dest's
+// registry (other than dest's own) that holds it: one that an image with
+// that layer was pulled from or pushed to, rec itself first.
+func mountSources(s *store.Store, rec store.Image, dest name.Reference) map[v1.Hash]name.Reference {
+	imgs, err := s.Images()
+	if err != nil {
+		imgs = nil
+	}
+	imgs = append([]store.Image{rec}, imgs...)
+	want := map[v1.Hash]bool{}
+	for _, l := range rec.Layers {
+		want[l.Digest] = true
+	}
+	out := map[v1.Hash]name.Reference{}
+	for _, img := range imgs {
+		repo := otherRepo(img, dest)
+		if repo == nil {
+			continue
+		}
+		for _, l := range img.Layers {
+			if _, done := out[l.Digest]; want[l.Digest] && !done {
+				out[l.Digest] = repo
+			}
+		}
+	}
+	return out
+}
+
+// otherRepo is a repository on dest's registry, other than dest's own,
+// that img was pulled from or pushed to; nil if there is none.
+func otherRepo(img store.Image, dest name.Reference) name.Reference {
+	for _, rd := range img.RepoDigests {
+		d, err := name.NewDigest(rd, name.WeakValidation)
+		if err != nil {
+			continue
+		}
+		if d.Context().RegistryStr() == dest.Context().RegistryStr() && d.Context().RepositoryStr() != dest.Context().RepositoryStr() {
+			// dest's Registry keeps its scheme (an insecure registry stays on HTTP).
+			return dest.Context().Registry.Repo(d.Context().RepositoryStr()).Digest(d.DigestStr())
+		}
+	}
+	return nil
+}
+
+// mountableImage offers layers for a cross-repository mount
+// (go-containerregistry mounts a *remote.MountableLayer).
+type mountableImage struct {
+	v1.Image
+	from map[v1.Hash]name.Reference
+}
+
+func (m *mountableImage) wrap(l v1.Layer) (v1.Layer, error) {
+	d, err := l.Digest()
+	if err != nil {
+		return nil, err
+	}
+	if ref, ok := m.from[d]; ok {
+		return &remote.MountableLayer{Layer: l, Reference: ref}, nil
+	}
+	return l, nil
+}
+
+func (m *mountableImage) Layers() ([]v1.Layer, error) {
+	ls, err := m.Image.Layers()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]v1.Layer, len(ls))
+	for i, l := range ls {
+		if out[i], err = m.wrap(l); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (m *mountableImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
+	l, err := m.Image.LayerByDigest(h)
+	if err != nil {
+		return nil, err
+	}
+	return m.wrap(l)
+}
+
+// mountWatcher records the blobs a registry mounted: a POST to
+// /blobs/uploads/?mount=DIGEST answered 201 Created.
+type mountWatcher struct {
+	next    http.RoundTripper
+	mounted *sync.Map
+}
+
+func (w *mountWatcher) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := w.next.RoundTrip(req)
+	if err == nil && req.Method == http.MethodPost && resp.StatusCode == http.StatusCreated {
+		if d := req.URL.Query().Get("mount"); d != "" {
+			if h, herr := v1.NewHash(d); herr == nil {
+				w.mounted.Store(h, true)
+			}
+		}
+	}
+	return resp, err
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -27,6 +28,8 @@ import (
 const (
 	FormatDockerArchive = "docker-archive"
 	FormatOCIDir        = "oci-dir"
+	// FormatOCIArchive is an OCI layout in a tarball (Podman's oci-archive).
+	FormatOCIArchive = "oci-archive"
 )
 
 // Annotations naming an image in an OCI layout's index.json.
@@ -213,14 +216,10 @@ func pickFromIndex(idx v1.ImageIndex, opts distribution.Options) (v1.Image, erro
 	return nil, fmt.Errorf("no image for platform %s", want.String())
 }
 
-// Save writes the images refs name to w (docker-archive) or, for
-// FormatOCIDir, into the new directory dest.
+// Save writes the images refs name to w (docker-archive, oci-archive) or,
+// for FormatOCIDir, into the new directory dest.
 func Save(s *store.Store, refs []string, format string, w io.Writer, dest string) error {
-	type named struct {
-		img  v1.Image
-		name string // canonical name:tag, or "" when saved by ID
-	}
-	var imgs []named
+	var imgs []namedImage
 	for _, r := range refs {
 		rec, err := s.Resolve(r)
 		if err != nil {
@@ -236,7 +235,7 @@ func Save(s *store.Store, refs []string, format string, w io.Writer, dest string
 		} else if len(rec.Names) > 0 && !isID(r, rec) {
 			n = rec.Names[0]
 		}
-		imgs = append(imgs, named{img, n})
+		imgs = append(imgs, namedImage{img, n})
 	}
 	switch format {
 	case "", FormatDockerArchive:
@@ -261,23 +260,94 @@ func Save(s *store.Store, refs []string, format string, w io.Writer, dest string
 			return fmt.Errorf("save: %w", err)
 		}
 		return nil
-	case FormatOCIDir:
-		p, err := layout.Write(dest, empty.Index)
+	case FormatOCIArchive:
+		tmp, err := os.MkdirTemp(filepath.Join(s.Root(), "image", "tmp"), "save-")
 		if err != nil {
 			return fmt.Errorf("save: %w", err)
 		}
-		for _, n := range imgs {
-			var o []layout.Option
-			if n.name != "" {
-				o = append(o, layout.WithAnnotations(map[string]string{annotationRefName: n.name, annotationContainerdRef: n.name}))
-			}
-			if err := p.AppendImage(n.img, o...); err != nil {
-				return fmt.Errorf("save: %w", err)
-			}
+		defer os.RemoveAll(tmp)
+		dir := filepath.Join(tmp, "layout")
+		if err := writeLayout(dir, imgs); err != nil {
+			return err
+		}
+		if err := tarTree(dir, w); err != nil {
+			return fmt.Errorf("save: %w", err)
 		}
 		return nil
+	case FormatOCIDir:
+		return writeLayout(dest, imgs)
 	}
-	return fmt.Errorf("save: unknown format %q (want %s or %s)", format, FormatDockerArchive, FormatOCIDir)
+	return fmt.Errorf("save: unknown format %q (want %s, %s or %s)", format, FormatDockerArchive, FormatOCIArchive, FormatOCIDir)
+}
+
+type namedImage struct {
+	img  v1.Image
+	name string // canonical name:tag, or "" when saved by ID
+}
+
+// writeLayout writes imgs as a new OCI layout at dest, each image named in
+// index.json by the annotations containerd and Podman read.
+func writeLayout(dest string, imgs []namedImage) error {
+	p, err := layout.Write(dest, empty.Index)
+	if err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	for _, n := range imgs {
+		var o []layout.Option
+		if n.name != "" {
+			o = append(o, layout.WithAnnotations(map[string]string{annotationRefName: n.name, annotationContainerdRef: n.name}))
+		}
+		if err := p.AppendImage(n.img, o...); err != nil {
+			return fmt.Errorf("save: %w", err)
+		}
+	}
+	return nil
+}
+
+// tarTree writes the regular files and directories under dir to w as a
+// tarball with paths relative to dir.
+func tarTree(dir string, w io.Writer) error {
+	tw := tar.NewWriter(w)
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || path == dir {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		hdr, err := tar.FileInfoHeader(fi, "")
+		if err != nil {
+			return err
+		}
+		hdr.Name = filepath.ToSlash(rel)
+		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
+		if d.IsDir() {
+			hdr.Name += "/"
+			return tw.WriteHeader(hdr)
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("%s: not a regular file", rel)
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(tw, f)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
 }
 
 func contains(list []string, s string) bool {

@@ -87,13 +87,22 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			}
 			return p
 		}},
-		{"oci-archive", FormatOCIDir, func() string {
+		{"oci-layout-tarred", FormatOCIDir, func() string {
 			p := filepath.Join(dir, "layout2")
 			if err := Save(src, []string{ref}, FormatOCIDir, nil, p); err != nil {
 				t.Fatal(err)
 			}
 			tarDir(t, p, p+".tar")
 			return p + ".tar"
+		}},
+		{"oci-archive", FormatOCIArchive, func() string {
+			p := filepath.Join(dir, "oci.tar")
+			f, _ := os.Create(p)
+			defer f.Close()
+			if err := Save(src, []string{ref}, FormatOCIArchive, f, ""); err != nil {
+				t.Fatal(err)
+			}
+			return p
 		}},
 	}
 	for _, tc := range tests {

@@ -182,7 +182,7 @@ func namesByID(tx *bolt.Tx) map[string][]string {
 func (s *Store) Resolve(ref string) (Image, error) {
 	var img Image
 	err := s.db(false, func(tx *bolt.Tx) error {
-		id, err := resolveID(tx, ref)
+		id, err := s.resolveID(tx, ref)
 		if err != nil {
 			return err
 		}
@@ -197,6 +197,18 @@ func (s *Store) Resolve(ref string) (Image, error) {
 		return nil
 	})
 	return img, err
+}
+
+func (s *Store) resolveID(tx *bolt.Tx, ref string) (string, error) {
+	id, err := resolveID(tx, ref)
+	if errors.Is(err, ErrNotFound) && s.qualify != nil {
+		if q := s.qualify(ref); q != ref {
+			if qid, qerr := resolveID(tx, q); qerr == nil {
+				return qid, nil
+			}
+		}
+	}
+	return id, err
 }
 
 func resolveID(tx *bolt.Tx, ref string) (string, error) {
@@ -262,6 +274,9 @@ func isHex(s string) bool {
 
 // Tag gives the image that ref resolves to the additional name newName.
 func (s *Store) Tag(ref, newName string) error {
+	if s.qualify != nil {
+		newName = s.qualify(newName)
+	}
 	canon, err := reference.Normalize(newName)
 	if err != nil {
 		return err
@@ -270,7 +285,7 @@ func (s *Store) Tag(ref, newName string) error {
 		return fmt.Errorf("tag %s: cannot tag with a digest", newName)
 	}
 	return s.db(true, func(tx *bolt.Tx) error {
-		id, err := resolveID(tx, ref)
+		id, err := s.resolveID(tx, ref)
 		if err != nil {
 			return err
 		}
@@ -294,7 +309,7 @@ type RemoveResult struct {
 func (s *Store) Remove(ref string, force bool) (RemoveResult, error) {
 	var res RemoveResult
 	err := s.db(true, func(tx *bolt.Tx) error {
-		id, err := resolveID(tx, ref)
+		id, err := s.resolveID(tx, ref)
 		if err != nil {
 			return err
 		}
@@ -304,7 +319,7 @@ func (s *Store) Remove(ref string, force bool) (RemoveResult, error) {
 		}
 		names := namesByID(tx)[id]
 		byName := false
-		if canon, err := reference.Normalize(ref); err == nil && nb.Get([]byte(canon)) != nil {
+		if canon := s.nameKey(nb, ref); canon != "" {
 			byName = true
 			if err := nb.Delete([]byte(canon)); err != nil {
 				return err
@@ -332,6 +347,22 @@ func (s *Store) Remove(ref string, force bool) (RemoveResult, error) {
 		return nil
 	})
 	return res, err
+}
+
+// nameKey is the key in the names bucket that ref matched: its own
+// canonical form, else that of its default-registry qualification; ""
+// when ref is no name (an ID).
+func (s *Store) nameKey(nb *bolt.Bucket, ref string) string {
+	refs := []string{ref}
+	if s.qualify != nil {
+		refs = append(refs, s.qualify(ref))
+	}
+	for _, r := range refs {
+		if canon, err := reference.Normalize(r); err == nil && nb.Get([]byte(canon)) != nil {
+			return canon
+		}
+	}
+	return ""
 }
 
 func remove(list []string, s string) []string {

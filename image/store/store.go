@@ -50,7 +50,16 @@ type Store struct {
 	root  string
 	lock  *flock.Lock
 	snaps *snapshot.Store
+	// qualify maps a short name to the default registry's name for it
+	// (registry.Config.Qualify); nil when Docker Hub is the default.
+	qualify func(string) string
 }
+
+// SetShortNames makes lookups of a short name ("busybox") that no local
+// name matches try qualify(name) as well, the name a pull from the
+// configured default registry stores it under. Tag names are qualified
+// the same way, as Docker qualifies them with docker.io.
+func (s *Store) SetShortNames(qualify func(string) string) { s.qualify = qualify }
 
 // Open opens (creating) the store under root.
 func Open(root string) (*Store, error) {

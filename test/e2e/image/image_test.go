@@ -207,18 +207,25 @@ func TestImageCommands(t *testing.T) {
 		}
 	}
 
-	// save and load into a fresh root, in both formats.
-	saved := filepath.Join(t.TempDir(), "saved.tar")
-	mustBerth(t, root, "save", "-o", saved, "berth-e2e")
-	layout := filepath.Join(t.TempDir(), "layout")
-	mustBerth(t, root, "save", "--format", "oci-dir", "-o", layout, "berth-e2e")
-	for _, src := range []string{saved, layout} {
+	// save two images into one archive and load them into a fresh root,
+	// in every format.
+	mustBerth(t, root, "import", busyboxTar(t, false), "berth-e2e-second:v2")
+	second := strings.TrimSpace(mustBerth(t, root, "image", "inspect", "--format", "{{.Id}}", "berth-e2e-second:v2"))
+	dir := t.TempDir()
+	saved := filepath.Join(dir, "saved.tar")
+	mustBerth(t, root, "save", "-o", saved, "berth-e2e", "berth-e2e-second:v2")
+	ociTar := filepath.Join(dir, "oci.tar")
+	mustBerth(t, root, "save", "--format", "oci-archive", "-o", ociTar, "berth-e2e", "berth-e2e-second:v2")
+	layout := filepath.Join(dir, "layout")
+	mustBerth(t, root, "save", "--format", "oci-dir", "-o", layout, "berth-e2e", "berth-e2e-second:v2")
+	for _, src := range []string{saved, ociTar, layout} {
 		other := t.TempDir()
 		mustBerth(t, other, "load", "-i", src)
-		if out := mustBerth(t, other, "image", "inspect", "--format", "{{.Id}}", "berth-e2e"); out != id.String()+"\n" {
+		if out := mustBerth(t, other, "image", "inspect", "--format", "{{.Id}}", "berth-e2e", "berth-e2e-second:v2"); out != id.String()+"\n"+second+"\n" {
 			t.Errorf("after load of %s: %q", src, out)
 		}
 	}
+	mustBerth(t, root, "rmi", "berth-e2e-second:v2")
 
 	// Errors name the image and change nothing.
 	if _, err := berth(t, root, "rmi", id.Hex[:12]); err == nil || !strings.Contains(err.Error(), "must be forced") {

@@ -23,9 +23,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -306,6 +308,21 @@ func TestRegistryDefaultAndMirror(t *testing.T) {
 		t.Errorf("images after pull busybox: %q", out)
 	}
 
+	// The short name finds what the pull stored under the default
+	// registry's name, in every command that takes an image; tags made
+	// with short names are qualified the same way.
+	if out := mustBerth(t, root, "image", "inspect", "--format", "{{.Id}}", "busybox"); out != bbID+"\n" {
+		t.Errorf("inspect busybox: %q", out)
+	}
+	mustBerth(t, root, "tag", "busybox", "mine:v1")
+	if out := mustBerth(t, root, "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference=*/mine"); out != origin+"/mine:v1\n" {
+		t.Errorf("tag busybox mine:v1 made %q", out)
+	}
+	mustBerth(t, root, "history", "busybox")
+	if out := mustBerth(t, root, "rmi", "mine:v1"); !strings.Contains(out, "Untagged: "+origin+"/mine:v1") {
+		t.Errorf("rmi mine:v1 said %q", out)
+	}
+
 	// An image only the mirror has comes from the mirror, named after
 	// the registry that was asked for.
 	mirroredID := pushRandom(t, mirror+"/e2e/mirrored:v1")
@@ -568,4 +585,117 @@ func tokenFront(t *testing.T, user, password string) string {
 
 func TestRegistryToken(t *testing.T) {
 	loginFlow(t, tokenFront(t, "berth", "t0ken-pass"), "berth", "t0ken-pass")
+}
+
+// recordingProxy fronts the registry and keeps "METHOD PATH?QUERY" of
+// every request it forwards, with the status the registry answered.
+type recordingProxy struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (p *recordingProxy) take() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.seen
+	p.seen = nil
+	return s
+}
+
+func startRecordingProxy(t *testing.T, registry string) (*recordingProxy, string) {
+	p := &recordingProxy{}
+	u, _ := url.Parse("http://" + registry)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		r := resp.Request
+		p.mu.Lock()
+		p.seen = append(p.seen, fmt.Sprintf("%s %s?%s %d", r.Method, r.URL.Path, r.URL.RawQuery, resp.StatusCode))
+		p.mu.Unlock()
+		return nil
+	}
+	srv := httptest.NewServer(rp)
+	t.Cleanup(srv.Close)
+	return p, strings.TrimPrefix(srv.URL, "http://")
+}
+
+// uploads are the blob upload requests among seen: sessions started
+// (POST), and data sent (PATCH, PUT of a blob).
+func uploads(seen []string) (posts, data []string) {
+	for _, s := range seen {
+		switch {
+		case strings.HasPrefix(s, "POST ") && strings.Contains(s, "/blobs/uploads/"):
+			posts = append(posts, s)
+		case (strings.HasPrefix(s, "PATCH ") || strings.HasPrefix(s, "PUT ")) && strings.Contains(s, "/blobs/uploads/"):
+			data = append(data, s)
+		}
+	}
+	return posts, data
+}
+
+// TestRegistryPushMissingAndMount: push sends only the blobs the
+// registry lacks, and asks it to mount blobs another repository of the
+// same registry holds instead of sending them.
+func TestRegistryPushMissingAndMount(t *testing.T) {
+	isolate(t)
+	reg := startRegistryWith(t, registrySetup{})
+	rec, proxy := startRecordingProxy(t, reg)
+	root := t.TempDir()
+	src := proxy + "/e2e/src:v1"
+	base := randomImage(t, 4096, 3)
+	mustBerth(t, root, "load", "-i", archiveOf(t, src, base))
+
+	mustBerth(t, root, "push", src)
+	if posts, data := uploads(rec.take()); len(posts) != 4 || len(data) < 4 {
+		t.Errorf("first push: %d sessions, %d data requests; want 4 blobs (3 layers, config) sent:\n%s", len(posts), len(data), strings.Join(posts, "\n"))
+	}
+	mustBerth(t, root, "push", src)
+	if posts, data := uploads(rec.take()); len(posts)+len(data) != 0 {
+		t.Errorf("second push of the same image uploaded: %v %v", posts, data)
+	}
+
+	// Same image, other repository of the registry: every layer mounted.
+	dst := proxy + "/e2e/dst:v1"
+	mustBerth(t, root, "tag", src, dst)
+	out := mustBerth(t, root, "push", dst)
+	posts, data := uploads(rec.take())
+	t.Logf("push %s:\n%s\nuploads:\n%s", dst, out, strings.Join(append(posts, data...), "\n"))
+	mounts := 0
+	for _, p := range posts {
+		if strings.Contains(p, "mount=sha256") && strings.Contains(p, "from=e2e%2Fsrc") && strings.HasSuffix(p, " 201") {
+			mounts++
+		}
+	}
+	if mounts < 3 {
+		t.Errorf("push to another repository mounted %d blobs, want the 3 layers:\n%s", mounts, strings.Join(posts, "\n"))
+	}
+	if len(data) > 2 {
+		t.Errorf("push to another repository sent data: %v", data)
+	}
+	if strings.Count(out, "Mounted from e2e/src") < 3 && !strings.Contains(out, "Mounted from "+proxy+"/e2e/src") {
+		t.Errorf("push did not say the layers were mounted:\n%s", out)
+	}
+
+	// A new image on top: only its own layer travels, the rest is mounted.
+	more, err := mutate.AppendLayers(base, randomLayer(t, 4096))
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := proxy + "/e2e/third:v1"
+	root2 := t.TempDir()
+	mustBerth(t, root2, "pull", src)
+	mustBerth(t, root2, "load", "-i", archiveOf(t, third, more))
+	rec.take()
+	mustBerth(t, root2, "push", third)
+	posts, _ = uploads(rec.take())
+	var sent, mounted int
+	for _, p := range posts {
+		if strings.HasSuffix(p, " 201") && strings.Contains(p, "mount=") {
+			mounted++
+		} else {
+			sent++
+		}
+	}
+	if mounted != 3 || sent != 2 {
+		t.Errorf("push of image with one new layer: %d mounted, %d sent; want 3 and 2 (new layer, config):\n%s", mounted, sent, strings.Join(posts, "\n"))
+	}
 }
