@@ -65,6 +65,7 @@ func newPullCmd(g *globals) *cobra.Command {
 			defer s.Close()
 			rec, err := distribution.Pull(cmd.Context(), s, args[0], o)
 			if err != nil {
+				tidy(s)
 				return err
 			}
 			if quiet {
@@ -590,6 +591,13 @@ func newLoadCmd(g *globals) *cobra.Command {
 				path = f.Name()
 			}
 			loaded, err := imagearchive.Load(cmd.Context(), s, path, distribution.Options{})
+			if err != nil {
+				tidy(s)
+				if path != input {
+					// Name stdin, not the spool file.
+					err = errors.New(strings.ReplaceAll(err.Error(), path, "(stdin)"))
+				}
+			}
 			for _, l := range loaded {
 				if quiet {
 					continue
@@ -657,4 +665,11 @@ func newSaveCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to this file (or directory for oci-dir) instead of stdout")
 	cmd.Flags().StringVar(&format, "format", imagearchive.FormatDockerArchive, "docker-archive, oci-archive or oci-dir")
 	return cmd
+}
+
+// tidy removes what a failed pull, load or import left unreferenced
+// (layers unpacked before a later one failed), so that the store is as it
+// was; with other berth processes running that waits for a later GC.
+func tidy(s *store.Store) {
+	_, _ = s.GC()
 }

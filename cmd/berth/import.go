@@ -53,6 +53,7 @@ func newImportCmd(g *globals) *cobra.Command {
 			defer s.Close()
 			img, err := importer.Import(cmd.Context(), s, in, ref, opts)
 			if err != nil {
+				tidy(s)
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), img.ID)

@@ -193,10 +193,7 @@ func fetchImage(ctx context.Context, s *store.Store, img v1.Image, opts Options)
 	if len(cf.RootFS.DiffIDs) != len(m.Layers) {
 		return store.Image{}, fmt.Errorf("manifest has %d layers but config has %d diffIDs", len(m.Layers), len(cf.RootFS.DiffIDs))
 	}
-	if err := s.WriteBlob(m.Config.Digest, int64(len(rawConfig)), bytes.NewReader(rawConfig)); err != nil {
-		return store.Image{}, fmt.Errorf("config: %w", err)
-	}
-	mdigest, err := s.PutBlob(rawManifest)
+	mdigest, _, err := v1.SHA256(bytes.NewReader(rawManifest))
 	if err != nil {
 		return store.Image{}, err
 	}
@@ -227,6 +224,14 @@ func fetchImage(ctx context.Context, s *store.Store, img v1.Image, opts Options)
 		})
 	}
 	if err := g.Wait(); err != nil {
+		return store.Image{}, err
+	}
+	// Config and manifest go in last: a failed layer leaves no blob the
+	// store did not have.
+	if err := s.WriteBlob(m.Config.Digest, int64(len(rawConfig)), bytes.NewReader(rawConfig)); err != nil {
+		return store.Image{}, fmt.Errorf("config: %w", err)
+	}
+	if _, err := s.PutBlob(rawManifest); err != nil {
 		return store.Image{}, err
 	}
 	return rec, nil

@@ -113,7 +113,14 @@ http:
 // berth runs the CLI with its own engine root.
 func berth(t *testing.T, root string, args ...string) (string, error) {
 	t.Helper()
+	return berthStdin(t, root, nil, args...)
+}
+
+// berthStdin runs berth with stdin read from in.
+func berthStdin(t *testing.T, root string, in io.Reader, args ...string) (string, error) {
+	t.Helper()
 	cmd := exec.Command(binary, append([]string{"--root", root}, args...)...)
+	cmd.Stdin = in
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -500,11 +501,43 @@ func TestRegistryFaults(t *testing.T) {
 			ref := proxy + "/e2e/fault:v1"
 			_, err := berth(t, root, "pull", ref)
 			wantErr(t, err, append([]string{"pull " + ref}, tc.want...)...)
-			if out := mustBerth(t, root, "images", "-q"); out != "" {
-				t.Errorf("images after a failed pull: %q", out)
-			}
+			assertEmptyStore(t, root)
 		})
 	}
+
+	// The connection closed in the middle of a blob: the pull fails
+	// naming the image and leaves nothing behind.
+	cut := faultProxy(t, reg, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/blobs/sha256:") {
+			return false
+		}
+		resp, err := http.Get("http://" + reg + r.URL.Path)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		if resp.ContentLength < 1024 {
+			return false // the config: let it through
+		}
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		io.CopyN(w, resp.Body, resp.ContentLength/2)
+		w.(http.Flusher).Flush()
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+		return true
+	})
+	t.Run("closed-mid-blob", func(t *testing.T) {
+		root := t.TempDir()
+		ref := cut + "/e2e/fault:v1"
+		_, err := berth(t, root, "pull", ref)
+		wantErr(t, err, "pull "+ref, "unexpected EOF")
+		assertEmptyStore(t, root)
+	})
 	// A 500 on a blob upload fails the push, naming the image.
 	proxy := faultProxy(t, reg, func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/blobs/uploads/") {
