@@ -20,7 +20,8 @@ import (
 type runtime struct {
 	name, bin, root string
 	seq, conc       []time.Duration
-	rss             []int64 // KiB
+	cpu, concCPU    []time.Duration // user+sys of the runtime and what it waited for
+	rss             []int64         // KiB
 	failures        int
 }
 
@@ -50,7 +51,7 @@ func main() {
 	}
 	// Warm up caches (binary pages, dentries) once per runtime.
 	for _, rt := range rts {
-		if _, _, err := runOnce(rt, *bundle, "warm"); err != nil {
+		if _, _, _, err := runOnce(rt, *bundle, "warm"); err != nil {
 			fail(fmt.Errorf("%s does not run the bundle: %w", rt.name, err))
 		}
 	}
@@ -58,12 +59,13 @@ func main() {
 		// Rotate the order every iteration.
 		for j := range rts {
 			rt := rts[(i+j)%len(rts)]
-			d, rss, err := runOnce(rt, *bundle, fmt.Sprintf("s%d", i))
+			d, cpu, rss, err := runOnce(rt, *bundle, fmt.Sprintf("s%d", i))
 			if err != nil {
 				rt.failures++
 				continue
 			}
 			rt.seq = append(rt.seq, d)
+			rt.cpu = append(rt.cpu, cpu)
 			rt.rss = append(rt.rss, rss)
 		}
 	}
@@ -76,7 +78,7 @@ func main() {
 				wg.Add(1)
 				go func(k int) {
 					defer wg.Done()
-					d, _, err := runOnce(rt, *bundle, fmt.Sprintf("c%d-%d", b, k))
+					d, cpu, _, err := runOnce(rt, *bundle, fmt.Sprintf("c%d-%d", b, k))
 					mu.Lock()
 					defer mu.Unlock()
 					if err != nil {
@@ -84,35 +86,39 @@ func main() {
 						return
 					}
 					rt.conc = append(rt.conc, d)
+					rt.concCPU = append(rt.concCPU, cpu)
 				}(k)
 			}
 			wg.Wait()
 		}
 	}
 	base := rts[0]
-	fmt.Printf("%-8s %12s %12s %12s %10s %9s %9s %9s\n", "runtime", "seq median", "seq p90", "conc median", "peak RSS", "seq x", "conc x", "rss x")
+	fmt.Printf("%-8s %12s %12s %12s %10s %10s %10s %9s %9s %9s %9s\n", "runtime", "seq median", "seq p90", "conc median", "cpu/run", "conc cpu", "peak RSS", "seq x", "conc x", "cpu x", "rss x")
 	for _, rt := range rts {
-		fmt.Printf("%-8s %12s %12s %12s %8dKiB %9.2f %9.2f %9.2f  (failures %d)\n", rt.name,
-			stats.Ms(stats.Median(rt.seq)), stats.Ms(stats.Pct(rt.seq, 90)), stats.Ms(stats.Median(rt.conc)), stats.Max(rt.rss),
+		fmt.Printf("%-8s %12s %12s %12s %10s %10s %8dKiB %9.2f %9.2f %9.2f %9.2f  (failures %d)\n", rt.name,
+			stats.Ms(stats.Median(rt.seq)), stats.Ms(stats.Pct(rt.seq, 90)), stats.Ms(stats.Median(rt.conc)), stats.Ms(stats.Median(rt.cpu)), stats.Ms(stats.Median(rt.concCPU)), stats.Max(rt.rss),
 			stats.Ratio(stats.Median(base.seq), stats.Median(rt.seq)), stats.Ratio(stats.Median(base.conc), stats.Median(rt.conc)),
+			stats.Ratio(stats.Median(base.cpu), stats.Median(rt.cpu)),
 			float64(stats.Max(base.rss))/float64(stats.Max(rt.rss)), rt.failures)
 	}
+	fmt.Println("cpu/run, conc cpu: median user+sys CPU time of one run, sequential and concurrent (the runtime")
+	fmt.Println("and the processes it waited for); with many at once on few cores the concurrent median follows it.")
 	fmt.Printf("ratios: %s time / other time (below 1: %s is faster)\n", base.name, base.name)
 }
 
-func runOnce(rt *runtime, bundle, id string) (time.Duration, int64, error) {
+func runOnce(rt *runtime, bundle, id string) (time.Duration, time.Duration, int64, error) {
 	cmd := exec.Command(rt.bin, "--root", rt.root, "run", "--bundle", bundle, "bench-"+id)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	d := time.Since(start)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%v: %s", err, out)
+		return 0, 0, 0, fmt.Errorf("%v: %s", err, out)
 	}
 	var rss int64
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss
 	}
-	return d, rss, nil
+	return d, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), rss, nil
 }
 
 func fail(err error) {

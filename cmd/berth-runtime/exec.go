@@ -79,7 +79,11 @@ func cmdExec(g *globals, args []string) error {
 			return fmt.Errorf("exec: no command given")
 		}
 		// As runc does: the container's process is the template.
-		base := *c.Spec().Process
+		spec, err := c.Spec()
+		if err != nil {
+			return err
+		}
+		base := *spec.Process
 		proc = &base
 		proc.Args = rest[1:]
 		proc.Terminal = tty

@@ -57,7 +57,10 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if err := checkLSM(proc, ""); err != nil {
 		return 0, fmt.Errorf("exec: %w", err)
 	}
-	spec := c.s.Spec
+	spec, err := c.spec()
+	if err != nil {
+		return 0, fmt.Errorf("exec: %w", err)
+	}
 	// Hold the namespaces open through the init's pidfd-checked /proc entries: the joins below
 	// name /proc/PID/ns/*, and initAlive guards against a recycled pid.
 	pid := c.s.Pid

@@ -59,7 +59,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 			o.Debug(fmt.Sprintf("create %s: %s at %s", o.ID, name, time.Since(start)))
 		}
 	}
-	spec, err := LoadSpec(bundle)
+	spec, rawSpec, err := loadSpec(bundle)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 	}
 	c = &Container{root: o.Root, dir: dir, s: saved{
 		ID: o.ID, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(),
-		Annotations: spec.Annotations, Spec: spec, Owner: "", NoNewKeyring: o.NoNewKeyring,
+		Annotations: spec.Annotations, Spec: spec, RawSpec: rawSpec, Hooks: spec.Hooks, Owner: "", NoNewKeyring: o.NoNewKeyring,
 	}}
 	var cg cgroups.Manager
 	var child *nsexec.Child
@@ -348,7 +348,7 @@ func (c *Container) Start() error {
 	if err := os.Remove(fifoPath); err != nil {
 		return fmt.Errorf("remove exec fifo: %w", err)
 	}
-	if h := c.s.Spec.Hooks; h != nil && len(h.Poststart) > 0 {
+	if h := c.s.Hooks; h != nil && len(h.Poststart) > 0 {
 		if err := hooks.Run("poststart", h.Poststart, c.stateJSON(StatusRunning)); err != nil {
 			return err
 		}
@@ -458,7 +458,7 @@ func (c *Container) Delete(force bool) error {
 			errs = append(errs, fmt.Errorf("remove cgroup: %w", err))
 		}
 	}
-	if h := c.s.Spec.Hooks; h != nil && len(h.Poststop) > 0 {
+	if h := c.s.Hooks; h != nil && len(h.Poststop) > 0 {
 		if err := hooks.Run("poststop", h.Poststop, c.stateJSON(StatusStopped)); err != nil {
 			// The spec says poststop failures are logged, and deletion goes on.
 			errs = append(errs, err)

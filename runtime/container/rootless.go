@@ -196,7 +196,11 @@ func (c *Container) Pids() ([]int, error) {
 	if !c.initAlive() {
 		return nil, nil
 	}
-	ns, own := hasNS(c.s.Spec, specs.PIDNamespace)
+	spec, err := c.spec()
+	if err != nil {
+		return nil, err
+	}
+	ns, own := hasNS(spec, specs.PIDNamespace)
 	return nsPids(c.s.Pid, own && ns.Path == "")
 }
 

@@ -30,16 +30,23 @@ const (
 
 // saved is what a container keeps in its state dir between commands.
 type saved struct {
-	ID           string            `json:"id"`
-	Bundle       string            `json:"bundle"`
-	Rootfs       string            `json:"rootfs"`
-	Pid          int               `json:"pid"`
-	PidStart     uint64            `json:"pid_start"`
-	Created      time.Time         `json:"created"`
-	CgroupPaths  map[string]string `json:"cgroup_paths,omitempty"`
-	Annotations  map[string]string `json:"annotations,omitempty"`
-	Owner        string            `json:"owner,omitempty"`
-	Spec         *specs.Spec       `json:"config"`
+	ID          string            `json:"id"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Pid         int               `json:"pid"`
+	PidStart    uint64            `json:"pid_start"`
+	Created     time.Time         `json:"created"`
+	CgroupPaths map[string]string `json:"cgroup_paths,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Owner       string            `json:"owner,omitempty"`
+	// RawSpec is the config.json as read (re-encoded after an update), kept as bytes: create
+	// never encodes the spec and most commands never decode it, since encoding/json builds its
+	// coders for the whole spec type tree by reflection (~0.5 ms a process). spec() decodes it.
+	RawSpec json.RawMessage `json:"config"`
+	// Hooks are what start and delete need of the spec.
+	Hooks *specs.Hooks `json:"hooks,omitempty"`
+	// Spec is RawSpec decoded, once needed.
+	Spec         *specs.Spec       `json:"-"`
 	NsPaths      map[string]string `json:"namespace_paths,omitempty"`
 	StartedOnce  bool              `json:"started,omitempty"`
 	CgroupsOwned bool              `json:"cgroups_owned,omitempty"`
@@ -110,6 +117,13 @@ func List(root string) ([]*Container, error) {
 }
 
 func (c *Container) save() error {
+	if c.s.RawSpec == nil && c.s.Spec != nil {
+		raw, err := json.Marshal(c.s.Spec)
+		if err != nil {
+			return fmt.Errorf("encode config: %w", err)
+		}
+		c.s.RawSpec = raw
+	}
 	data, err := json.Marshal(&c.s)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
@@ -137,7 +151,18 @@ func (c *Container) Bundle() string { return c.s.Bundle }
 func (c *Container) Created() time.Time { return c.s.Created }
 
 // Spec returns the config the container was created from.
-func (c *Container) Spec() *specs.Spec { return c.s.Spec }
+func (c *Container) Spec() (*specs.Spec, error) { return c.spec() }
+
+func (c *Container) spec() (*specs.Spec, error) {
+	if c.s.Spec == nil {
+		spec, err := decodeSpec(c.s.RawSpec)
+		if err != nil {
+			return nil, fmt.Errorf("config of %s in its state is corrupt: %w", c.s.ID, err)
+		}
+		c.s.Spec = spec
+	}
+	return c.s.Spec, nil
+}
 
 // Status works out the status from the kernel: is init alive, is it still waiting for start,
 // is it frozen.

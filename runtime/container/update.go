@@ -42,11 +42,12 @@ func (c *Container) UpdateResources(r *specs.LinuxResources) error {
 	setErr := cg.Set(r)
 	// Saved even when Set failed part way: a hierarchy it made must still be removed by delete.
 	c.s.CgroupPaths = cg.Paths()
-	if setErr == nil && c.s.Spec != nil {
-		if c.s.Spec.Linux == nil {
-			c.s.Spec.Linux = &specs.Linux{}
+	if spec, err := c.spec(); setErr == nil && err == nil {
+		if spec.Linux == nil {
+			spec.Linux = &specs.Linux{}
 		}
-		c.s.Spec.Linux.Resources = mergeResources(c.s.Spec.Linux.Resources, r)
+		spec.Linux.Resources = mergeResources(spec.Linux.Resources, r)
+		c.s.RawSpec = nil // encoded again by save
 	}
 	if err := c.save(); err != nil {
 		return err
