@@ -89,9 +89,27 @@ func cmdRun(g *globals, args []string) error {
 		signal.Notify(sigs, forwardedSignals...)
 	}
 	t0 := time.Now()
-	c, err := container.Create(f.opts(g, rest[0]))
+	opts := f.opts(g, rest[0])
+	var relay *consoleRelay
+	if !detach && f.consoleSocket == "" {
+		// As runc: in the foreground, a terminal without a console socket is ours to relay.
+		// Create calls OpenConsole only if the process has a terminal.
+		relay = newConsoleRelay()
+		opts.OpenConsole = relay.open
+	}
+	c, err := container.Create(opts)
 	if err != nil {
+		relay.close()
 		return err
+	}
+	if relay.opened() {
+		defer relay.restore()
+		if err := relay.start(); err != nil {
+			_ = c.Delete(true)
+			return fmt.Errorf("run %s: %w", c.ID(), err)
+		}
+	} else {
+		relay = nil
 	}
 	if err := c.Start(); err != nil {
 		_ = c.Delete(true)
@@ -101,7 +119,12 @@ func cmdRun(g *globals, args []string) error {
 	if detach {
 		return nil
 	}
-	code := waitForward(c.Pid(), sigs)
+	var winch func()
+	if relay != nil {
+		winch = relay.resize
+	}
+	code := waitForwardWinch(c.Pid(), sigs, winch)
+	relay.drain()
 	g.logger.debugf("run %s: exited at %s", c.ID(), time.Since(t0))
 	if !keep {
 		if err := c.Delete(true); err != nil {
@@ -124,6 +147,12 @@ var forwardedSignals = []os.Signal{
 // waitForward waits for the container process (our child: it was cloned with CLONE_PARENT)
 // and passes on the signals we receive meanwhile. It returns the exit status as a shell would.
 func waitForward(pid int, sigs chan os.Signal) int {
+	return waitForwardWinch(pid, sigs, nil)
+}
+
+// waitForwardWinch is waitForward, except that with winch set SIGWINCH calls it instead of being
+// passed on: a relayed pty is resized, and the kernel signals the process itself, as with runc.
+func waitForwardWinch(pid int, sigs chan os.Signal, winch func()) int {
 	done := make(chan int, 1)
 	go func() {
 		var ws unix.WaitStatus
@@ -151,6 +180,10 @@ func waitForward(pid int, sigs chan os.Signal) int {
 		case s := <-sigs:
 			sig, ok := s.(unix.Signal)
 			if !ok || sig == unix.SIGCHLD || sig == unix.SIGURG || sig == unix.SIGPIPE {
+				continue
+			}
+			if sig == unix.SIGWINCH && winch != nil {
+				winch()
 				continue
 			}
 			_ = unix.Kill(pid, sig)

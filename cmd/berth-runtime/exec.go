@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/runtime/container"
 )
@@ -124,22 +125,42 @@ func cmdExec(g *globals, args []string) error {
 		proc.SelinuxLabel = processLabel
 	}
 	if detach && proc.Terminal && consoleSocket == "" {
-		return fmt.Errorf("exec: --detach with a terminal needs --console-socket")
+		return fmt.Errorf("exec: cannot allocate a tty for a detached process: --detach with a terminal needs --console-socket")
 	}
 	sigs := make(chan os.Signal, 32)
 	if !detach {
 		signal.Notify(sigs, forwardedSignals...)
 	}
-	pid, err := c.Exec(container.ExecOpts{
+	opts := container.ExecOpts{
 		Process: proc, ConsoleSocket: consoleSocket, PidFile: pidFile, PreserveFds: preserveFds,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Warn: func(s string) { g.logger.warnf("%s", s) },
-	})
+	}
+	var relay *consoleRelay
+	if proc.Terminal && consoleSocket == "" && !detach {
+		// As runc: in the foreground, a terminal without a console socket is ours to relay.
+		relay = newConsoleRelay()
+		opts.OpenConsole = relay.open
+	}
+	pid, err := c.Exec(opts)
 	if err != nil {
+		relay.close()
 		return err
 	}
 	if detach {
 		return nil
+	}
+	if relay != nil {
+		defer relay.restore()
+		if err := relay.start(); err != nil {
+			_ = unix.Kill(pid, unix.SIGKILL)
+			var ws unix.WaitStatus
+			_, _ = unix.Wait4(pid, &ws, 0, nil)
+			return fmt.Errorf("exec: %w", err)
+		}
+		code := waitForwardWinch(pid, sigs, relay.resize)
+		relay.drain()
+		return exitError{code}
 	}
 	return exitError{waitForward(pid, sigs)}
 }

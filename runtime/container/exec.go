@@ -21,6 +21,9 @@ type ExecOpts struct {
 	PreserveFds           int
 	Stdin, Stdout, Stderr *os.File
 	Warn                  func(string)
+	// OpenConsole is as in CreateOpts: with a terminal and no ConsoleSocket, the socket the pty
+	// master is sent on.
+	OpenConsole func() (*os.File, error)
 }
 
 // nsFiles names each namespace type's file under /proc/PID/ns.
@@ -48,7 +51,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if proc == nil || len(proc.Args) == 0 {
 		return 0, errors.New("exec: process args must not be empty")
 	}
-	if proc.Terminal && o.ConsoleSocket == "" {
+	if proc.Terminal && o.ConsoleSocket == "" && o.OpenConsole == nil {
 		return 0, errors.New("exec: a terminal needs --console-socket")
 	}
 	if !proc.Terminal && o.ConsoleSocket != "" {
@@ -88,7 +91,14 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		files = append(files, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(i)))
 	}
 	consoleFd := -1
-	if proc.Terminal {
+	if proc.Terminal && o.ConsoleSocket == "" {
+		f, err := o.OpenConsole()
+		if err != nil {
+			return 0, fmt.Errorf("exec: console socket: %w", err)
+		}
+		consoleFd = 3 + len(files)
+		files = append(files, f)
+	} else if proc.Terminal {
 		f, err := dialConsole(o.ConsoleSocket)
 		if err != nil {
 			return 0, err

@@ -39,6 +39,10 @@ type CreateOpts struct {
 	// Rootless (runc's --rootless): cgroups that cannot be created are skipped, as long as the
 	// spec asks for no resource limits, and device rules are not set.
 	Rootless bool
+	// OpenConsole, when the process has a terminal and no ConsoleSocket is given, is called for
+	// a connected unix socket to send the pty master on instead (run uses one end of a
+	// socketpair to relay the terminal itself). The caller keeps ownership of the file.
+	OpenConsole func() (*os.File, error)
 }
 
 // Create creates a container from a bundle: its process waits for Start.
@@ -69,8 +73,8 @@ func Create(o CreateOpts) (c *Container, err error) {
 	if err := appArmorNeedsProc(spec); err != nil {
 		return nil, err
 	}
-	if spec.Process.Terminal && o.ConsoleSocket == "" {
-		return nil, errors.New("process.terminal is true but no --console-socket was given")
+	if spec.Process.Terminal && o.ConsoleSocket == "" && o.OpenConsole == nil {
+		return nil, errors.New("process.terminal is true but no --console-socket was given: cannot allocate a tty for a detached container")
 	}
 	if !spec.Process.Terminal && o.ConsoleSocket != "" {
 		return nil, errors.New("--console-socket was given but process.terminal is false")
@@ -171,7 +175,14 @@ func Create(o CreateOpts) (c *Container, err error) {
 	fifoFd := 3 + len(files)
 	files = append(files, fifo)
 	consoleFd := -1
-	if spec.Process.Terminal {
+	if spec.Process.Terminal && o.ConsoleSocket == "" {
+		f, err := o.OpenConsole()
+		if err != nil {
+			return nil, fmt.Errorf("console socket: %w", err)
+		}
+		consoleFd = 3 + len(files)
+		files = append(files, f)
+	} else if spec.Process.Terminal {
 		// Plain syscalls rather than package net: its init and resolver are not worth their
 		// start-up cost in the runtime.
 		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
