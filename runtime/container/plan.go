@@ -395,7 +395,9 @@ func rootfsPlan(p *nsexec.Plan, in *planInput) error {
 		rootProp = f
 		// The new root must not share with the host: make everything slave at least,
 		// then apply the requested propagation to the container's root after pivot.
-		if f&unix.MS_SHARED != 0 {
+		// Unbindable waits too: the rootfs bind mount below fails (EINVAL) when the mount
+		// holding the rootfs is unbindable.
+		if f&(unix.MS_SHARED|unix.MS_UNBINDABLE) != 0 {
 			rootProp = unix.MS_SLAVE | unix.MS_REC
 		}
 	}

@@ -10,6 +10,7 @@
 // Every policy decision (which mounts, which paths, which capabilities) is made in Go; this file
 // only executes operations and reports the first failure back to the parent as text.
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -41,6 +42,39 @@
 #include "ops.h"
 
 #define MAX_ARGS 4096
+
+// cloexec_from_procfs marks fds >= from close-on-exec by walking /proc/self/fd, as runc does. It
+// is the fallback for close_range(2) when the container's seccomp profile, loaded earlier in the
+// plan (with or without no_new_privs), does not list close_range: older Docker-style profiles deny
+// it with EPERM or ENOSYS, but allow open, getdents and fcntl.
+// Returns -1 (errno of the close_range failure kept) when /proc cannot be read or an fd cannot be
+// marked, so that the caller fails rather than leak an fd into the container; 0 otherwise.
+static int cloexec_from_procfs(unsigned int from) {
+	int saved = errno;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d) {
+		errno = saved;
+		return -1;
+	}
+	int dfd = dirfd(d);
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		if (*end != '\0' || end == e->d_name || fd < (long)from || fd == dfd)
+			continue;
+		int fl = fcntl((int)fd, F_GETFD);
+		if (fl < 0 && errno == EBADF)
+			continue; // closed since the directory was read
+		if (fl < 0 || (!(fl & FD_CLOEXEC) && fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC) < 0)) {
+			closedir(d);
+			errno = saved;
+			return -1;
+		}
+	}
+	closedir(d);
+	return 0;
+}
 
 static int sync_fd = -1;
 static int cur_op = -1;
@@ -743,7 +777,8 @@ static void run_op(struct op *o) {
 	case OP_CLOEXEC_FROM: {
 		// Mark every fd from N up close-on-exec: only the ones the plan keeps reach the container.
 		unsigned int from = (unsigned int)U(o, 0);
-		if (syscall(SYS_close_range, from, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0)
+		if (syscall(SYS_close_range, from, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0 &&
+		    cloexec_from_procfs(from) < 0)
 			bail("close_range");
 		break;
 	}
