@@ -15,6 +15,7 @@
 #   SKIP_DEPS=1    skip hack/install-deps.sh.
 #   SKIP_VM=1      skip hack/vm-test.sh.
 #   SKIP_FUZZ=1    skip hack/fuzz.sh (FUZZ=1 runs it when packages are given).
+#   SKIP_OCI=1     skip hack/oci-validation.sh (OCI=1 runs it when packages are given).
 #   BUILD=1, VM=1  build bin/berth-runtime, run hack/vm-test.sh, also when
 #                  packages are given (both are on for a full run).
 set -euo pipefail
@@ -102,6 +103,13 @@ if [ "${SKIP_FUZZ:-0}" != 1 ] && { [ $# -eq 0 ] || [ "${FUZZ:-0}" = 1 ]; }; then
 	hack/fuzz.sh </dev/null || fuzz_failed=1
 fi
 
+# The OCI runtime conformance suite (runtime-tools validation, ~1.5 min) on full runs or OCI=1.
+oci_failed=0
+if [ "${SKIP_OCI:-0}" != 1 ] && { [ $# -eq 0 ] || [ "${OCI:-0}" = 1 ]; }; then
+	step "hack/oci-validation.sh"
+	hack/oci-validation.sh </dev/null || oci_failed=1
+fi
+
 step "go test ${pkgs[*]}"
 mkdir -p _output
 # shellcheck disable=SC2206 # GO_TEST_FLAGS is split into words on purpose
@@ -119,4 +127,5 @@ fi
 
 [ "$vm_failed" = 0 ] || fail "hack/vm-test.sh (see its output above)"
 [ "$fuzz_failed" = 0 ] || fail "hack/fuzz.sh (see its output above)"
+[ "$oci_failed" = 0 ] || fail "hack/oci-validation.sh (see its output above)"
 [ "$test_rc" = 0 ] || exit "$test_rc"
