@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // names in kernel order: the index is the capability number.
@@ -89,4 +90,30 @@ func FromSpec(c *specs.LinuxCapabilities) (Set, []string) {
 	s.Inheritable = conv(c.Inheritable)
 	s.Ambient = conv(c.Ambient)
 	return s, warnings
+}
+
+// Permitted returns the calling thread's permitted set.
+func Permitted() (uint64, error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return 0, fmt.Errorf("capget: %w", err)
+	}
+	return uint64(data[0].Permitted) | uint64(data[1].Permitted)<<32, nil
+}
+
+// NamesOf lists the names of the capabilities in mask.
+func NamesOf(mask uint64) []string {
+	var out []string
+	for i := 0; i < 64; i++ {
+		if mask&(1<<uint(i)) == 0 {
+			continue
+		}
+		if i < len(names) {
+			out = append(out, names[i])
+		} else {
+			out = append(out, "capability "+strconv.Itoa(i))
+		}
+	}
+	return out
 }

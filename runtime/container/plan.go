@@ -203,15 +203,6 @@ func processPlan(p *nsexec.Plan, in *planInput, proc *specs.Process, init bool) 
 	}
 	p.Chdir(cwd)
 	p.Lookup(proc.Args[0], pathEnv)
-	if init {
-		p.Ready()
-		p.WaitStart(in.fifoFd)
-		if spec.Hooks != nil {
-			for _, h := range spec.Hooks.StartContainer {
-				p.Hook(hookTimeout(h), in.createCtrHook, h.Path, hookArgs(h), h.Env)
-			}
-		}
-	}
 	if spec.Linux.Personality != nil {
 		persona, err := personality(spec.Linux.Personality)
 		if err != nil {
@@ -271,9 +262,31 @@ func processPlan(p *nsexec.Plan, in *planInput, proc *specs.Process, init bool) 
 	// own default spec lists ambient capabilities without inheritable ones, and runc skips
 	// them silently: so do we, rather than fail or warn on every container.
 	set.Ambient &= set.Permitted & set.Inheritable
+	if _, userns := hasNS(spec, specs.UserNamespace); !userns {
+		// Outside a user namespace of its own the container gets no capability the runtime
+		// lacks: say which ones, rather than let capset fail with a bare EPERM.
+		if held, err := caps.Permitted(); err == nil {
+			if missing := (set.Permitted | set.Effective) &^ held; missing != 0 {
+				return fmt.Errorf("capabilities %s: the runtime does not hold them, so it cannot grant them: %w",
+					strings.Join(caps.NamesOf(missing), ", "), unix.EPERM)
+			}
+		}
+	}
 	p.Caps(set.Bounding, set.Effective, set.Permitted, set.Inheritable, set.Ambient, caps.Last())
 	if proc.NoNewPrivileges {
 		p.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, "no_new_privs")
+	}
+	if init {
+		// Ready only now, as runc: whatever the machine cannot grant (ids, capabilities, a
+		// seccomp profile loaded without no_new_privs) fails create, not start. startContainer
+		// hooks then run as the container's user with its capabilities, as in runc.
+		p.Ready()
+		p.WaitStart(in.fifoFd)
+		if spec.Hooks != nil {
+			for _, h := range spec.Hooks.StartContainer {
+				p.Hook(hookTimeout(h), in.createCtrHook, h.Path, hookArgs(h), h.Env)
+			}
+		}
 	}
 	if spec.Linux.Seccomp != nil && proc.NoNewPrivileges {
 		if err := seccompPlan(p, spec.Linux.Seccomp, in.warn); err != nil {

@@ -483,6 +483,16 @@ func TestConfigErrors(t *testing.T) {
 			want: []string{"oom_score_adj", "CAP_SYS_RESOURCE", "permission denied"},
 		},
 		{
+			// As runc: a capability the runtime itself lacks fails create, not start.
+			name: "capability the runtime lacks",
+			skip: map[bool]string{true: "root here has CAP_SYS_RESOURCE"}[privileged],
+			setup: func(e *env) {
+				all := []string{"CAP_SYS_RESOURCE", "CAP_CHOWN"}
+				e.spec.Process.Capabilities = &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all}
+			},
+			want: []string{"capabilities", "Operation not permitted"},
+		},
+		{
 			name:  "executable not in PATH",
 			setup: func(e *env) { e.spec.Process.Args = []string{"no-such-command"} },
 			want:  []string{`exec: "no-such-command": executable file not found in $PATH`},
