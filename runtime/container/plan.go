@@ -405,13 +405,13 @@ func rootfsPlan(p *nsexec.Plan, in *planInput) error {
 		if !ok {
 			return fmt.Errorf("invalid rootfsPropagation %q", rp)
 		}
-		rootProp = f
-		// The new root must not share with the host: make everything slave at least,
-		// then apply the requested propagation to the container's root after pivot.
-		// Unbindable waits too: the rootfs bind mount below fails (EINVAL) when the mount
-		// holding the rootfs is unbindable.
-		if f&(unix.MS_SHARED|unix.MS_UNBINDABLE) != 0 {
-			rootProp = unix.MS_SLAVE | unix.MS_REC
+		// Before pivot_root every mount must stop sharing with the host: rslave, or rprivate
+		// when asked for. The requested value is applied to the container's root after the
+		// pivot (finalizeRootfsPlan). A non-recursive one here would leave the mount holding
+		// the rootfs shared (pivot_root fails with EINVAL, and the container's mounts would
+		// propagate to the host); unbindable would make the rootfs bind mount below fail.
+		if f == unix.MS_PRIVATE|unix.MS_REC {
+			rootProp = f
 		}
 	}
 	p.Mount("", "/", "", rootProp, "")
