@@ -8,7 +8,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"text/template"
 	"time"
 
@@ -345,48 +344,13 @@ func filterRows(rows []imageRow, arg string) []imageRow {
 }
 
 func printRows(out io.Writer, rows []imageRow, format string, digests bool) error {
-	switch {
-	case format == "json":
-		enc := json.NewEncoder(out)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	case format == "" || format == "table":
+	if format == "" || format == "table" {
 		format = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 		if digests {
 			format = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 		}
 	}
-	table := strings.HasPrefix(format, "table ")
-	format = strings.TrimPrefix(format, "table ")
-	tmpl, err := template.New("images").Funcs(template.FuncMap{"json": func(v any) (string, error) {
-		b, err := json.Marshal(v)
-		return string(b), err
-	}}).Parse(format + "\n")
-	if err != nil {
-		return fmt.Errorf("invalid --format: %w", err)
-	}
-	w := io.Writer(out)
-	var tw *tabwriter.Writer
-	if table {
-		tw = tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
-		w = tw
-		if err := tmpl.Execute(w, headerRow); err != nil {
-			return fmt.Errorf("--format: %w", err)
-		}
-	}
-	for _, r := range rows {
-		if err := tmpl.Execute(w, r); err != nil {
-			return fmt.Errorf("--format: %w", err)
-		}
-	}
-	if tw != nil {
-		return tw.Flush()
-	}
-	return nil
+	return printTable(out, format, headerRow, rows)
 }
 
 // since prints a time the way Docker's CREATED column does.
