@@ -57,13 +57,18 @@ func cmdCreate(g *globals, args []string) error {
 	return err
 }
 
-func cmdStart(g *globals, args []string) error {
-	fs := flag.NewFlagSet("start", flag.ContinueOnError)
+// loadOnly parses the arguments of a command that takes only an ID and loads the container.
+func loadOnly(g *globals, name string, args []string) (*container.Container, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	rest, err := parse(fs, args, 1, 1)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	c, err := container.Load(g.root, rest[0])
+	return container.Load(g.root, rest[0])
+}
+
+func cmdStart(g *globals, args []string) error {
+	c, err := loadOnly(g, "start", args)
 	if err != nil {
 		return err
 	}
@@ -378,12 +383,7 @@ func cmdPs(g *globals, args []string) error {
 }
 
 func cmdPause(g *globals, args []string) error {
-	fs := flag.NewFlagSet("pause", flag.ContinueOnError)
-	rest, err := parse(fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	c, err := container.Load(g.root, rest[0])
+	c, err := loadOnly(g, "pause", args)
 	if err != nil {
 		return err
 	}
@@ -391,12 +391,7 @@ func cmdPause(g *globals, args []string) error {
 }
 
 func cmdResume(g *globals, args []string) error {
-	fs := flag.NewFlagSet("resume", flag.ContinueOnError)
-	rest, err := parse(fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	c, err := container.Load(g.root, rest[0])
+	c, err := loadOnly(g, "resume", args)
 	if err != nil {
 		return err
 	}
