@@ -4,7 +4,9 @@ package imagearchive
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/berth-dev/berth/image/distribution"
 	"github.com/berth-dev/berth/image/reference"
@@ -297,12 +300,76 @@ func writeLayout(dest string, imgs []namedImage) error {
 		if n.name != "" {
 			o = append(o, layout.WithAnnotations(map[string]string{annotationRefName: n.name, annotationContainerdRef: n.name}))
 		}
-		if err := p.AppendImage(n.img, o...); err != nil {
+		img, err := withOCIMediaTypes(n.img)
+		if err != nil {
+			return fmt.Errorf("save: %w", err)
+		}
+		if err := p.AppendImage(img, o...); err != nil {
 			return fmt.Errorf("save: %w", err)
 		}
 	}
 	return nil
 }
+
+// ociTypes maps Docker schema 2 media types to their OCI equivalents.
+var ociTypes = map[types.MediaType]types.MediaType{
+	types.DockerManifestSchema2:   types.OCIManifestSchema1,
+	types.DockerConfigJSON:        types.OCIConfigJSON,
+	types.DockerLayer:             types.OCILayer,
+	types.DockerUncompressedLayer: types.OCIUncompressedLayer,
+	types.DockerForeignLayer:      types.OCIRestrictedLayer,
+}
+
+// withOCIMediaTypes returns img with a manifest in OCI media types, as
+// podman save and skopeo write OCI layouts: image-spec tools (umoci)
+// refuse a Docker schema 2 manifest in a layout. Only the manifest is
+// rewritten; config and layer blobs are the same bytes, so the image ID
+// (config digest) is kept, while the manifest digest changes.
+func withOCIMediaTypes(img v1.Image) (v1.Image, error) {
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	m = m.DeepCopy()
+	changed := false
+	conv := func(mt *types.MediaType) {
+		if o, ok := ociTypes[*mt]; ok {
+			*mt, changed = o, true
+		}
+	}
+	conv(&m.MediaType)
+	conv(&m.Config.MediaType)
+	for i := range m.Layers {
+		conv(&m.Layers[i].MediaType)
+	}
+	if !changed {
+		return img, nil
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	d, size, err := v1.SHA256(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	return &ociImage{Image: img, manifest: m, raw: raw, digest: d, size: size}, nil
+}
+
+// ociImage is an image seen through another manifest for the same blobs.
+type ociImage struct {
+	v1.Image
+	manifest *v1.Manifest
+	raw      []byte
+	digest   v1.Hash
+	size     int64
+}
+
+func (i *ociImage) MediaType() (types.MediaType, error) { return i.manifest.MediaType, nil }
+func (i *ociImage) Manifest() (*v1.Manifest, error)     { return i.manifest.DeepCopy(), nil }
+func (i *ociImage) RawManifest() ([]byte, error)        { return i.raw, nil }
+func (i *ociImage) Digest() (v1.Hash, error)            { return i.digest, nil }
+func (i *ociImage) Size() (int64, error)                { return i.size, nil }
 
 // tarTree writes the regular files and directories under dir to w as a
 // tarball with paths relative to dir.

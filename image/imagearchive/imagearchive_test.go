@@ -11,7 +11,11 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/berth-dev/berth/image/distribution"
 	"github.com/berth-dev/berth/image/internal/imagetest"
@@ -151,5 +155,68 @@ func TestLoadErrors(t *testing.T) {
 	}
 	if err := Save(s, []string{"nothere"}, "", &buf, ""); err == nil {
 		t.Error("save of a missing image succeeded")
+	}
+}
+
+// TestSaveOCIMediaTypes: an image stored with Docker schema 2 media types
+// is saved into an OCI layout with OCI ones (umoci and skopeo find no
+// Docker manifest in a layout), with the same config and layer blobs.
+func TestSaveOCIMediaTypes(t *testing.T) {
+	img, err := random.Image(1024, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mt, _ := img.MediaType(); mt != types.DockerManifestSchema2 {
+		t.Fatalf("random image is %s", mt)
+	}
+	const ref = "example.com/docker/schema2:v1"
+	archive := filepath.Join(t.TempDir(), "img.tar")
+	if err := tarball.WriteToFile(archive, name.MustParseReference(ref), img); err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t)
+	if _, err := Load(context.Background(), s, archive, distribution.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "layout")
+	if err := Save(s, []string{ref}, FormatOCIDir, nil, dir); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil || len(im.Manifests) != 1 {
+		t.Fatalf("index: %v", err)
+	}
+	if im.Manifests[0].MediaType != types.OCIManifestSchema1 {
+		t.Errorf("index names a %s", im.Manifests[0].MediaType)
+	}
+	saved, err := idx.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := saved.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.ConfigName()
+	if m.MediaType != types.OCIManifestSchema1 || m.Config.MediaType != types.OCIConfigJSON || m.Config.Digest != want {
+		t.Errorf("saved manifest %s, config %s %s; want OCI types and config %s", m.MediaType, m.Config.MediaType, m.Config.Digest, want)
+	}
+	for _, l := range m.Layers {
+		if l.MediaType != types.OCILayer {
+			t.Errorf("layer %s is %s", l.Digest, l.MediaType)
+		}
+		if _, err := saved.LayerByDigest(l.Digest); err != nil {
+			t.Errorf("layer %s not in the layout: %v", l.Digest, err)
+		}
+	}
+	// It loads back as the same image.
+	other := openStore(t)
+	loaded, err := Load(context.Background(), other, dir, distribution.Options{})
+	if err != nil || len(loaded) != 1 || loaded[0].Image.ID != want {
+		t.Fatalf("load of the saved layout: %+v, %v", loaded, err)
 	}
 }
