@@ -7,8 +7,8 @@
 #   hack/test.sh ./test/fixture/...   only these packages
 #
 # Environment:
-#   STATICCHECK=warn|strict|off  warn (default): findings fail the run only in
-#       STATICCHECK_STRICT_DIRS; strict: any finding fails it; off: skip.
+#   STATICCHECK=strict|warn|off  strict (default): any finding fails the run; warn: only
+#       findings in STATICCHECK_STRICT_DIRS do; off: skip.
 #   STATICCHECK_STRICT_DIRS  space-separated directories that must stay clean
 #       (default "test/fixture").
 #   GO_TEST_FLAGS  extra flags for go test (e.g. "-run TestX -v").
@@ -28,7 +28,7 @@ export PATH=$PATH:$gobin
 
 pkgs=("$@")
 [ ${#pkgs[@]} -gt 0 ] || pkgs=(./...)
-STATICCHECK=${STATICCHECK:-warn}
+STATICCHECK=${STATICCHECK:-strict}
 STATICCHECK_STRICT_DIRS=${STATICCHECK_STRICT_DIRS:-test/fixture}
 
 # Sections stand out in a CI log; timings show where the minutes go.

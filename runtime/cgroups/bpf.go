@@ -207,16 +207,16 @@ func bpfPtr(p *runtime.Pinner, ptr unsafe.Pointer) uint64 {
 
 // bpfProgLoadAttr is the BPF_PROG_LOAD member of union bpf_attr, up to prog_name.
 type bpfProgLoadAttr struct {
-	progType    uint32
-	insnCnt     uint32
-	insns       uint64
-	license     uint64
-	logLevel    uint32
-	logSize     uint32
-	logBuf      uint64
-	kernVersion uint32
-	progFlags   uint32
-	progName    [unix.BPF_OBJ_NAME_LEN]byte
+	progType uint32
+	insnCnt  uint32
+	insns    uint64
+	license  uint64
+	logLevel uint32
+	logSize  uint32
+	logBuf   uint64
+	_        uint32 // kern_version
+	_        uint32 // prog_flags
+	progName [unix.BPF_OBJ_NAME_LEN]byte
 }
 
 // bpfProgLoad loads a program and returns its fd (close-on-exec, as all bpf fds). When the
@@ -272,11 +272,11 @@ func bpfProgLoadRetry(attr *bpfProgLoadAttr) (int, error) {
 
 // bpfAttachAttr is the BPF_PROG_ATTACH/BPF_PROG_DETACH member of union bpf_attr.
 type bpfAttachAttr struct {
-	targetFD     uint32
-	attachBPFFD  uint32
-	attachType   uint32
-	attachFlags  uint32
-	replaceBPFFD uint32
+	targetFD    uint32
+	attachBPFFD uint32
+	attachType  uint32
+	attachFlags uint32
+	_           uint32 // replace_bpf_fd
 }
 
 // bpfProgAttach attaches program progFD to target (a cgroup directory fd).
@@ -297,13 +297,13 @@ func bpfProgDetach(target, progFD int, attachType uint32) error {
 
 // bpfQueryAttr is the BPF_PROG_QUERY member of union bpf_attr, up to prog_cnt.
 type bpfQueryAttr struct {
-	targetFD    uint32
-	attachType  uint32
-	queryFlags  uint32
-	attachFlags uint32
-	progIDs     uint64
-	progCnt     uint32
-	_           uint32
+	targetFD   uint32
+	attachType uint32
+	_          uint32 // query_flags
+	_          uint32 // attach_flags (out)
+	progIDs    uint64
+	progCnt    uint32
+	_          uint32
 }
 
 // bpfProgQuery returns the ids of the programs attached directly to target.
@@ -333,9 +333,9 @@ func bpfProgQuery(target int, attachType uint32) ([]uint32, error) {
 
 // bpfGetFDByIDAttr is the BPF_PROG_GET_FD_BY_ID member of union bpf_attr.
 type bpfGetFDByIDAttr struct {
-	id        uint32
-	nextID    uint32
-	openFlags uint32
+	id uint32
+	_  uint32 // next_id
+	_  uint32 // open_flags
 }
 
 // bpfProgGetFDByID opens the program with the given id.
