@@ -60,6 +60,10 @@ if [ $# -eq 0 ] || [ "${BUILD:-0}" = 1 ]; then
 	esac
 fi
 
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './_output/*'))
+[ -z "$unformatted" ] || fail "gofmt: run gofmt -w on: $unformatted"
+
 step "go vet ${pkgs[*]}"
 go vet "${pkgs[@]}" || fail "go vet"
 
