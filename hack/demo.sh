@@ -1,6 +1,7 @@
 #!/bin/bash
 # The README's first command: install the dependencies, build berth-runtime,
-# make a busybox bundle and run a container from it.
+# make a busybox bundle and run a container from it; then build berth and make
+# a local image of the same rootfs in a throwaway engine root.
 #
 # RUNTIME=runc hack/demo.sh runs the same bundle with another OCI runtime
 # (and skips the build), to compare.
@@ -30,10 +31,11 @@ if [ -z "$runtime" ]; then
 fi
 
 bundle=$(mktemp -d /tmp/berth-demo.XXXXXX)
+engine=$(mktemp -d /tmp/berth-demo-root.XXXXXX)
 id=demo-$$
 cleanup() {
 	"$runtime" delete --force "$id" >/dev/null 2>&1 || true
-	rm -rf "$bundle"
+	rm -rf "$bundle" "$engine"
 }
 trap cleanup EXIT
 
@@ -42,3 +44,10 @@ go run ./test/fixture/cmd/mkbundle "$bundle" /bin/sh -c \
 
 echo "+ $runtime run --bundle $bundle $id" >&2
 "$runtime" run --bundle "$bundle" "$id" </dev/null
+
+# The image half: the same rootfs as a local image.
+go build -o bin/berth ./cmd/berth
+echo "+ tar -C $bundle/rootfs -c . | bin/berth --root $engine import - demo/busybox:latest" >&2
+tar -C "$bundle/rootfs" -c . | bin/berth --root "$engine" import -c 'CMD ["sh"]' - demo/busybox:latest
+echo "+ bin/berth --root $engine images" >&2
+bin/berth --root "$engine" images

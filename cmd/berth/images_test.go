@@ -32,8 +32,11 @@ func TestSince(t *testing.T) {
 		want string
 	}{
 		{time.Time{}, "N/A"},
-		{now.Add(-10 * time.Second), "Less than a minute ago"},
+		{now.Add(-10 * time.Second), "10 seconds ago"},
+		{now.Add(-90 * time.Second), "About a minute ago"},
 		{now.Add(-5 * time.Minute), "5 minutes ago"},
+		{now.Add(-5 * time.Hour), "5 hours ago"},
+		{now.Add(-20 * 24 * time.Hour), "2 weeks ago"},
 		{now.Add(-61 * time.Minute), "About an hour ago"},
 		{now.Add(-72 * time.Hour), "3 days ago"},
 		{now.Add(-3 * 365 * 24 * time.Hour), "3 years ago"},
