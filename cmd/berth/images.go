@@ -400,7 +400,7 @@ func humanSize(n int64) string {
 		f /= 1000
 		i++
 	}
-	return fmt.Sprintf("%.4g%s", f, units[i])
+	return fmt.Sprintf("%.3g%s", f, units[i]) // Docker: go-units HumanSizeWithPrecision(size, 3)
 }
 
 // inspectJSON is Docker's `image inspect` shape (the fields Berth knows).

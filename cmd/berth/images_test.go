@@ -16,7 +16,7 @@ func TestHumanSize(t *testing.T) {
 		n    int64
 		want string
 	}{
-		{0, "0B"}, {999, "999B"}, {1000, "1kB"}, {4_261_000, "4.261MB"}, {1_500_000_000, "1.5GB"},
+		{0, "0B"}, {999, "999B"}, {1000, "1kB"}, {4_261_000, "4.26MB"}, {1_500_000_000, "1.5GB"},
 	}
 	for _, tc := range tests {
 		if got := humanSize(tc.n); got != tc.want {
