@@ -249,6 +249,43 @@ func TestExtractReplacesEntries(t *testing.T) {
 	}
 }
 
+// TestExtractParentCache: a directory that entries were written into and
+// that a later entry replaces (by a symlink, a file, or a whiteout in the
+// same layer) is resolved again afterwards, never through the cache.
+func TestExtractParentCache(t *testing.T) {
+	layer := mkTar(t,
+		ent{name: "a/", typ: tar.TypeDir, mode: 0o755},
+		ent{name: "a/f1", body: "1"},
+		ent{name: "a", typ: tar.TypeSymlink, link: "b"}, // replaces the directory
+		ent{name: "b/", typ: tar.TypeDir, mode: 0o755},
+		ent{name: "a/f2", body: "2"}, // through the new symlink: b/f2
+		ent{name: "c/d/", typ: tar.TypeDir, mode: 0o755},
+		ent{name: "c/d/g", body: "g"},
+		ent{name: "c", body: "now a file"}, // c/d goes with it
+		ent{name: "e/x/y", body: "y"},
+		ent{name: "e/.wh.x"}, // this layer's own e/x stays (overlay mode)
+		ent{name: "e/x/z", body: "z"},
+	)
+	target := filepath.Join(t.TempDir(), "layer")
+	if err := Extract(bytes.NewReader(layer), target, Options{Whiteouts: WhiteoutOverlay}); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := os.Readlink(filepath.Join(target, "a")); l != "b" {
+		t.Errorf("a -> %q", l)
+	}
+	if got := readFile(t, filepath.Join(target, "b/f2")); got != "2" {
+		t.Errorf("b/f2 = %q", got)
+	}
+	if got := readFile(t, filepath.Join(target, "c")); got != "now a file" {
+		t.Errorf("c = %q", got)
+	}
+	for _, f := range []string{"e/x/y", "e/x/z"} {
+		if _, err := os.Lstat(filepath.Join(target, f)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
 // TestExtractRejectsHostileLayers: every layer here tries to write outside
 // its target. Each must fail with an error naming the entry, leave no
 // target and no temporary directory, and leave the sibling untouched.
