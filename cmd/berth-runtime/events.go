@@ -55,15 +55,18 @@ func cmdEvents(g *globals, args []string) error {
 	if stats {
 		return emitStats()
 	}
-	// An OOM kill that happened before events started is history, not an event.
-	oomSeen, _ := c.OOMKilled()
+	// OOM kills from before events started are history, not events; each later one is an
+	// "oom" event, as runc sends one per notification.
+	oomSeen, _ := c.OOMKills()
 	checkOOM := func() error {
-		if oomSeen {
+		n, err := c.OOMKills()
+		if err != nil {
 			return nil
 		}
-		if k, err := c.OOMKilled(); err == nil && k {
-			oomSeen = true
-			return enc.Encode(event{Type: "oom", ID: c.ID()})
+		for ; oomSeen < n; oomSeen++ {
+			if err := enc.Encode(event{Type: "oom", ID: c.ID()}); err != nil {
+				return err
+			}
 		}
 		return nil
 	}

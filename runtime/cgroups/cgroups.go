@@ -46,8 +46,8 @@ type Manager interface {
 	Thaw() error
 	// Stats reads usage counters, shaped like runc's `events --stats`.
 	Stats() (*Stats, error)
-	// OOMKilled reports whether the memory controller killed a process for lack of memory.
-	OOMKilled() (bool, error)
+	// OOMKills counts the processes the memory controller killed for lack of memory.
+	OOMKills() (uint64, error)
 	// Destroy removes every directory of the cgroup (and any sub-cgroups made inside it).
 	Destroy() error
 	// Paths maps controller names to directories (v2: "" to the one directory), for state.json.

@@ -318,8 +318,8 @@ func TestOOMKill(t *testing.T) {
 	if err := m.Create(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(32 * mib)}}); err != nil {
 		t.Fatal(err)
 	}
-	if oom, err := m.OOMKilled(); err != nil || oom {
-		t.Fatalf("OOMKilled() before = %v, %v", oom, err)
+	if n, err := m.OOMKills(); err != nil || n != 0 {
+		t.Fatalf("OOMKills() before = %v, %v", n, err)
 	}
 	h := startHelper(t, "alloc")
 	if err := m.Apply(h.pid()); err != nil {
@@ -331,9 +331,8 @@ func TestOOMKill(t *testing.T) {
 	if !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 		t.Errorf("helper ended with %v, want SIGKILL", st)
 	}
-	oom, err := m.OOMKilled()
-	if err != nil || !oom {
-		t.Errorf("OOMKilled() = %v, %v; want true", oom, err)
+	if n, err := m.OOMKills(); err != nil || n != 1 {
+		t.Errorf("OOMKills() = %v, %v; want 1", n, err)
 	}
 	s, err := m.Stats()
 	if err != nil {

@@ -704,16 +704,16 @@ func (m *v1Manager) Thaw() error {
 	return nil
 }
 
-func (m *v1Manager) OOMKilled() (bool, error) {
+func (m *v1Manager) OOMKills() (uint64, error) {
 	dir, ok := m.paths["memory"]
 	if !ok {
-		return false, notSupported("OOM detection: no cgroup v1 memory hierarchy")
+		return 0, notSupported("OOM detection: no cgroup v1 memory hierarchy")
 	}
 	kv, err := readKV(dir, "memory.oom_control")
 	if err != nil {
-		return false, fmt.Errorf("oom state: %w", err)
+		return 0, fmt.Errorf("oom state: %w", err)
 	}
-	return kv["oom_kill"] > 0, nil
+	return kv["oom_kill"], nil
 }
 
 // Destroy removes the container's directory in every hierarchy. After Load it also tries the

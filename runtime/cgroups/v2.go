@@ -377,15 +377,15 @@ func (m *v2Manager) freeze(v string) error {
 	return nil
 }
 
-func (m *v2Manager) OOMKilled() (bool, error) {
+func (m *v2Manager) OOMKills() (uint64, error) {
 	if !exists(m.path, "memory.events") {
-		return false, notSupported("OOM detection: memory controller not enabled for %s", m.path)
+		return 0, notSupported("OOM detection: memory controller not enabled for %s", m.path)
 	}
 	kv, err := readKV(m.path, "memory.events")
 	if err != nil {
-		return false, fmt.Errorf("oom state: %w", err)
+		return 0, fmt.Errorf("oom state: %w", err)
 	}
-	return kv["oom_kill"] > 0, nil
+	return kv["oom_kill"], nil
 }
 
 func (m *v2Manager) Destroy() error { return removeTree(m.path) }

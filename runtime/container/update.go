@@ -67,13 +67,13 @@ func (c *Container) Stats() (*cgroups.Stats, error) {
 	return cg.Stats()
 }
 
-// OOMKilled reports whether the memory controller has killed a process of the container.
-func (c *Container) OOMKilled() (bool, error) {
+// OOMKills counts the processes of the container the memory controller has killed.
+func (c *Container) OOMKills() (uint64, error) {
 	cg, err := c.cgroup()
 	if err != nil {
-		return false, err
+		return 0, err
 	}
-	return cg.OOMKilled()
+	return cg.OOMKills()
 }
 
 // mergeResources lays the fields update set over the saved ones; only the fields update can

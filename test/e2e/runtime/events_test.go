@@ -108,13 +108,13 @@ func TestEventsStats(t *testing.T) {
 }
 
 // TestEventsStream runs events without --stats: stats every --interval until the container
-// stops, then events exits 0 by itself. A process of the container is OOM-killed on the way,
-// which shows up as an "oom" event.
+// stops, then events exits 0 by itself. Processes of the container are OOM-killed twice on the
+// way, which shows up as two "oom" events.
 func TestEventsStream(t *testing.T) {
 	requireCgroups(t)
-	// The process waits for events to start (the file appears), then tail is OOM-killed, and the
-	// container goes on a little longer.
-	e := newEnv(t, "sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.05; done; tail /dev/zero; sleep 1")
+	// The process waits for events to start (the file appears), then tail is OOM-killed twice,
+	// and the container goes on a little longer.
+	e := newEnv(t, "sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.05; done; tail /dev/zero; tail /dev/zero; sleep 1")
 	e.spec.Linux.Resources.Memory = &specs.LinuxMemory{Limit: i64ptr(memLimit)}
 	e.runBackground()
 
@@ -170,8 +170,8 @@ func TestEventsStream(t *testing.T) {
 	if nStats < 2 {
 		t.Errorf("%d stats events, want several:\n%s", nStats, stdout.String())
 	}
-	if nOOM != 1 {
-		t.Errorf("%d oom events, want 1:\n%s", nOOM, stdout.String())
+	if nOOM != 2 {
+		t.Errorf("%d oom events, want 2:\n%s", nOOM, stdout.String())
 	}
 	e.delete()
 }
