@@ -99,7 +99,7 @@ if [ -f hack/vm-test.sh ] && [ "${SKIP_VM:-0}" != 1 ] && { [ $# -eq 0 ] || [ "${
 	bash hack/vm-test.sh </dev/null || vm_failed=1
 fi
 
-# Fuzzing beyond the committed corpora (hack/fuzz.sh, at most 90 s of
+# Fuzzing beyond the committed corpora (hack/fuzz.sh, about 30 s of
 # fuzzing in all) on full runs or FUZZ=1; reported at the end too.
 fuzz_failed=0
 if [ "${SKIP_FUZZ:-0}" != 1 ] && { [ $# -eq 0 ] || [ "${FUZZ:-0}" = 1 ]; }; then
