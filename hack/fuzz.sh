@@ -1,5 +1,5 @@
 #!/bin/bash
-# Runs every Go fuzz target in the repository for a bounded time each:
+# Runs every Go fuzz target in the repository for a bounded number of executions each:
 # the committed seed corpora (testdata/fuzz) run in the plain go test run
 # anyway; this explores beyond them. A crasher is written by go test to
 # PKG/testdata/fuzz/FuzzX/ — commit it with the fix.
