@@ -3,20 +3,17 @@ package copy
 import (
 	"archive/tar"
 	"bytes"
-	"crypto/sha256"
-	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/snapshot/archive"
 	"github.com/berth-dev/berth/snapshot/overlay"
+	"github.com/berth-dev/berth/test/fixture"
 )
 
 type ent struct {
@@ -63,67 +60,12 @@ func unpack(t *testing.T, dir string, ents ...ent) string {
 	return dir
 }
 
-// tree describes every entry below dir (not dir itself): what a
-// container would see of it.
+// tree describes every entry below dir: what a container would see of it.
 func tree(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	links := map[uint64][]string{}
-	err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if rel == "." {
-			return nil
-		}
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return err
-		}
-		desc := fmt.Sprintf("type=%o perm=%o owner=%d:%d", st.Mode&unix.S_IFMT, st.Mode&0o7777, st.Uid, st.Gid)
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFREG:
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			desc += fmt.Sprintf(" sha=%x mtime=%d", sha256.Sum256(b), st.Mtim.Sec)
-			if st.Nlink > 1 {
-				links[st.Ino] = append(links[st.Ino], rel)
-			}
-		case unix.S_IFLNK:
-			target, _ := os.Readlink(p)
-			desc += " -> " + target
-		case unix.S_IFCHR, unix.S_IFBLK:
-			desc += fmt.Sprintf(" rdev=%d", st.Rdev)
-		case unix.S_IFDIR:
-			desc += fmt.Sprintf(" mtime=%d", st.Mtim.Sec)
-		}
-		names, _ := listXattrs(p)
-		sort.Strings(names)
-		for _, n := range names {
-			if strings.HasPrefix(n, "user.") {
-				v, _ := getXattr(p, n)
-				desc += fmt.Sprintf(" %s=%q", n, v)
-			}
-		}
-		out[rel] = desc
-		return nil
-	})
+	out, err := fixture.Tree(dir)
 	if err != nil {
 		t.Fatal(err)
-	}
-	// Visible names sharing an inode. (nlink itself is not compared:
-	// overlayfs counts links hidden by upper layers too.)
-	for _, names := range links {
-		if len(names) < 2 {
-			continue
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			out[n] += " links=" + strings.Join(names, ",")
-		}
 	}
 	return out
 }

@@ -3,13 +3,9 @@ package image_test
 import (
 	"archive/tar"
 	"bytes"
-	"crypto/sha256"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +17,7 @@ import (
 	"github.com/berth-dev/berth/image/store"
 	"github.com/berth-dev/berth/snapshot"
 	"github.com/berth-dev/berth/snapshot/archive"
+	"github.com/berth-dev/berth/test/fixture"
 )
 
 type tarEnt struct {
@@ -67,52 +64,9 @@ func tarLayer(t *testing.T, ents ...tarEnt) v1.Layer {
 // fsTree describes what a container sees below dir.
 func fsTree(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	links := map[uint64][]string{}
-	err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if rel == "." {
-			return nil
-		}
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return err
-		}
-		desc := fmt.Sprintf("type=%o perm=%o owner=%d:%d", st.Mode&unix.S_IFMT, st.Mode&0o7777, st.Uid, st.Gid)
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFREG:
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			desc += fmt.Sprintf(" sha=%x mtime=%d", sha256.Sum256(b), st.Mtim.Sec)
-			links[st.Ino] = append(links[st.Ino], rel)
-		case unix.S_IFLNK:
-			target, _ := os.Readlink(p)
-			desc += " -> " + target
-		case unix.S_IFCHR:
-			desc += fmt.Sprintf(" rdev=%d", st.Rdev)
-		}
-		buf := make([]byte, 256)
-		if n, err := unix.Lgetxattr(p, "user.tag", buf); err == nil {
-			desc += fmt.Sprintf(" user.tag=%q", buf[:n])
-		}
-		out[rel] = desc
-		return nil
-	})
+	out, err := fixture.Tree(dir)
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, names := range links {
-		if len(names) > 1 {
-			sort.Strings(names)
-			for _, n := range names {
-				out[n] += " links=" + strings.Join(names, ",")
-			}
-		}
 	}
 	return out
 }
