@@ -65,8 +65,9 @@ func notSupported(format string, a ...any) error {
 
 // Open returns the manager for a container's cgroup. An absolute cgroupsPath is relative to
 // the root of each hierarchy, a relative one to the calling process's own cgroup (as runc
-// does), and an empty one means /berth/<id>, under a parent that is left in place for the next
-// container.
+// does), and an empty one means /berth-<id>: a directory of its own at the top of each hierarchy,
+// like runc's /<id> but named apart from other cgroups, and with no shared parent that delete
+// would have to leave behind or race other runtimes to remove.
 func Open(cgroupsPath, id string) (Manager, error) {
 	rel, err := containerPath(cgroupsPath, id)
 	if err != nil {
@@ -83,13 +84,13 @@ func Open(cgroupsPath, id string) (Manager, error) {
 }
 
 // containerPath validates cgroupsPath and returns it cleaned (absolute ones keep their
-// leading slash); an empty one becomes /berth/<id>.
+// leading slash); an empty one becomes /berth-<id>.
 func containerPath(cgroupsPath, id string) (string, error) {
 	if cgroupsPath == "" {
 		if id == "" || strings.ContainsAny(id, "/\x00") || id == "." || id == ".." {
 			return "", fmt.Errorf("invalid container id %q for a cgroup name", id)
 		}
-		return "/berth/" + id, nil
+		return "/berth-" + id, nil
 	}
 	if strings.ContainsRune(cgroupsPath, 0) {
 		return "", fmt.Errorf("invalid cgroupsPath %q", cgroupsPath)

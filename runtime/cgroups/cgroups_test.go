@@ -2,6 +2,8 @@ package cgroups
 
 import (
 	"bufio"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
@@ -672,4 +674,44 @@ func TestStats(t *testing.T) {
 		t.Errorf("pids stats: %+v", s.Pids)
 	}
 	h.kill()
+}
+
+// TestDefaultPathLeavesNothing: without a cgroupsPath a container gets /berth-<id> at the top of
+// each hierarchy, and Destroy leaves nothing behind: no directory of its own and no shared
+// parent (an earlier layout kept a /berth parent in every hierarchy forever).
+func TestDefaultPathLeavesNothing(t *testing.T) {
+	needRoot(t)
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	id := "cgtest-" + hex.EncodeToString(b)
+	m, err := Open("", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Create(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(10)}}); err != nil {
+		t.Fatal(err)
+	}
+	roots := map[string]bool{}
+	for _, d := range hierarchyDirs(t, "/") {
+		roots[d] = true
+	}
+	paths := m.Paths()
+	if len(paths) == 0 {
+		t.Fatal("no cgroup paths")
+	}
+	for c, p := range paths {
+		if filepath.Base(p) != "berth-"+id || !roots[filepath.Dir(p)] {
+			t.Errorf("%s: %s is not berth-%s at the top of a hierarchy", c, p, id)
+		}
+	}
+	if err := m.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	for root := range roots {
+		for _, name := range []string{"berth-" + id, "berth"} {
+			if _, err := os.Lstat(filepath.Join(root, name)); err == nil {
+				t.Errorf("left behind: %s", filepath.Join(root, name))
+			}
+		}
+	}
 }

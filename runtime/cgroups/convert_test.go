@@ -169,7 +169,7 @@ func TestContainerPath(t *testing.T) {
 		path, id, want string
 		err            bool
 	}{
-		{"", "abc", "/berth/abc", false},
+		{"", "abc", "/berth-abc", false},
 		{"", "", "", true},
 		{"", "a/b", "", true},
 		{"", "..", "", true},

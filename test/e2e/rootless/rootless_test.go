@@ -403,8 +403,8 @@ func (e *env) cleanup() {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	matches, _ := filepath.Glob("/sys/fs/cgroup/*/berth/" + e.id)
-	matches2, _ := filepath.Glob("/sys/fs/cgroup/berth/" + e.id)
+	matches, _ := filepath.Glob("/sys/fs/cgroup/*/berth-" + e.id)
+	matches2, _ := filepath.Glob("/sys/fs/cgroup/berth-" + e.id)
 	for _, m := range append(matches, matches2...) {
 		e.t.Errorf("cgroup left behind: %s", m)
 	}

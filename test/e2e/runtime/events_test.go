@@ -278,7 +278,7 @@ func TestUpdate(t *testing.T) {
 func procCgroupsAfter(paths map[string]string) map[string]string {
 	out := map[string]string{}
 	for c, dir := range paths {
-		if strings.Contains(dir, "/berth/") {
+		if strings.Contains(dir, "/berth-") {
 			out[c] = dir
 		}
 	}

@@ -176,11 +176,11 @@ func (e *env) cleanup() {
 func cgroupDirs(id string) []string {
 	var out []string
 	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
-		return []string{"/sys/fs/cgroup/berth/" + id}
+		return []string{"/sys/fs/cgroup/berth-" + id}
 	}
 	entries, _ := os.ReadDir("/sys/fs/cgroup")
 	for _, d := range entries {
-		out = append(out, filepath.Join("/sys/fs/cgroup", d.Name(), "berth", id))
+		out = append(out, filepath.Join("/sys/fs/cgroup", d.Name(), "berth-"+id))
 	}
 	return out
 }

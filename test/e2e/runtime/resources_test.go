@@ -62,7 +62,7 @@ func requireCgroups(t *testing.T) {
 		e := newEnv(t, "true")
 		pid, _ := e.create()
 		for _, dir := range procCgroups(t, pid) {
-			if strings.HasSuffix(dir, "/berth/"+e.id) {
+			if strings.HasSuffix(dir, "/berth-"+e.id) {
 				haveCgroups = true
 			}
 		}
@@ -195,7 +195,7 @@ func TestResourcesCPU(t *testing.T) {
 
 	e.delete("--force")
 	for c, dir := range paths {
-		if !strings.Contains(dir, "/berth/") {
+		if !strings.Contains(dir, "/berth-") {
 			continue // a hierarchy the runtime leaves the container in the caller's cgroup of
 		}
 		if _, err := os.Stat(dir); err == nil {

@@ -95,7 +95,7 @@ func TestStress(t *testing.T) {
 	procs, _ := filepath.Glob("/proc/[0-9]*/cgroup")
 	for _, p := range procs {
 		b, err := os.ReadFile(p)
-		if err == nil && strings.Contains(string(b), "/berth/"+prefix) {
+		if err == nil && strings.Contains(string(b), "/berth-"+prefix) {
 			t.Errorf("process %s is still in a container's cgroup:\n%s", filepath.Base(filepath.Dir(p)), b)
 		}
 	}
