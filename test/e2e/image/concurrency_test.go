@@ -48,17 +48,7 @@ func imageOn(t *testing.T, layers ...v1.Layer) v1.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return linuxAMD64(t, img)
 }
 
 func randomLayer(t *testing.T, size int64) v1.Layer {

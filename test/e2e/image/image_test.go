@@ -146,6 +146,13 @@ func randomImage(t *testing.T, size, layers int64) v1.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return linuxAMD64(t, img)
+}
+
+// linuxAMD64 is img with linux/amd64 in its config (go-containerregistry's
+// generated images name no platform).
+func linuxAMD64(t *testing.T, img v1.Image) v1.Image {
+	t.Helper()
 	cf, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)
