@@ -128,7 +128,7 @@ func cmdRun(g *globals, args []string) error {
 	if relay != nil {
 		winch = relay.resize
 	}
-	code := waitForwardWinch(c.Pid(), sigs, winch)
+	code := waitForward(c.Pid(), sigs, winch)
 	relay.drain()
 	g.logger.debugf("run %s: exited at %s", c.ID(), time.Since(t0))
 	if !keep {
@@ -151,13 +151,9 @@ var forwardedSignals = []os.Signal{
 
 // waitForward waits for the container process (our child: it was cloned with CLONE_PARENT)
 // and passes on the signals we receive meanwhile. It returns the exit status as a shell would.
-func waitForward(pid int, sigs chan os.Signal) int {
-	return waitForwardWinch(pid, sigs, nil)
-}
-
-// waitForwardWinch is waitForward, except that with winch set SIGWINCH calls it instead of being
-// passed on: a relayed pty is resized, and the kernel signals the process itself, as with runc.
-func waitForwardWinch(pid int, sigs chan os.Signal, winch func()) int {
+// With winch set, SIGWINCH calls it instead of being passed on: a relayed pty is resized, and the
+// kernel signals the process itself, as with runc.
+func waitForward(pid int, sigs chan os.Signal, winch func()) int {
 	done := make(chan int, 1)
 	go func() {
 		var ws unix.WaitStatus

@@ -158,11 +158,11 @@ func cmdExec(g *globals, args []string) error {
 			_, _ = unix.Wait4(pid, &ws, 0, nil)
 			return fmt.Errorf("exec: %w", err)
 		}
-		code := waitForwardWinch(pid, sigs, relay.resize)
+		code := waitForward(pid, sigs, relay.resize)
 		relay.drain()
 		return exitError{code}
 	}
-	return exitError{waitForward(pid, sigs)}
+	return exitError{waitForward(pid, sigs, nil)}
 }
 
 func parseUser(s string) (uint32, uint32, error) {

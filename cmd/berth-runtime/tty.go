@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -27,7 +26,6 @@ type consoleRelay struct {
 	masterFd int      // for ioctls: master.Fd() would make the file blocking again
 	term     int      // our terminal among fds 0-2, for the window size; -1 without one
 	saved    *unix.Termios
-	exited   atomic.Bool
 	out      chan struct{} // closed when the output copy ends
 }
 
@@ -137,7 +135,7 @@ func (r *consoleRelay) resize() {
 
 // drain waits, once the process has exited, for the rest of its output to be relayed.
 func (r *consoleRelay) drain() {
-	if r == nil || r.master == nil || !r.exited.CompareAndSwap(false, true) {
+	if r == nil || r.master == nil {
 		return
 	}
 	_ = r.master.SetReadDeadline(time.Now().Add(drainTimeout))

@@ -14,13 +14,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// LoadSpec reads and checks bundle/config.json. Errors name the file and what is wrong.
-func LoadSpec(bundle string) (*specs.Spec, error) {
-	spec, _, err := loadSpec(bundle)
-	return spec, err
-}
-
-// loadSpec is LoadSpec that also returns the bytes read.
+// loadSpec reads and checks bundle/config.json and returns it with the bytes read (kept as
+// they are in the state). Errors name the file and what is wrong.
 func loadSpec(bundle string) (*specs.Spec, []byte, error) {
 	path := filepath.Join(bundle, "config.json")
 	data, err := os.ReadFile(path)
