@@ -54,6 +54,14 @@ func (t *table) get(id string) *item {
 	return it
 }
 
+// add counts n more bytes for id; the count is atomic, so the lock covers the lookup only.
+func (t *table) add(id string, n int64) {
+	t.mu.Lock()
+	it := t.get(id)
+	t.mu.Unlock()
+	it.n.n.Add(n)
+}
+
 func (t *table) start(id, action string, total int64) *item {
 	now := t.now()
 	it := t.get(id)
@@ -93,12 +101,7 @@ func (p *Plain) Start(id, action string, total int64) {
 	}
 }
 
-func (p *Plain) Add(id string, n int64) {
-	p.t.mu.Lock()
-	it := p.t.get(id)
-	p.t.mu.Unlock()
-	it.n.n.Add(n)
-}
+func (p *Plain) Add(id string, n int64) { p.t.add(id, n) }
 
 func (p *Plain) Done(id, status string) {
 	p.t.mu.Lock()
@@ -176,12 +179,7 @@ func (b *Bars) Start(id, action string, total int64) {
 	b.redraw()
 }
 
-func (b *Bars) Add(id string, n int64) {
-	b.t.mu.Lock()
-	it := b.t.get(id)
-	b.t.mu.Unlock()
-	it.n.n.Add(n)
-}
+func (b *Bars) Add(id string, n int64) { b.t.add(id, n) }
 
 func (b *Bars) Done(id, status string) {
 	b.t.mu.Lock()
