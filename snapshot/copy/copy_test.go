@@ -63,7 +63,7 @@ func unpack(t *testing.T, dir string, ents ...ent) string {
 // tree describes every entry below dir: what a container would see of it.
 func tree(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	out, err := fixture.Tree(dir)
+	out, err := fixture.Tree(dir, true)
 	if err != nil {
 		t.Fatal(err)
 	}

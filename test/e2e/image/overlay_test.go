@@ -64,7 +64,7 @@ func tarLayer(t *testing.T, ents ...tarEnt) v1.Layer {
 // fsTree describes what a container sees below dir.
 func fsTree(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	out, err := fixture.Tree(dir)
+	out, err := fixture.Tree(dir, false)
 	if err != nil {
 		t.Fatal(err)
 	}
