@@ -1,7 +1,8 @@
 #!/bin/bash
 # The README's second command, and what CI runs (.ci/run): install the
-# dependencies, build, vet, staticcheck, the VM tests (hack/vm-test.sh, when
-# present) and then the Go tests, whose summary lines close the output.
+# dependencies, build, check gofmt and go mod tidy, vet, staticcheck, the VM
+# tests (hack/vm-test.sh, when present) and then the Go tests, whose summary
+# lines close the output.
 #
 #   hack/test.sh                      everything (./...)
 #   hack/test.sh ./test/fixture/...   only these packages
@@ -63,6 +64,11 @@ fi
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './_output/*'))
 [ -z "$unformatted" ] || fail "gofmt: run gofmt -w on: $unformatted"
+
+# go.mod must say which requirements are direct and go.sum must be complete:
+# -diff changes nothing and prints what go mod tidy would change.
+step "go mod tidy -diff"
+go mod tidy -diff || fail "go.mod/go.sum are not tidy: run go mod tidy"
 
 step "go vet ${pkgs[*]}"
 go vet "${pkgs[@]}" || fail "go vet"
