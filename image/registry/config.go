@@ -23,6 +23,9 @@
 // certs-dir holds HOST[:PORT]/ca.crt (and *.crt, client *.cert/*.key) as
 // Docker lays them out; the BERTH_CERTS_DIR environment variable overrides
 // it (tests point it at a temporary directory).
+//
+// The engine reads this file through its own config (engine/config), which
+// merges it with the [registry] section of berth.toml.
 package registry
 
 import (
@@ -78,36 +81,48 @@ func Load(root string) (*Config, error) {
 }
 
 func (c *Config) validate() error {
-	check := func(what, h string) error {
-		if h == "" || strings.ContainsAny(h, "/ \t") || strings.Contains(h, "://") {
-			return fmt.Errorf("%s %q: want HOST[:PORT]", what, h)
-		}
-		return nil
-	}
 	if c.DefaultRegistry != "" {
-		if err := check("default-registry", c.DefaultRegistry); err != nil {
-			return err
+		if err := CheckHost(c.DefaultRegistry); err != nil {
+			return fmt.Errorf("default-registry %w", err)
 		}
 	}
 	for reg, ms := range c.Mirrors {
-		if err := check("registry-mirrors key", reg); err != nil {
-			return err
+		if err := CheckHost(reg); err != nil {
+			return fmt.Errorf("registry-mirrors key %w", err)
 		}
 		for _, m := range ms {
-			if err := check("mirror of "+reg, stripScheme(m)); err != nil {
-				return err
+			if err := CheckMirror(m); err != nil {
+				return fmt.Errorf("mirror of %s %w", reg, err)
 			}
 		}
 	}
 	for _, h := range c.Insecure {
-		if _, _, err := net.ParseCIDR(h); err == nil {
-			continue
-		}
-		if err := check("insecure-registries entry", h); err != nil {
-			return err
+		if err := CheckInsecure(h); err != nil {
+			return fmt.Errorf("insecure-registries entry %w", err)
 		}
 	}
 	return nil
+}
+
+// CheckHost tells whether h names a registry as the configuration does:
+// HOST[:PORT], without a scheme or a path. The engine config
+// (engine/config) checks its registry keys with these three.
+func CheckHost(h string) error {
+	if h == "" || strings.ContainsAny(h, "/ \t") || strings.Contains(h, "://") {
+		return fmt.Errorf("%q: want HOST[:PORT]", h)
+	}
+	return nil
+}
+
+// CheckMirror checks a mirror: a host, with an optional http(s):// scheme.
+func CheckMirror(m string) error { return CheckHost(stripScheme(m)) }
+
+// CheckInsecure checks an insecure-registries entry: a host or a CIDR.
+func CheckInsecure(e string) error {
+	if _, _, err := net.ParseCIDR(e); err == nil {
+		return nil
+	}
+	return CheckHost(e)
 }
 
 // CertsDirPath is where per-registry certificates live: $BERTH_CERTS_DIR,
