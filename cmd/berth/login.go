@@ -11,9 +11,6 @@ import (
 	"github.com/berth-dev/berth/image/registry"
 )
 
-// registries loads the engine's registry config (ROOT/registries.json).
-func (g *globals) registries() (*registry.Config, error) { return registry.Load(g.root) }
-
 func newLoginCmd(g *globals) *cobra.Command {
 	var (
 		user, password string

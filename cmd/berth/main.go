@@ -4,23 +4,66 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/berth-dev/berth/engine/config"
+	"github.com/berth-dev/berth/image/registry"
 	"github.com/berth-dev/berth/image/store"
 )
 
-// globals are the root command's flags.
+// globals are the root command's flags and the engine config they select.
 type globals struct {
-	root string
+	// root and runroot are the effective engine root and run root, set
+	// from cfg before any command runs.
+	root, runroot string
+	cfg           *config.Config
+
+	// The flags as given; only those set on the command line override the
+	// environment and the config file.
+	flagRoot, flagRunRoot, flagConfig string
 }
 
+// loadConfig reads the engine config with the command line's flags on top.
+func (g *globals) loadConfig(flags *pflag.FlagSet) error {
+	var opts config.Options
+	if flags.Changed("config") {
+		if g.flagConfig == "" {
+			return errors.New("--config: empty file name")
+		}
+		opts.File = g.flagConfig
+	}
+	for _, f := range []struct {
+		name, key string
+		value     *string
+	}{
+		{"root", "storage.root", &g.flagRoot},
+		{"runroot", "storage.runroot", &g.flagRunRoot},
+	} {
+		if flags.Changed(f.name) {
+			opts.Flags = append(opts.Flags, config.Setting{Key: f.key, Flag: "--" + f.name, Value: *f.value})
+		}
+	}
+	cfg, err := config.Load(opts)
+	if err != nil {
+		return err
+	}
+	g.cfg, g.root, g.runroot = cfg, cfg.Storage.Root, cfg.Storage.RunRoot
+	return nil
+}
+
+// registries is the registry configuration: berth.toml's [registry] merged
+// with ROOT/registries.json (engine/config).
+func (g *globals) registries() (*registry.Config, error) { return g.cfg.RegistryConfig(), nil }
+
 // open opens the store, with short names resolved through the default
-// registry of the engine's registries.json.
+// registry of the engine config.
 func (g *globals) open() (*store.Store, error) {
 	cfg, err := g.registries()
 	if err != nil {
@@ -41,12 +84,15 @@ func newRootCmd() *cobra.Command {
 		Short:         "Berth container engine",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return g.loadConfig(cmd.Flags())
+		},
 	}
-	def := os.Getenv("BERTH_ROOT")
-	if def == "" {
-		def = store.DefaultRoot
-	}
-	root.PersistentFlags().StringVar(&g.root, "root", def, "engine root directory (env BERTH_ROOT)")
+	pf := root.PersistentFlags()
+	def := config.Default()
+	pf.StringVar(&g.flagRoot, "root", def.Storage.Root, "engine root directory (env BERTH_ROOT, config [storage] root)")
+	pf.StringVar(&g.flagRunRoot, "runroot", def.Storage.RunRoot, "run root directory (env BERTH_RUNROOT, config [storage] runroot)")
+	pf.StringVar(&g.flagConfig, "config", config.DefaultFile, "engine config file (env "+config.EnvFile+")")
 
 	image := &cobra.Command{Use: "image", Short: "Manage images"}
 	// Docker has both "berth pull" and "berth image pull"; each command
@@ -59,6 +105,7 @@ func newRootCmd() *cobra.Command {
 	// Registry logins, import and history (issue 4, part A).
 	root.AddCommand(newLoginCmd(g), newLogoutCmd(g), newImportCmd(g), newHistoryCmd(g))
 	image.AddCommand(newImportCmd(g), newHistoryCmd(g))
+	root.AddCommand(newInfoCmd(g))
 	return root
 }
 

@@ -56,6 +56,18 @@ func testMain(m *testing.M) int {
 			return 1
 		}
 	}
+	// A berth.toml on the host must not change what these tests see; a
+	// test that wants one sets BERTH_CONFIG itself.
+	if os.Getenv("BERTH_CONFIG") == "" {
+		f, err := os.CreateTemp("", "berth-e2e-*.toml")
+		if err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		f.Close()
+		defer os.Remove(f.Name())
+		os.Setenv("BERTH_CONFIG", f.Name())
+	}
 	return m.Run()
 }
 

@@ -276,6 +276,55 @@ func TestRegistryConfigInsecure(t *testing.T) {
 	wantErr(t, err, "registries.json", "insecure-registry")
 }
 
+// TestRegistryConfigTOML: the engine config's [registry] section works as
+// registries.json does, and both files apply together.
+func TestRegistryConfigTOML(t *testing.T) {
+	isolate(t)
+	ca := newTestCA(t)
+	certFile, keyFile := ca.serverCert(t, t.TempDir())
+	reg := startRegistryWith(t, registrySetup{certFile: certFile, keyFile: keyFile})
+	plain := startRegistryWith(t, registrySetup{})
+	id := pushRandom(t, reg+"/e2e/toml:v1", "--tls-verify=false")
+	shortID := pushRandom(t, plain+"/e2e/short:v1")
+
+	// berth.toml lists the TLS registry as insecure; registries.json
+	// names the default registry for short names.
+	conf := filepath.Join(t.TempDir(), "berth.toml")
+	doc := fmt.Sprintf("[registry]\ninsecure_registries = [%q]\n", reg)
+	if err := os.WriteFile(conf, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BERTH_CONFIG", conf)
+	root := t.TempDir()
+	writeRegistries(t, root, map[string]any{"default-registry": plain})
+	mustBerth(t, root, "pull", reg+"/e2e/toml:v1")
+	mustBerth(t, root, "pull", "e2e/short:v1")
+	out := mustBerth(t, root, "images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}")
+	for _, want := range []string{reg + "/e2e/toml:v1 " + id, plain + "/e2e/short:v1 " + shortID} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("images lacks %q:\n%s", want, out)
+		}
+	}
+	out = mustBerth(t, root, "info", "--format", `{{.Registry.DefaultRegistry}} {{.Source "registry.default_registry"}}`)
+	if want := plain + " file " + filepath.Join(root, "registries.json") + "\n"; out != want {
+		t.Errorf("info: %q, want %q", out, want)
+	}
+
+	// Without the TOML file the TLS registry is refused again.
+	t.Setenv("BERTH_CONFIG", os.DevNull)
+	if _, err := berth(t, t.TempDir(), "pull", reg+"/e2e/toml:v1"); err == nil {
+		t.Error("pull from a registry with an unknown CA worked without insecure_registries")
+	}
+
+	// A misspelt key is refused, naming the file, line and key.
+	if err := os.WriteFile(conf, []byte("[registry]\ninsecure_registry = []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BERTH_CONFIG", conf)
+	_, err := berth(t, root, "pull", reg+"/e2e/toml:v1")
+	wantErr(t, err, conf+":2:1: registry.insecure_registry: unknown key")
+}
+
 func writeRegistries(t *testing.T, root string, cfg map[string]any) {
 	t.Helper()
 	b, err := json.Marshal(cfg)
