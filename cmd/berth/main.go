@@ -11,7 +11,6 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/berth-dev/berth/engine/config"
 	"github.com/berth-dev/berth/image/registry"
@@ -31,7 +30,8 @@ type globals struct {
 }
 
 // loadConfig reads the engine config with the command line's flags on top.
-func (g *globals) loadConfig(flags *pflag.FlagSet) error {
+func (g *globals) loadConfig(cmd *cobra.Command) error {
+	flags := cmd.Flags()
 	var opts config.Options
 	if flags.Changed("config") {
 		if g.flagConfig == "" {
@@ -85,7 +85,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return g.loadConfig(cmd.Flags())
+			return g.loadConfig(cmd)
 		},
 	}
 	pf := root.PersistentFlags()
