@@ -193,6 +193,9 @@ func Default() *Config {
 	return c
 }
 
+// underRunRoot notes a default made from storage.runroot.
+const underRunRoot = "under storage.runroot"
+
 // derive fills the paths under the run root that nothing has set.
 func (c *Config) derive() {
 	for _, d := range []struct {
@@ -206,7 +209,7 @@ func (c *Config) derive() {
 	} {
 		if c.Source(d.key).Kind == FromDefault {
 			*d.ptr = filepath.Join(c.Storage.RunRoot, d.name)
-			c.sources[d.key] = Source{Kind: FromDefault, Name: "under storage.runroot"}
+			c.sources[d.key] = Source{Kind: FromDefault, Name: underRunRoot}
 		}
 	}
 }

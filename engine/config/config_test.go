@@ -270,6 +270,7 @@ func TestBadFile(t *testing.T) {
 		{"bad port", "[server]\nstreaming_address = \"127.0.0.1:99999\"\n", []string{"PATH:2:1: server.streaming_address:", "bad port"}},
 		{"syntax", "[storage\nroot = 1\n", []string{"PATH:1:"}},
 		{"duplicate key", "[storage]\nroot = \"/a\"\nroot = \"/b\"\n", []string{"PATH:3:"}},
+		{"long run root", "[storage]\nrunroot = \"/" + strings.Repeat("r", 100) + "\"\n", []string{"PATH:2:1: storage.runroot: server.docker_socket (under storage.runroot):", "longer than a unix socket path"}},
 		{"several bad values", "[storage]\nroot = \"a\"\n[log]\ndriver = \"x\"\n", []string{"PATH:2:1: storage.root:", "PATH:4:1: log.driver:"}},
 	}
 	for _, tc := range tests {
@@ -298,7 +299,7 @@ func TestBadEnvAndFlags(t *testing.T) {
 		{"env", Options{Getenv: env("BERTH_RUNROOT", "run")}, `env BERTH_RUNROOT: storage.runroot: "run": want an absolute path`},
 		{"flag", Options{Getenv: env(), Flags: []Setting{{Key: "storage.root", Flag: "--root", Value: ""}}}, `flag --root: storage.root: "": want an absolute path`},
 		{"env runtime", Options{Getenv: env("BERTH_RUNTIME", "nope")}, `env BERTH_RUNTIME: runtime.default: "nope" is not in`},
-		{"derived socket", Options{Getenv: env("BERTH_RUNROOT", "/"+strings.Repeat("r", 100))}, "config server.docker_socket (default (under storage.runroot)):"},
+		{"derived socket", Options{Getenv: env("BERTH_RUNROOT", "/"+strings.Repeat("r", 100))}, "env BERTH_RUNROOT: storage.runroot: server.docker_socket (under storage.runroot): "},
 		{"unknown flag key", Options{Getenv: env(), Flags: []Setting{{Key: "storage.nope", Flag: "--x", Value: "1"}}}, `no setting "storage.nope"`},
 	}
 	for _, tc := range tests {

@@ -346,6 +346,12 @@ func (c *Config) mergeRegistriesJSON() error {
 
 // errorAt words a bad value of key with where it came from.
 func (c *Config) errorAt(key string, err error, src Source) error {
+	// A bad path under the run root is the run root's fault.
+	if src.Kind == FromDefault && src.Name == underRunRoot {
+		if rs := c.Source("storage.runroot"); rs.Kind != FromDefault {
+			return c.errorAt("storage.runroot", fmt.Errorf("%s (%s): %w", key, underRunRoot, err), rs)
+		}
+	}
 	switch src.Kind {
 	case FromFile:
 		if p, ok := c.positions[key]; ok && src.Name == c.file {
