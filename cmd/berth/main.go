@@ -78,6 +78,9 @@ func (g *globals) open() (*store.Store, error) {
 }
 
 func newRootCmd() *cobra.Command {
+	// The config is loaded in the root's PersistentPreRunE; a command
+	// with a pre-run hook of its own must not replace that one.
+	cobra.EnableTraverseRunHooks = true
 	g := &globals{}
 	root := &cobra.Command{
 		Use:           "berth",
