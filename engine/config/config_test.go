@@ -443,3 +443,19 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLoad: what every berth command pays to read its config (a full
+// file, no registries.json).
+func BenchmarkLoad(b *testing.B) {
+	dir := b.TempDir()
+	p := filepath.Join(dir, "berth.toml")
+	doc := "[storage]\nroot = \"" + dir + "\"\n[runtime.runtimes]\nkata = \"/opt/kata\"\n[registry]\ninsecure_registries = [\"10.0.0.0/8\"]\n[registry.mirrors]\n\"docker.io\" = [\"m:5000\"]\n[log]\nmax_size = \"10m\"\n"
+	if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Load(Options{File: p, Getenv: env()}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
