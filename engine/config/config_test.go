@@ -459,3 +459,31 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 }
+
+// TestKeyForms: dotted keys, inline tables and quoted keys set the same
+// values, with the line of the key.
+func TestKeyForms(t *testing.T) {
+	noDefaultFile(t)
+	p := write(t, `storage = { root = "/a", runroot = "/r" }
+runtime.runtimes.kata = "/opt/kata"
+[registry]
+mirrors."quay.io" = ["q:1"]
+"default_registry" = "reg.example"
+[log]
+max_size = 4096
+`)
+	c, err := Load(Options{File: p, Getenv: env()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Storage.Root != "/a" || c.Storage.RunRoot != "/r" || c.Runtime.Runtimes["kata"] != "/opt/kata" ||
+		c.Registry.Mirrors["quay.io"][0] != "q:1" || c.Registry.DefaultRegistry != "reg.example" || c.Log.MaxSize != 4096 {
+		t.Errorf("config: %+v", c)
+	}
+	for k, line := range map[string]int{"storage.root": 1, "storage.runroot": 1, "runtime.runtimes.kata": 2,
+		"registry.mirrors.quay.io": 4, "registry.default_registry": 5, "log.max_size": 7} {
+		if c.positions[k].line != line || c.Source(k).Kind != FromFile {
+			t.Errorf("%s: line %d from %s, want line %d from the file", k, c.positions[k].line, c.Source(k), line)
+		}
+	}
+}
