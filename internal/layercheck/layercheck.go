@@ -28,6 +28,9 @@ type Layer struct {
 	Name string `toml:"name"`
 	// Components are path prefixes relative to the module.
 	Components []string `toml:"components"`
+	// Open lets the layer's components import one another freely (tests
+	// and tools); elsewhere each sideways import is listed.
+	Open bool `toml:"open"`
 }
 
 // Allow is one sideways import between two components of one layer: any
@@ -62,6 +65,15 @@ func LoadRules(path string) (*Rules, error) {
 	dec := toml.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
+		var strict *toml.StrictMissingError
+		if errors.As(err, &strict) {
+			var errs []error
+			for _, e := range strict.Errors {
+				row, col := e.Position()
+				errs = append(errs, fmt.Errorf("%s:%d:%d: %s: unknown key", path, row, col, strings.Join(e.Key(), ".")))
+			}
+			return nil, errors.Join(errs...)
+		}
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
 			row, col := de.Position()
@@ -178,7 +190,7 @@ func (r *Rules) Check(module string, pkgs []Package) (violations []Violation, un
 			switch {
 			case !ok:
 				violations = append(violations, Violation{from, to, "imported package is in no component of layers.toml"})
-			case tc.name == fc.name, tc.layer < fc.layer:
+			case tc.name == fc.name, tc.layer < fc.layer, tc.layer == fc.layer && r.Layers[fc.layer].Open:
 			case tc.layer > fc.layer:
 				violations = append(violations, Violation{from, to, fmt.Sprintf("%s (layer %s) is below %s (layer %s)",
 					fc.name, r.Layers[fc.layer].Name, tc.name, r.Layers[tc.layer].Name)})

@@ -118,6 +118,7 @@ func TestCheckGraph(t *testing.T) {
 			{Name: "services", Components: []string{"image", "snapshot"}},
 			{Name: "engine", Components: []string{"engine"}},
 			{Name: "cmd", Components: []string{"cmd/berth", "cmd/berth-runtime"}},
+			{Name: "tools", Components: []string{"test", "snapshot/snapshottest"}, Open: true},
 		},
 		Allow: []Allow{{From: "image", To: "snapshot/archive", Why: "extraction"}, {From: "image", To: "snapshot/unused", Why: "stale"}},
 		Deny:  []Deny{{Package: "cmd/berth-runtime", Deps: []string{"net/http", "github.com/spf13/cobra"}, Why: "start-up"}},
@@ -132,15 +133,18 @@ func TestCheckGraph(t *testing.T) {
 		{m("image/store"), []string{m("runtime/caps"), m("snapshot/archive"), m("image/x")}}, // lower, allowed sideways, own
 		{m("image/x"), nil},
 		{m("snapshot/archive"), nil},
-		{m("snapshot/copy"), []string{m("image/store")}},                 // sideways, not listed
-		{m("runtime/hooks"), []string{m("engine/config")}},               // upward
-		{m("engine/config"), []string{m("image/store")}},                 // downward
-		{m("misc/tool"), nil},                                            // no component
-		{m("cmd/berth"), []string{m("engine/config"), m("nowhere/pkg")}}, // imports a package in no component
-		{m("cmd/berth-runtime"), []string{m("runtime/container"), "os"}}, //
-		{m("nowhere/pkg"), nil},                                          //
-		{"os", nil},                                                      //
-		{"fmt", []string{"os"}},                                          //
+		{m("snapshot/copy"), []string{m("image/store")}},                         // sideways, not listed
+		{m("runtime/hooks"), []string{m("engine/config")}},                       // upward
+		{m("engine/config"), []string{m("image/store")}},                         // downward
+		{m("misc/tool"), nil},                                                    // no component
+		{m("cmd/berth"), []string{m("engine/config"), m("nowhere/pkg")}},         // imports a package in no component
+		{m("cmd/berth-runtime"), []string{m("runtime/container"), "os"}},         //
+		{m("nowhere/pkg"), nil},                                                  //
+		{m("snapshot/snapshottest"), []string{m("test/fixture"), m("snapshot")}}, // open layer, lower layer
+		{m("test/fixture"), nil},
+		{m("snapshot"), []string{m("snapshot/snapshottest")}}, // a service importing a test suite
+		{"os", nil},             //
+		{"fmt", []string{"os"}}, //
 		{"github.com/spf13/cobra", []string{"fmt"}},                      //
 		{m("cmd/berth-runtime") + "/internal/cli", []string{"net/http"}}, // not reached from cmd/berth-runtime
 	}
@@ -159,6 +163,7 @@ func TestCheckGraph(t *testing.T) {
 		"misc/tool: in no component of layers.toml",
 		"cmd/berth imports nowhere/pkg: imported package is in no component of layers.toml",
 		"nowhere/pkg: in no component of layers.toml",
+		"snapshot imports snapshot/snapshottest: snapshot (layer services) is below snapshot/snapshottest (layer tools)",
 		"cmd/berth-runtime imports github.com/spf13/cobra: forbidden dependency (cmd/berth-runtime -> runtime/container -> runtime/cli -> github.com/spf13/cobra): start-up",
 	}
 	slices.Sort(got)
@@ -174,7 +179,7 @@ func TestCheckGraph(t *testing.T) {
 // TestBadRules: a rules file that breaks its own rules is refused.
 func TestBadRules(t *testing.T) {
 	tests := []struct{ name, doc, want string }{
-		{"unknown key", "[[layer]]\nname = \"a\"\ncomponent = [\"a\"]\n", "layers.toml:3:1"},
+		{"unknown key", "[[layer]]\nname = \"a\"\ncomponent = [\"a\"]\n", "layers.toml:3:1: layer.component: unknown key"},
 		{"twice", "[[layer]]\nname = \"a\"\ncomponents = [\"a\"]\n[[layer]]\nname = \"b\"\ncomponents = [\"a\"]\n", `component "a" is listed twice`},
 		{"not sideways", "[[layer]]\nname = \"a\"\ncomponents = [\"a\"]\n[[layer]]\nname = \"b\"\ncomponents = [\"b\"]\n[[allow]]\nfrom = \"a\"\nto = \"b\"\nwhy = \"x\"\n", "not sideways"},
 		{"no why", "[[layer]]\nname = \"a\"\ncomponents = [\"a\", \"b\"]\n[[allow]]\nfrom = \"a\"\nto = \"b\"\n", "say why"},
