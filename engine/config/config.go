@@ -70,6 +70,8 @@
 package config
 
 import (
+	"fmt"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -287,6 +289,27 @@ func (c *Config) Values() []Value {
 		}
 	}
 	return out
+}
+
+// RuntimePath resolves a runtime name ("" for runtime.default) through
+// [runtime.runtimes] to its binary: an absolute path as written, a bare
+// name looked up in $PATH now.
+func (c *Config) RuntimePath(name string) (string, error) {
+	if name == "" {
+		name = c.Runtime.Default
+	}
+	p, ok := c.Runtime.Runtimes[name]
+	if !ok {
+		return "", fmt.Errorf("runtime %q is not in [runtime.runtimes] (have %s)", name, strings.Join(sortedKeys(c.Runtime.Runtimes), ", "))
+	}
+	if filepath.IsAbs(p) {
+		return p, nil
+	}
+	abs, err := exec.LookPath(p)
+	if err != nil {
+		return "", fmt.Errorf("runtime %s: %w", name, err)
+	}
+	return abs, nil
 }
 
 // RegistryConfig is the registry section in the form that image/registry

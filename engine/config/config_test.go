@@ -487,3 +487,24 @@ max_size = 4096
 		}
 	}
 }
+
+func TestRuntimePath(t *testing.T) {
+	noDefaultFile(t)
+	p := write(t, "[runtime]\ndefault = \"sh\"\n[runtime.runtimes]\nsh = \"sh\"\nabs = \"/opt/none/runtime\"\nmissing = \"berth-no-such-runtime\"\n")
+	c, err := Load(Options{File: p, Getenv: env()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.RuntimePath(""); err != nil || !filepath.IsAbs(got) || filepath.Base(got) != "sh" {
+		t.Errorf("default runtime: %q, %v", got, err)
+	}
+	if got, err := c.RuntimePath("abs"); err != nil || got != "/opt/none/runtime" {
+		t.Errorf("absolute: %q, %v", got, err)
+	}
+	if _, err := c.RuntimePath("missing"); err == nil || !strings.Contains(err.Error(), "runtime missing") {
+		t.Errorf("not in $PATH: %v", err)
+	}
+	if _, err := c.RuntimePath("youki"); err == nil || !strings.Contains(err.Error(), `"youki" is not in [runtime.runtimes]`) {
+		t.Errorf("unknown name: %v", err)
+	}
+}
