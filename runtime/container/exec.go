@@ -43,9 +43,9 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	switch st := c.Status(); st {
 	case StatusRunning, StatusCreated:
 	case StatusPaused:
-		return 0, fmt.Errorf("cannot exec in a paused container %s", c.s.ID)
+		return 0, errorf(ErrPaused, "cannot exec in a paused container %s", c.s.ID)
 	default:
-		return 0, fmt.Errorf("cannot exec in a stopped container %s", c.s.ID)
+		return 0, errorf(ErrNotRunning, "cannot exec in a stopped container %s", c.s.ID)
 	}
 	proc := o.Process
 	if proc == nil || len(proc.Args) == 0 {
@@ -81,7 +81,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		first.Setns(fmt.Sprintf("/proc/%d/ns/%s", pid, nsFiles[t]), nsFlags[t])
 	}
 	if !c.initAlive() {
-		return 0, fmt.Errorf("cannot exec in a stopped container %s", c.s.ID)
+		return 0, errorf(ErrNotRunning, "cannot exec in a stopped container %s", c.s.ID)
 	}
 	first.Fork()
 	first.ReadPlan()

@@ -95,7 +95,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 	dir := filepath.Join(o.Root, o.ID)
 	if err := os.Mkdir(dir, 0o711); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("container with id %s already exists", o.ID)
+			return nil, errorf(ErrExist, "container with id %s already exists", o.ID)
 		}
 		if errors.Is(err, os.ErrPermission) && os.Geteuid() != 0 {
 			return nil, fmt.Errorf("state dir: %w (as a non-root user set XDG_RUNTIME_DIR or pass --root)", err)
@@ -339,15 +339,17 @@ func (c *Container) Start() error {
 	switch st := c.Status(); st {
 	case StatusCreated:
 	case StatusStopped:
-		return fmt.Errorf("cannot start a container that has stopped")
+		return errorf(ErrNotRunning, "cannot start a container that has stopped")
+	case StatusPaused:
+		return errorf(ErrPaused, "cannot start a container in the paused state")
 	default:
-		return fmt.Errorf("cannot start an already %s container", st)
+		return errorf(ErrNotCreated, "cannot start an already %s container", st)
 	}
 	fifoPath := filepath.Join(c.dir, fifoFile)
 	f, err := os.OpenFile(fifoPath, os.O_WRONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENXIO) {
-			return fmt.Errorf("cannot start container %s: its process has exited", c.s.ID)
+			return errorf(ErrNotRunning, "cannot start container %s: its process has exited", c.s.ID)
 		}
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
@@ -371,7 +373,7 @@ func (c *Container) Start() error {
 func (c *Container) Kill(sig unix.Signal, all bool) error {
 	st := c.Status()
 	if st == StatusStopped && !all {
-		return errNotRunning
+		return ErrNotRunning
 	}
 	if all {
 		// As runc: --all signals whatever is left in the cgroup even once init has exited.
@@ -441,9 +443,9 @@ func (c *Container) Delete(force bool) error {
 		_ = c.signalInit(unix.SIGKILL)
 	default:
 		if !force {
-			return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.s.ID, st)
+			return errorf(ErrNotStopped, "cannot delete container %s that is not stopped: %s", c.s.ID, st)
 		}
-		if err := c.Kill(unix.SIGKILL, true); err != nil && !errors.Is(err, errNotRunning) {
+		if err := c.Kill(unix.SIGKILL, true); err != nil && !errors.Is(err, ErrNotRunning) {
 			return err
 		}
 		_ = c.signalInit(unix.SIGKILL)
@@ -495,7 +497,7 @@ func (c *Container) waitDead(timeout time.Duration) error {
 // Pause freezes every process of the container.
 func (c *Container) Pause() error {
 	if st := c.Status(); st != StatusRunning {
-		return fmt.Errorf("container %s is %s, not running", c.s.ID, st)
+		return errorf(ErrNotRunning, "container %s is %s, not running", c.s.ID, st)
 	}
 	if len(c.s.CgroupPaths) == 0 {
 		return fmt.Errorf("cannot pause container %s: %w", c.s.ID, ErrNoCgroup)
@@ -510,7 +512,7 @@ func (c *Container) Pause() error {
 // Resume thaws a paused container.
 func (c *Container) Resume() error {
 	if st := c.Status(); st != StatusPaused {
-		return fmt.Errorf("container %s is %s, not paused", c.s.ID, st)
+		return errorf(ErrNotPaused, "container %s is %s, not paused", c.s.ID, st)
 	}
 	if len(c.s.CgroupPaths) == 0 {
 		return fmt.Errorf("cannot resume container %s: %w", c.s.ID, ErrNoCgroup)
