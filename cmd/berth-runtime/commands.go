@@ -262,12 +262,9 @@ func cmdDelete(g *globals, args []string) error {
 	}
 	c, err := container.Load(g.root, rest[0])
 	if err != nil {
-		if force && errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
 		// runc with --force succeeds for a container that is already gone; a state dir
 		// left without its state by a runtime killed early in create goes too.
-		if force && strings.Contains(err.Error(), "does not exist") {
+		if force && errors.Is(err, container.ErrNotExist) {
 			if container.CheckID(rest[0]) == nil {
 				_ = os.RemoveAll(filepath.Join(g.root, rest[0]))
 			}

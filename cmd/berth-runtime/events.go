@@ -42,7 +42,7 @@ func cmdEvents(g *globals, args []string) error {
 		return err
 	}
 	if c.Status() == container.StatusStopped {
-		return fmt.Errorf("container with id %s is not running", c.ID())
+		return container.Errorf(container.ErrNotRunning, "container with id %s is not running", c.ID())
 	}
 	enc := json.NewEncoder(os.Stdout)
 	emitStats := func() error {

@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/runtime/cgroups"
 	"github.com/berth-dev/berth/runtime/nsexec"
@@ -24,6 +22,9 @@ type ExecOpts struct {
 	// OpenConsole is as in CreateOpts: with a terminal and no ConsoleSocket, the socket the pty
 	// master is sent on.
 	OpenConsole func() (*os.File, error)
+	// ExtraFiles and Exe are as in CreateOpts.
+	ExtraFiles []*os.File
+	Exe        string
 }
 
 // nsFiles names each namespace type's file under /proc/PID/ns.
@@ -43,9 +44,9 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	switch st := c.Status(); st {
 	case StatusRunning, StatusCreated:
 	case StatusPaused:
-		return 0, fmt.Errorf("cannot exec in a paused container %s", c.s.ID)
+		return 0, errorf(ErrPaused, "cannot exec in a paused container %s", c.s.ID)
 	default:
-		return 0, fmt.Errorf("cannot exec in a stopped container %s", c.s.ID)
+		return 0, errorf(ErrNotRunning, "cannot exec in a stopped container %s", c.s.ID)
 	}
 	proc := o.Process
 	if proc == nil || len(proc.Args) == 0 {
@@ -81,87 +82,41 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		first.Setns(fmt.Sprintf("/proc/%d/ns/%s", pid, nsFiles[t]), nsFlags[t])
 	}
 	if !c.initAlive() {
-		return 0, fmt.Errorf("cannot exec in a stopped container %s", c.s.ID)
+		return 0, errorf(ErrNotRunning, "cannot exec in a stopped container %s", c.s.ID)
 	}
 	first.Fork()
 	first.ReadPlan()
 
-	files := make([]*os.File, 0, o.PreserveFds+1)
-	for i := 0; i < o.PreserveFds; i++ {
-		files = append(files, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(i)))
+	ls := launchSpec{
+		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
+		preserveFds: o.PreserveFds, extraFiles: o.ExtraFiles,
+		terminal: proc.Terminal, consoleSocket: o.ConsoleSocket, openConsole: o.OpenConsole,
+		exe: o.Exe, first: &first,
 	}
-	consoleFd := -1
-	if proc.Terminal && o.ConsoleSocket == "" {
-		f, err := o.OpenConsole()
-		if err != nil {
-			return 0, fmt.Errorf("exec: console socket: %w", err)
-		}
-		consoleFd = 3 + len(files)
-		files = append(files, f)
-	} else if proc.Terminal {
-		f, err := dialConsole(o.ConsoleSocket)
-		if err != nil {
-			return 0, err
-		}
-		defer f.Close()
-		consoleFd = 3 + len(files)
-		files = append(files, f)
-	}
-	child, err := nsexec.Start(nsexec.Config{Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Files: files}, &first)
-	if err != nil {
-		return 0, err
-	}
-	defer child.Close()
-	in := &planInput{spec: spec, consoleFd: consoleFd, firstFreeFd: 3 + o.PreserveFds, warn: o.Warn, keyring: c.keyringName()}
+	in := &planInput{spec: spec, consoleFd: ls.consoleFd(), firstFreeFd: ls.firstFreeFd(), warn: o.Warn, keyring: c.keyringName()}
 	in.noSetgroups = setgroupsDenied(pid)
-	execPid := 0
-	fail := func(err error) (int, error) {
-		child.Kill()
-		if execPid > 0 {
-			_ = unix.Kill(execPid, unix.SIGKILL)
-			var ws unix.WaitStatus
-			_, _ = unix.Wait4(execPid, &ws, 0, nil)
-		}
-		return 0, err
-	}
-	for {
-		tag, payload, err := child.Next()
-		if errors.Is(err, nsexec.ErrClosed) && execPid > 0 {
-			// The socket is close-on-exec: it closing means the process runs.
-			break
-		}
-		if err != nil {
-			return fail(fmt.Errorf("exec in %s: %w", c.s.ID, err))
-		}
-		if tag != nsexec.TagPid {
-			return fail(fmt.Errorf("unexpected message %q from exec", tag))
-		}
-		if execPid, err = nsexec.PidPayload(payload); err != nil {
-			return fail(err)
-		}
-		if err := child.Wait(); err != nil {
-			return fail(err)
-		}
-		// A rootless container may have no cgroup to join.
-		if len(c.s.CgroupPaths) > 0 {
-			cg, err := cgroups.Load(c.s.CgroupPaths)
-			if err == nil {
-				err = cg.Apply(execPid)
+	execPid, err := launch(ls, launchHooks{
+		untilExec: true,
+		forked: func(execPid int) (*nsexec.Plan, error) {
+			// A rootless container may have no cgroup to join.
+			if len(c.s.CgroupPaths) > 0 {
+				cg, err := cgroups.Load(c.s.CgroupPaths)
+				if err == nil {
+					err = cg.Apply(execPid)
+				}
+				if err != nil {
+					return nil, fmt.Errorf("exec: join cgroup: %w", err)
+				}
 			}
-			if err != nil {
-				return fail(fmt.Errorf("exec: join cgroup: %w", err))
+			var p nsexec.Plan
+			if err := processPlan(&p, in, proc, false); err != nil {
+				return nil, err
 			}
-		}
-		var p nsexec.Plan
-		if err := processPlan(&p, in, proc, false); err != nil {
-			return fail(err)
-		}
-		if err := child.Ack(); err != nil {
-			return fail(err)
-		}
-		if err := child.SendPlan(&p); err != nil {
-			return fail(err)
-		}
+			return &p, nil
+		},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("exec in %s: %w", c.s.ID, err)
 	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, execPid); err != nil {
@@ -169,19 +124,4 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		}
 	}
 	return execPid, nil
-}
-
-// dialConsole connects to a --console-socket with plain syscalls (no package net: its init
-// costs start-up time in the runtime).
-func dialConsole(path string) (*os.File, error) {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("console socket: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), "console-socket")
-	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("connect to console socket %s: %w", path, err)
-	}
-	return f, nil
 }

@@ -43,6 +43,9 @@ type CreateOpts struct {
 	// a connected unix socket to send the pty master on instead (run uses one end of a
 	// socketpair to relay the terminal itself). The caller keeps ownership of the file.
 	OpenConsole func() (*os.File, error)
+	// ExtraFiles are passed to the container process at fds 3+PreserveFds, 3+PreserveFds+1, ...:
+	// for a library caller, whose own fds from 3 are not the container's.
+	ExtraFiles []*os.File
 }
 
 // Create creates a container from a bundle: its process waits for Start.
@@ -95,7 +98,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 	dir := filepath.Join(o.Root, o.ID)
 	if err := os.Mkdir(dir, 0o711); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("container with id %s already exists", o.ID)
+			return nil, errorf(ErrExist, "container with id %s already exists", o.ID)
 		}
 		if errors.Is(err, os.ErrPermission) && os.Geteuid() != 0 {
 			return nil, fmt.Errorf("state dir: %w (as a non-root user set XDG_RUNTIME_DIR or pass --root)", err)
@@ -107,15 +110,11 @@ func Create(o CreateOpts) (c *Container, err error) {
 		Annotations: spec.Annotations, Spec: spec, RawSpec: rawSpec, Hooks: spec.Hooks, Owner: "", NoNewKeyring: o.NoNewKeyring,
 	}}
 	var cg cgroups.Manager
-	var child *nsexec.Child
 	// The error returns set the named result c to nil: clean up through our own reference.
 	created := c
 	defer func() {
 		if err == nil {
 			return
-		}
-		if child != nil {
-			child.Kill()
 		}
 		if created.s.Pid > 0 {
 			_ = unix.Kill(created.s.Pid, unix.SIGKILL)
@@ -168,74 +167,25 @@ func Create(o CreateOpts) (c *Container, err error) {
 	}
 	defer fifo.Close()
 
-	files := make([]*os.File, 0, o.PreserveFds+2)
-	for i := 0; i < o.PreserveFds; i++ {
-		files = append(files, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(i)))
-	}
-	fifoFd := 3 + len(files)
-	files = append(files, fifo)
-	consoleFd := -1
-	if spec.Process.Terminal && o.ConsoleSocket == "" {
-		f, err := o.OpenConsole()
-		if err != nil {
-			return nil, fmt.Errorf("console socket: %w", err)
-		}
-		consoleFd = 3 + len(files)
-		files = append(files, f)
-	} else if spec.Process.Terminal {
-		// Plain syscalls rather than package net: its init and resolver are not worth their
-		// start-up cost in the runtime.
-		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return nil, fmt.Errorf("console socket: %w", err)
-		}
-		f := os.NewFile(uintptr(fd), "console-socket")
-		if err := unix.Connect(fd, &unix.SockaddrUnix{Name: o.ConsoleSocket}); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("connect to console socket %s: %w", o.ConsoleSocket, err)
-		}
-		defer f.Close()
-		consoleFd = 3 + len(files)
-		files = append(files, f)
+	ls := launchSpec{
+		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
+		preserveFds: o.PreserveFds, extraFiles: o.ExtraFiles, own: []*os.File{fifo},
+		terminal: spec.Process.Terminal, consoleSocket: o.ConsoleSocket, openConsole: o.OpenConsole,
+		exe: o.Exe,
 	}
 	in := &planInput{
 		spec: spec, rootfs: rootfs, bundle: bundle, noPivot: o.NoPivot,
-		fifoFd: fifoFd, consoleFd: consoleFd, firstFreeFd: 3 + o.PreserveFds,
+		fifoFd: ls.ownFd(0), consoleFd: ls.consoleFd(), firstFreeFd: ls.firstFreeFd(),
 		cgroupPaths: c.s.CgroupPaths, cgroupV2: cgroupV2, warn: o.Warn,
 		keyring: c.keyringName(),
 	}
+	ls.first = firstPlan(in)
 	phase("cgroups created")
-	child, err = nsexec.Start(nsexec.Config{
-		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Files: files, Exe: o.Exe,
-	}, firstPlan(in))
-	if err != nil {
-		return nil, err
-	}
-	defer child.Close()
-	for {
-		tag, payload, err := child.Next()
-		if err != nil {
-			return nil, err
-		}
-		switch tag {
-		case nsexec.TagUserns:
-			if err := writeIDMaps(child.Pid, spec); err != nil {
-				return nil, err
-			}
-			// The child waits in its Sync op until its id maps are written.
-			if err := child.Ack(); err != nil {
-				return nil, err
-			}
-		case nsexec.TagPid:
-			pid, err := nsexec.PidPayload(payload)
-			if err != nil {
-				return nil, err
-			}
-			// The intermediate exits once it has forked; the container process talks on.
-			if err := child.Wait(); err != nil {
-				return nil, err
-			}
+	_, err = launch(ls, launchHooks{
+		userns: func(child *nsexec.Child) error { return writeIDMaps(child.Pid, spec) },
+		forked: func(pid int) (*nsexec.Plan, error) {
 			c.s.Pid = pid
+			var err error
 			if c.s.PidStart, _, err = procStat(pid); err != nil {
 				return nil, fmt.Errorf("container process %d: %w", pid, err)
 			}
@@ -266,31 +216,24 @@ func Create(o CreateOpts) (c *Container, err error) {
 			}
 			in.createCtrHook = c.stateJSON(StatusCreated)
 			in.noSetgroups = setgroupsDenied(pid)
-			plan, err := secondPlan(in)
-			if err != nil {
-				return nil, err
-			}
-			if err := child.Ack(); err != nil {
-				return nil, err
-			}
-			if err := child.SendPlan(plan); err != nil {
-				return nil, err
-			}
-		case nsexec.TagReady:
-			phase("container ready")
-			if err := c.save(); err != nil {
-				return nil, err
-			}
-			if o.PidFile != "" {
-				if err := writePidFile(o.PidFile, c.s.Pid); err != nil {
-					return nil, err
-				}
-			}
-			return c, nil
-		default:
-			return nil, fmt.Errorf("unexpected message %q from container init", tag)
+			return secondPlan(in)
+		},
+	})
+	if err != nil {
+		// launch killed and reaped the process it started.
+		c.s.Pid = 0
+		return nil, err
+	}
+	phase("container ready")
+	if err := c.save(); err != nil {
+		return nil, err
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, c.s.Pid); err != nil {
+			return nil, err
 		}
 	}
+	return c, nil
 }
 
 func writePidFile(path string, pid int) error {
@@ -339,15 +282,17 @@ func (c *Container) Start() error {
 	switch st := c.Status(); st {
 	case StatusCreated:
 	case StatusStopped:
-		return fmt.Errorf("cannot start a container that has stopped")
+		return errorf(ErrNotRunning, "cannot start a container that has stopped")
+	case StatusPaused:
+		return errorf(ErrPaused, "cannot start a container in the paused state")
 	default:
-		return fmt.Errorf("cannot start an already %s container", st)
+		return errorf(ErrNotCreated, "cannot start an already %s container", st)
 	}
 	fifoPath := filepath.Join(c.dir, fifoFile)
 	f, err := os.OpenFile(fifoPath, os.O_WRONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENXIO) {
-			return fmt.Errorf("cannot start container %s: its process has exited", c.s.ID)
+			return errorf(ErrNotRunning, "cannot start container %s: its process has exited", c.s.ID)
 		}
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
@@ -371,7 +316,7 @@ func (c *Container) Start() error {
 func (c *Container) Kill(sig unix.Signal, all bool) error {
 	st := c.Status()
 	if st == StatusStopped && !all {
-		return errNotRunning
+		return ErrNotRunning
 	}
 	if all {
 		// As runc: --all signals whatever is left in the cgroup even once init has exited.
@@ -441,9 +386,9 @@ func (c *Container) Delete(force bool) error {
 		_ = c.signalInit(unix.SIGKILL)
 	default:
 		if !force {
-			return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.s.ID, st)
+			return errorf(ErrNotStopped, "cannot delete container %s that is not stopped: %s", c.s.ID, st)
 		}
-		if err := c.Kill(unix.SIGKILL, true); err != nil && !errors.Is(err, errNotRunning) {
+		if err := c.Kill(unix.SIGKILL, true); err != nil && !errors.Is(err, ErrNotRunning) {
 			return err
 		}
 		_ = c.signalInit(unix.SIGKILL)
@@ -495,7 +440,7 @@ func (c *Container) waitDead(timeout time.Duration) error {
 // Pause freezes every process of the container.
 func (c *Container) Pause() error {
 	if st := c.Status(); st != StatusRunning {
-		return fmt.Errorf("container %s is %s, not running", c.s.ID, st)
+		return errorf(ErrNotRunning, "container %s is %s, not running", c.s.ID, st)
 	}
 	if len(c.s.CgroupPaths) == 0 {
 		return fmt.Errorf("cannot pause container %s: %w", c.s.ID, ErrNoCgroup)
@@ -510,7 +455,7 @@ func (c *Container) Pause() error {
 // Resume thaws a paused container.
 func (c *Container) Resume() error {
 	if st := c.Status(); st != StatusPaused {
-		return fmt.Errorf("container %s is %s, not paused", c.s.ID, st)
+		return errorf(ErrNotPaused, "container %s is %s, not paused", c.s.ID, st)
 	}
 	if len(c.s.CgroupPaths) == 0 {
 		return fmt.Errorf("cannot resume container %s: %w", c.s.ID, ErrNoCgroup)

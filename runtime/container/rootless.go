@@ -44,10 +44,6 @@ func RunningInUserNS() bool {
 	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
 }
 
-// ErrNoCgroup is returned by operations that need the container's cgroup when a rootless
-// container has none.
-var ErrNoCgroup = errors.New("the container has no cgroup (rootless, without a writable cgroup)")
-
 // isPermission reports errors that mean "not allowed to create or write this cgroup": these are
 // the ones rootless mode passes over, as runc does.
 func isPermission(err error) bool {

@@ -82,7 +82,7 @@ func Load(root, id string) (*Container, error) {
 	data, err := os.ReadFile(filepath.Join(dir, stateFile))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("container %s does not exist", id)
+			return nil, errorf(ErrNotExist, "container %s does not exist", id)
 		}
 		return nil, fmt.Errorf("read state of %s: %w", id, err)
 	}
@@ -256,24 +256,22 @@ func (c *Container) signalInit(sig unix.Signal) error {
 	fd, err := unix.PidfdOpen(c.s.Pid, 0)
 	if err != nil {
 		if errors.Is(err, unix.ESRCH) {
-			return errNotRunning
+			return ErrNotRunning
 		}
 		return fmt.Errorf("open pidfd of %d: %w", c.s.Pid, err)
 	}
 	defer unix.Close(fd)
 	if !c.initAlive() {
-		return errNotRunning
+		return ErrNotRunning
 	}
 	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
 		if errors.Is(err, unix.ESRCH) {
-			return errNotRunning
+			return ErrNotRunning
 		}
 		return fmt.Errorf("signal %d: %w", c.s.Pid, err)
 	}
 	return nil
 }
-
-var errNotRunning = errors.New("container not running")
 
 // Rootfs returns the container's root filesystem path on the host.
 func (c *Container) Rootfs() string { return c.s.Rootfs }

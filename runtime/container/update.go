@@ -9,14 +9,10 @@ import (
 	"github.com/berth-dev/berth/runtime/cgroups"
 )
 
-// errNoCgroup is returned by the cgroup-backed commands for a container without a cgroup of its
-// own (a rootless container that could not get one).
-var errNoCgroup = errors.New("has no cgroup of its own")
-
 // cgroup loads the manager of the container's cgroup.
 func (c *Container) cgroup() (cgroups.Manager, error) {
 	if len(c.s.CgroupPaths) == 0 {
-		return nil, fmt.Errorf("container %s %w", c.s.ID, errNoCgroup)
+		return nil, errorf(ErrNoCgroup, "container %s has no cgroup of its own", c.s.ID)
 	}
 	cg, err := cgroups.Load(c.s.CgroupPaths)
 	if err != nil {
@@ -33,7 +29,7 @@ func (c *Container) UpdateResources(r *specs.LinuxResources) error {
 		return errors.New("update: no resources given")
 	}
 	if st := c.Status(); st == StatusStopped {
-		return fmt.Errorf("cannot update a stopped container %s", c.s.ID)
+		return errorf(ErrNotRunning, "cannot update a stopped container %s", c.s.ID)
 	}
 	cg, err := c.cgroup()
 	if err != nil {

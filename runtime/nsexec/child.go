@@ -41,7 +41,8 @@ type Config struct {
 	Stdin, Stdout, Stderr *os.File
 	// Files are inherited at fd 3, 4, ... in this order (preserved fds come first).
 	Files []*os.File
-	// Exe is the binary to run; default /proc/self/exe.
+	// Exe is the binary to run, one that links this package (berth-runtime, for a caller built
+	// without it); default /proc/self/exe. Either is run from a read-only view of itself.
 	Exe string
 }
 
@@ -57,14 +58,15 @@ func Start(cfg Config, plan *Plan) (*Child, error) {
 
 	exe := cfg.Exe
 	if exe == "" {
-		ro, err := readonlySelf()
-		if err != nil {
-			parent.Close()
-			return nil, err
-		}
-		defer ro.Close()
-		exe = fmt.Sprintf("/proc/self/fd/%d", ro.Fd())
+		exe = "/proc/self/exe"
 	}
+	ro, err := readonlyExe(exe)
+	if err != nil {
+		parent.Close()
+		return nil, err
+	}
+	defer ro.Close()
+	exe = fmt.Sprintf("/proc/self/fd/%d", ro.Fd())
 	files := append(append([]*os.File{}, cfg.Files...), child)
 	syncFd := 3 + len(files) - 1
 	cmd := &exec.Cmd{
@@ -165,16 +167,16 @@ func PidPayload(b []byte) (int, error) {
 	return int(binary.LittleEndian.Uint32(b)), nil
 }
 
-// readonlySelf returns our own binary on a private read-only bind mount that belongs to no mount
-// namespace (open_tree with OPEN_TREE_CLONE). The child is executed from it, so that a container
+// readonlyExe returns the runtime binary at path (usually our own, /proc/self/exe) on a private
+// read-only bind mount that belongs to no mount namespace (open_tree with OPEN_TREE_CLONE). The child is executed from it, so that a container
 // process that reaches the runtime binary through /proc/PID/exe (CVE-2019-5736) can never open it
 // for writing: the kernel answers EROFS, and the detached mount cannot be remounted from any
 // namespace. It costs two system calls, where a memfd copy of the binary costs milliseconds.
-func readonlySelf() (*os.File, error) {
-	fd, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+func readonlyExe(path string) (*os.File, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if errors.Is(err, unix.EPERM) {
 		// OPEN_TREE_CLONE needs CAP_SYS_ADMIN: a rootless runtime uses a sealed copy instead.
-		return sealedSelfCopy()
+		return sealedCopy(path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("clone runtime binary mount: %w", err)
@@ -187,12 +189,14 @@ func readonlySelf() (*os.File, error) {
 	return os.NewFile(uintptr(fd), "berth-runtime-ro"), nil
 }
 
-// sealedSelfCopy copies our binary into a memfd sealed against any change, for callers without
-// the privilege that readonlySelf's detached mount needs. A container process that opens it
-// through /proc/PID/exe gets a file that can never be written (CVE-2019-5736), at the cost of
+func sealedSelfCopy() (*os.File, error) { return sealedCopy("/proc/self/exe") }
+
+// sealedCopy copies the runtime binary into a memfd sealed against any change, for callers
+// without the privilege that readonlyExe's detached mount needs. A container process that opens
+// it through /proc/PID/exe gets a file that can never be written (CVE-2019-5736), at the cost of
 // copying the binary on every start.
-func sealedSelfCopy() (*os.File, error) {
-	src, err := os.Open("/proc/self/exe")
+func sealedCopy(path string) (*os.File, error) {
+	src, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open runtime binary: %w", err)
 	}
