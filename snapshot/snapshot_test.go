@@ -64,13 +64,19 @@ func TestUnpackVerifies(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(s.Path(diffID), "f")); string(b) != "good" {
 		t.Errorf("content %q", b)
 	}
-	if dirs, err := s.LowerDirs([]v1.Hash{diffID}); err != nil || len(dirs) != 1 {
-		t.Errorf("LowerDirs: %v %v", dirs, err)
+	if p := s.Path(diffID); filepath.Dir(p) != filepath.Join(s.dir, "layers") || len(filepath.Base(p)) > 3 {
+		t.Errorf("layer dir %s: want a short name under layers/", p)
+	}
+	if list, err := s.List(); err != nil || len(list) != 1 || list[0] != diffID {
+		t.Errorf("List: %v %v", list, err)
 	}
 	if err := s.Remove(diffID); err != nil || s.Has(diffID) {
 		t.Errorf("remove: %v", err)
 	}
-	if _, err := s.LowerDirs([]v1.Hash{diffID}); err == nil {
-		t.Error("LowerDirs of a missing layer succeeded")
+	if s.Path(diffID) != "" {
+		t.Error("Path of a removed layer")
+	}
+	if err := s.Remove(diffID); err != nil {
+		t.Errorf("second remove: %v", err)
 	}
 }
