@@ -396,37 +396,36 @@ func (s *Store) CleanTmp() error {
 		}
 		errs = append(errs, os.RemoveAll(filepath.Join(s.dir, "tmp", e.Name())))
 	}
-	layers, active := map[string]bool{}, map[string]bool{}
-	err = s.db(false, func(tx *bolt.Tx) error {
-		tx.Bucket(bucketLayers).ForEach(func(_, v []byte) error {
-			var rec layerRec
-			if json.Unmarshal(v, &rec) == nil {
-				layers[strconv.FormatUint(rec.ID, 10)] = true
+	// Orphans are looked for with the metadata locked for writing: an
+	// unpack renames its dir into place inside its own write transaction.
+	err = s.db(true, func(tx *bolt.Tx) error {
+		known := map[string]map[string]bool{"layers": {}, "active": {}}
+		for dir, b := range map[string][]byte{"layers": bucketLayers, "active": bucketSnapshots} {
+			tx.Bucket(b).ForEach(func(_, v []byte) error {
+				var rec struct {
+					ID uint64 `json:"id"`
+				}
+				if json.Unmarshal(v, &rec) == nil {
+					known[dir][strconv.FormatUint(rec.ID, 10)] = true
+				}
+				return nil
+			})
+		}
+		for dir, ids := range known {
+			entries, err := os.ReadDir(filepath.Join(s.dir, dir))
+			if err != nil {
+				return err
 			}
-			return nil
-		})
-		return tx.Bucket(bucketSnapshots).ForEach(func(_, v []byte) error {
-			var rec snapRec
-			if json.Unmarshal(v, &rec) == nil {
-				active[strconv.FormatUint(rec.ID, 10)] = true
+			for _, e := range entries {
+				if _, err := strconv.ParseUint(e.Name(), 10, 64); err == nil && !ids[e.Name()] {
+					errs = append(errs, os.RemoveAll(filepath.Join(s.dir, dir, e.Name())))
+				}
 			}
-			return nil
-		})
+		}
+		return nil
 	})
 	if err != nil {
-		return err
-	}
-	for dir, known := range map[string]map[string]bool{"layers": layers, "active": active} {
-		entries, err := os.ReadDir(filepath.Join(s.dir, dir))
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, e := range entries {
-			if _, err := strconv.ParseUint(e.Name(), 10, 64); err == nil && !known[e.Name()] {
-				errs = append(errs, os.RemoveAll(filepath.Join(s.dir, dir, e.Name())))
-			}
-		}
+		errs = append(errs, fmt.Errorf("clean snapshot store: %w", err))
 	}
 	return errors.Join(errs...)
 }

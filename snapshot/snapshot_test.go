@@ -80,3 +80,47 @@ func TestUnpackVerifies(t *testing.T) {
 		t.Errorf("second remove: %v", err)
 	}
 }
+
+// TestCleanTmp: what killed processes left (tmp entries, layer and
+// snapshot dirs without a record) goes; recorded ones stay.
+func TestCleanTmp(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := tarOf(t, "f", "good")
+	diffID, _, _ := v1.SHA256(bytes.NewReader(good))
+	if err := s.Unpack(diffID, bytes.NewReader(good), nil); err != nil {
+		t.Fatal(err)
+	}
+	sn, err := s.NewDriver(DriverCopy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, err := s.Chain([]v1.Hash{diffID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sn.Prepare("kept", top); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"tmp/layer-123", "layers/77", "active/78"} {
+		if err := os.MkdirAll(filepath.Join(s.dir, d, "x"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CleanTmp(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"tmp/layer-123", "layers/77", "active/78"} {
+		if _, err := os.Stat(filepath.Join(s.dir, d)); !os.IsNotExist(err) {
+			t.Errorf("%s left: %v", d, err)
+		}
+	}
+	if !s.Has(diffID) {
+		t.Error("recorded layer removed")
+	}
+	if m, err := sn.Mounts("kept"); err != nil || !fileExists(m[0].Source) {
+		t.Errorf("recorded snapshot removed: %v %v", m, err)
+	}
+}
