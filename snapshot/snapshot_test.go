@@ -124,3 +124,17 @@ func TestCleanTmp(t *testing.T) {
 		t.Errorf("recorded snapshot removed: %v %v", m, err)
 	}
 }
+
+// BenchmarkHas: every lookup opens the metadata file for one read
+// transaction (several processes share it).
+func BenchmarkHas(b *testing.B) {
+	s, err := Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := []byte("not a tar, never unpacked")
+	diffID, _, _ := v1.SHA256(bytes.NewReader(data))
+	for b.Loop() {
+		s.Has(diffID)
+	}
+}
