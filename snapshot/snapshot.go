@@ -396,8 +396,10 @@ func (s *Store) CleanTmp() error {
 		}
 		errs = append(errs, os.RemoveAll(filepath.Join(s.dir, "tmp", e.Name())))
 	}
-	// Orphans are looked for with the metadata locked for writing: an
-	// unpack renames its dir into place inside its own write transaction.
+	// Orphans are looked for with the metadata locked for writing (an
+	// unpack renames its dir into place inside its own write transaction);
+	// nothing is written, so the transaction is rolled back: no fsync.
+	errRollback := errors.New("rollback")
 	err = s.db(true, func(tx *bolt.Tx) error {
 		known := map[string]map[string]bool{"layers": {}, "active": {}}
 		for dir, b := range map[string][]byte{"layers": bucketLayers, "active": bucketSnapshots} {
@@ -422,9 +424,9 @@ func (s *Store) CleanTmp() error {
 				}
 			}
 		}
-		return nil
+		return errRollback
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errRollback) {
 		errs = append(errs, fmt.Errorf("clean snapshot store: %w", err))
 	}
 	return errors.Join(errs...)
