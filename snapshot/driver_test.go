@@ -3,13 +3,16 @@ package snapshot
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sys/unix"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/berth-dev/berth/snapshot/archive"
 )
 
 func TestNewDriver(t *testing.T) {
@@ -51,63 +54,103 @@ func TestNewDriver(t *testing.T) {
 	}
 }
 
-// TestDriversPrepare makes a root with each driver from the same unpacked
-// layers and checks both show the same files and clean up.
-func TestDriversPrepare(t *testing.T) {
-	base := t.TempDir()
-	s, err := Open(filepath.Join(base, "store"))
+// TestMigrateDiffIDDirs: a store of the old layout (layers/DIFFID) opens
+// with the same layers under short ids, resumes an interrupted migration,
+// and prepares roots on them.
+func TestMigrateDiffIDDirs(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "snapshots")
+	var ids []v1.Hash
+	for i := range 3 {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		body := fmt.Sprint("layer ", i)
+		tw.WriteHeader(&tar.Header{Name: fmt.Sprint("f", i), Mode: 0o644, Typeflag: tar.TypeReg, Size: int64(len(body))})
+		tw.Write([]byte(body))
+		tw.Close()
+		id, _, _ := v1.SHA256(bytes.NewReader(buf.Bytes()))
+		ids = append(ids, id)
+		// As the old Store.Unpack left it.
+		legacy := filepath.Join(dir, "layers", id.Hex)
+		if err := os.MkdirAll(filepath.Dir(legacy), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := archive.Extract(&buf, legacy, archive.Options{Whiteouts: archive.WhiteoutOverlay}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ids []v1.Hash
-	for _, files := range [][]string{{"a", "1", "b", "1"}, {"b", "2", ".wh.a", ""}} {
-		var buf bytes.Buffer
-		tw := tar.NewWriter(&buf)
-		for i := 0; i < len(files); i += 2 {
-			tw.WriteHeader(&tar.Header{Name: files[i], Mode: 0o644, Typeflag: tar.TypeReg, Size: int64(len(files[i+1]))})
-			tw.Write([]byte(files[i+1]))
+	for i, id := range ids {
+		p := s.Path(id)
+		if p == "" || len(filepath.Base(p)) > 2 {
+			t.Fatalf("layer %d at %q", i, p)
 		}
-		tw.Close()
-		id, _, _ := v1.SHA256(bytes.NewReader(buf.Bytes()))
-		if err := s.Unpack(id, &buf, nil); err != nil {
-			t.Fatal(err)
+		if b, err := os.ReadFile(filepath.Join(p, fmt.Sprint("f", i))); err != nil || string(b) != fmt.Sprint("layer ", i) {
+			t.Errorf("layer %d: %q %v", i, b, err)
 		}
-		ids = append(ids, id)
+		if _, err := os.Stat(filepath.Join(dir, "layers", id.Hex)); !os.IsNotExist(err) {
+			t.Errorf("old dir of layer %d left: %v", i, err)
+		}
 	}
-	lowers, err := s.LowerDirs(ids)
+	// An interrupted migration (records made, a dir not yet renamed, the
+	// store not marked) resumes.
+	p0 := s.Path(ids[0])
+	if err := os.Rename(p0, filepath.Join(dir, "layers", ids[0].Hex)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db(true, func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keyMigrated) }); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Path(ids[0]); got != p0 {
+		t.Errorf("resumed migration put layer 0 at %q, want %q", got, p0)
+	}
+	top, err := s.Chain(ids)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{DriverOverlay, DriverCopy} {
-		t.Run(name, func(t *testing.T) {
-			d, err := s.NewDriver(name)
-			if err != nil {
-				t.Fatal(err)
+		sn, err := s.NewDriver(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := sn.View("v-"+name, top)
+		if err != nil {
+			t.Fatal(err)
+		}
+		target := t.TempDir()
+		if err := MountAll(m, target); err != nil {
+			t.Fatal(err)
+		}
+		for i := range ids {
+			if _, err := os.Stat(filepath.Join(target, fmt.Sprint("f", i))); err != nil {
+				t.Errorf("%s: %v", name, err)
 			}
-			r, err := d.Prepare(filepath.Join(base, name), lowers)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { r.Remove() })
-			if b, err := os.ReadFile(filepath.Join(r.Merged(), "b")); err != nil || string(b) != "2" {
-				t.Errorf("b = %q, %v", b, err)
-			}
-			if _, err := os.Lstat(filepath.Join(r.Merged(), "a")); !os.IsNotExist(err) {
-				t.Errorf("a should be whited out: %v", err)
-			}
-			if err := os.WriteFile(filepath.Join(r.Merged(), "new"), []byte("n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := os.Stat(filepath.Join(r.Upper(), "new")); err != nil {
-				t.Errorf("change not in the upper dir: %v", err)
-			}
-			if err := r.Remove(); err != nil {
-				t.Fatal(err)
-			}
-			var st unix.Statfs_t
-			if err := unix.Statfs(filepath.Join(base, name), &st); err == nil {
-				t.Errorf("%s still exists after Remove", name)
-			}
-		})
+		}
+		if err := Unmount(target); err != nil {
+			t.Fatal(err)
+		}
+		if err := sn.Remove("v-" + name); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSchemaVersion: a store written by a newer berth is refused, not
+// rewritten.
+func TestSchemaVersion(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db(true, func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyVersion, []byte("99")) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(s.dir); err == nil || !strings.Contains(err.Error(), "schema version 99") {
+		t.Errorf("open of a newer store: %v", err)
 	}
 }

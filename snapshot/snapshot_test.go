@@ -64,13 +64,77 @@ func TestUnpackVerifies(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(s.Path(diffID), "f")); string(b) != "good" {
 		t.Errorf("content %q", b)
 	}
-	if dirs, err := s.LowerDirs([]v1.Hash{diffID}); err != nil || len(dirs) != 1 {
-		t.Errorf("LowerDirs: %v %v", dirs, err)
+	if p := s.Path(diffID); filepath.Dir(p) != filepath.Join(s.dir, "layers") || len(filepath.Base(p)) > 3 {
+		t.Errorf("layer dir %s: want a short name under layers/", p)
+	}
+	if list, err := s.List(); err != nil || len(list) != 1 || list[0] != diffID {
+		t.Errorf("List: %v %v", list, err)
 	}
 	if err := s.Remove(diffID); err != nil || s.Has(diffID) {
 		t.Errorf("remove: %v", err)
 	}
-	if _, err := s.LowerDirs([]v1.Hash{diffID}); err == nil {
-		t.Error("LowerDirs of a missing layer succeeded")
+	if s.Path(diffID) != "" {
+		t.Error("Path of a removed layer")
+	}
+	if err := s.Remove(diffID); err != nil {
+		t.Errorf("second remove: %v", err)
+	}
+}
+
+// TestCleanTmp: what killed processes left (tmp entries, layer and
+// snapshot dirs without a record) goes; recorded ones stay.
+func TestCleanTmp(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := tarOf(t, "f", "good")
+	diffID, _, _ := v1.SHA256(bytes.NewReader(good))
+	if err := s.Unpack(diffID, bytes.NewReader(good), nil); err != nil {
+		t.Fatal(err)
+	}
+	sn, err := s.NewDriver(DriverCopy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, err := s.Chain([]v1.Hash{diffID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sn.Prepare("kept", top); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"tmp/layer-123", "layers/77", "active/78"} {
+		if err := os.MkdirAll(filepath.Join(s.dir, d, "x"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CleanTmp(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"tmp/layer-123", "layers/77", "active/78"} {
+		if _, err := os.Stat(filepath.Join(s.dir, d)); !os.IsNotExist(err) {
+			t.Errorf("%s left: %v", d, err)
+		}
+	}
+	if !s.Has(diffID) {
+		t.Error("recorded layer removed")
+	}
+	if m, err := sn.Mounts("kept"); err != nil || !fileExists(m[0].Source) {
+		t.Errorf("recorded snapshot removed: %v %v", m, err)
+	}
+}
+
+// BenchmarkHas: every lookup opens the metadata file for one read
+// transaction (several processes share it).
+func BenchmarkHas(b *testing.B) {
+	s, err := Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := []byte("not a tar, never unpacked")
+	diffID, _, _ := v1.SHA256(bytes.NewReader(data))
+	for b.Loop() {
+		s.Has(diffID)
 	}
 }

@@ -55,26 +55,32 @@ func Prepare(dir string, lowers []string) (Rootfs, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return r, fmt.Errorf("prepare rootfs %s: %w", dir, err)
 	}
-	// Build next to the target and rename: a crash never leaves a half
-	// copy that looks whole.
-	tmp, err := os.MkdirTemp(dir, ".merged-")
-	if err != nil {
+	if err := Build(r.Merged(), lowers); err != nil {
 		return r, fmt.Errorf("prepare rootfs %s: %w", dir, err)
+	}
+	return r, nil
+}
+
+// Build makes the directory dst (which must not exist; its parent must)
+// from the layer dirs lowers, topmost first; no lowers make it empty. It
+// builds next to dst and renames: a crash never leaves a half copy that
+// looks whole.
+func Build(dst string, lowers []string) error {
+	tmp, err := os.MkdirTemp(filepath.Dir(dst), "."+filepath.Base(dst)+"-")
+	if err != nil {
+		return err
 	}
 	defer os.RemoveAll(tmp)
 	if err := os.Chmod(tmp, 0o755); err != nil {
-		return r, fmt.Errorf("prepare rootfs %s: %w", dir, err)
+		return err
 	}
 	for i := len(lowers) - 1; i >= 0; i-- {
 		c := &copier{links: map[inode]string{}}
 		if err := c.layer(lowers[i], tmp); err != nil {
-			return r, fmt.Errorf("prepare rootfs %s: layer %s: %w", dir, lowers[i], err)
+			return fmt.Errorf("layer %s: %w", lowers[i], err)
 		}
 	}
-	if err := os.Rename(tmp, r.Merged()); err != nil {
-		return r, fmt.Errorf("prepare rootfs %s: %w", dir, err)
-	}
-	return r, nil
+	return os.Rename(tmp, dst)
 }
 
 type inode struct{ dev, ino uint64 }

@@ -99,27 +99,60 @@ func TestPrepareStacksLayers(t *testing.T) {
 
 func TestMountErrors(t *testing.T) {
 	d := t.TempDir()
+	many := func(n int, dir string) []string {
+		var l []string
+		for range n {
+			l = append(l, dir+"/"+strings.Repeat("x", 40))
+		}
+		return l
+	}
 	tests := []struct {
 		name   string
+		method Method
 		lowers []string
+		upper  string
 		want   string
 	}{
-		{"no layers", nil, "no lower layers"},
-		{"comma", []string{d + "/a,b"}, "contains"},
-		{"too many", func() []string {
-			var l []string
-			for range 200 {
-				l = append(l, d+"/"+strings.Repeat("x", 40))
-			}
-			return l
-		}(), "bytes of mount options"},
-		{"missing layer", []string{d + "/nothere"}, "overlay mount on"},
+		{"no layers", Auto, nil, d, "no lower layers"},
+		{"comma", Auto, []string{d + "/a,b"}, d, "contains"},
+		{"too many for one page", Legacy, many(200, d), d, "bytes of mount options"},
+		{"relative without a common parent", Relative, append(many(1, d), "/x/y"), d, "common parent"},
+		{"read-only with one layer", Auto, []string{d}, "", "two lower layers"},
+		{"missing layer", Auto, []string{d + "/nothere"}, d, "overlay mount on"},
+		{"missing layer, relative", Relative, []string{d + "/nothere"}, d, "(1 layers, relative)"},
 	}
 	for _, tc := range tests {
-		err := Mount(tc.lowers, d, d, d)
+		err := MountWith(tc.method, tc.lowers, tc.upper, tc.upper, d, false)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 			Unmount(d)
+		}
+	}
+}
+
+// TestRelativeKeepsCwd: the relative method changes the working directory
+// of its own thread only.
+func TestRelativeKeepsCwd(t *testing.T) {
+	base := t.TempDir()
+	before, _ := os.Getwd()
+	l1 := layer(t, filepath.Join(base, "1"), "a")
+	l2 := layer(t, filepath.Join(base, "2"), "b")
+	target := filepath.Join(base, "m")
+	if err := os.Mkdir(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if err := MountWith(Relative, []string{l2, l1}, "", "", target, true); err != nil {
+			t.Fatal(err)
+		}
+		if after, _ := os.Getwd(); after != before {
+			t.Fatalf("cwd moved to %s", after)
+		}
+		if ls(t, target) != "a b" {
+			t.Errorf("merged: %s", ls(t, target))
+		}
+		if err := Unmount(target); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -153,42 +153,67 @@ func TestSnapshotDriversMatchLayers(t *testing.T) {
 		}
 	}
 
-	lowers, err := s.Snapshots().LowerDirs(diffIDs)
+	snaps := s.Snapshots()
+	top, err := snaps.Chain(diffIDs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{snapshot.DriverOverlay, snapshot.DriverCopy} {
 		t.Run(name, func(t *testing.T) {
-			d, err := s.Snapshots().NewDriver(name)
+			sn, err := snaps.NewDriver(name)
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := d.Prepare(filepath.Join(t.TempDir(), "ctr"), lowers)
+			mounts, err := sn.Prepare("ctr-"+name, top)
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { r.Remove() })
+			t.Cleanup(func() { sn.Remove("ctr-" + name) })
+			merged := t.TempDir()
+			if err := snapshot.MountAll(mounts, merged); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { snapshot.Unmount(merged) })
 			if name == snapshot.DriverOverlay {
 				var st unix.Statfs_t
-				if err := unix.Statfs(r.Merged(), &st); err != nil || st.Type != unix.OVERLAYFS_SUPER_MAGIC {
-					t.Fatalf("%s is not an overlay mount: %v", r.Merged(), err)
+				if err := unix.Statfs(merged, &st); err != nil || st.Type != unix.OVERLAYFS_SUPER_MAGIC {
+					t.Fatalf("%s is not an overlay mount: %v", merged, err)
 				}
 			}
-			got := fsTree(t, r.Merged())
+			got := fsTree(t, merged)
 			if diff := cmp.Diff(wantTree, got); diff != "" {
 				t.Errorf("%s root differs from the applied layers (-want +got):\n%s", name, diff)
 			}
 			// A write lands in the container's own layer, never in
-			// the shared layer dirs.
-			if err := os.WriteFile(filepath.Join(r.Merged(), "etc/passwd"), []byte("changed"), 0o644); err != nil {
+			// the shared layer dirs, and is all its diff holds.
+			if err := os.WriteFile(filepath.Join(merged, "etc/passwd"), []byte("changed"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			for _, l := range lowers {
-				if b, err := os.ReadFile(filepath.Join(l, "etc/passwd")); err == nil && string(b) != "root:x:0:0" {
-					t.Errorf("layer %s changed through the container root", l)
+			for _, d := range diffIDs {
+				if b, err := os.ReadFile(filepath.Join(snaps.Path(d), "etc/passwd")); err == nil && string(b) != "root:x:0:0" {
+					t.Errorf("layer %s changed through the container root", d)
 				}
 			}
-			if err := r.Remove(); err != nil {
+			var diff bytes.Buffer
+			if _, err := sn.Diff("ctr-"+name, &diff, snapshot.DiffOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			tr := tar.NewReader(&diff)
+			for {
+				h, err := tr.Next()
+				if err != nil {
+					break
+				}
+				names = append(names, h.Name)
+			}
+			if want := []string{"etc/", "etc/passwd"}; !cmp.Equal(names, want) {
+				t.Errorf("diff holds %v, want %v", names, want)
+			}
+			if err := snapshot.Unmount(merged); err != nil {
+				t.Fatal(err)
+			}
+			if err := sn.Remove("ctr-" + name); err != nil {
 				t.Fatal(err)
 			}
 		})
