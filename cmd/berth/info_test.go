@@ -122,12 +122,12 @@ func TestConfigErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown key, any command", nil, []string{"--config", bad, "images"}, bad + ":3:1: storage.runrot: unknown key"},
-		{"missing named file", map[string]string{"BERTH_CONFIG": filepath.Join(dir, "none.toml")}, []string{"info"}, "none.toml"},
+		{"missing named file", map[string]string{"BERTH_CONFIG": filepath.Join(dir, "none.toml"), "BERTH_ROOT": dir}, []string{"info"}, "none.toml"},
 		{"empty --config", nil, []string{"--config", "", "info"}, "--config: empty file name"},
 		{"relative --root", nil, []string{"--config", os.DevNull, "--root", "rel", "info"}, `flag --root: storage.root: "rel"`},
-		{"relative BERTH_RUNROOT", map[string]string{"BERTH_RUNROOT": "rel", "BERTH_CONFIG": os.DevNull}, []string{"info"}, `env BERTH_RUNROOT: storage.runroot`},
-		{"bad template", map[string]string{"BERTH_CONFIG": os.DevNull}, []string{"info", "--format", "{{.Nope"}, "invalid --format"},
-		{"bad field", map[string]string{"BERTH_CONFIG": os.DevNull}, []string{"info", "--format", "{{.Nope}}"}, "--format"},
+		{"relative BERTH_RUNROOT", map[string]string{"BERTH_RUNROOT": "rel", "BERTH_CONFIG": os.DevNull, "BERTH_ROOT": dir}, []string{"info"}, `env BERTH_RUNROOT: storage.runroot`},
+		{"bad template", map[string]string{"BERTH_CONFIG": os.DevNull, "BERTH_ROOT": dir}, []string{"info", "--format", "{{.Nope"}, "invalid --format"},
+		{"bad field", map[string]string{"BERTH_CONFIG": os.DevNull, "BERTH_ROOT": dir}, []string{"info", "--format", "{{.Nope}}"}, "--format"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
