@@ -351,21 +351,6 @@ func children(tx *bolt.Tx, key string) error {
 	return nil
 }
 
-// checkNotMounted refuses to delete a snapshot dir that a mount in this
-// mount namespace still uses (its upper dir, or a bind of it).
-func checkNotMounted(dir string) error {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.Contains(line, "upperdir="+dir+"/") || strings.Contains(line, " "+dir+"/fs ") {
-			return fmt.Errorf("%w: still mounted", ErrInUse)
-		}
-	}
-	return nil
-}
-
 // hashWriter counts and hashes what goes through it.
 type hashWriter struct {
 	w io.Writer

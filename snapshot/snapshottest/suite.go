@@ -426,10 +426,19 @@ func testRemoveRefusals(t *testing.T, s *snapshot.Store, sn snapshot.Snapshotter
 	if err := s.Remove(diffIDs[0]); !errors.Is(err, snapshot.ErrInUse) {
 		t.Errorf("remove of a layer under an active snapshot: %v", err)
 	}
-	if sn.Name() == snapshot.DriverOverlay {
-		if err := sn.Remove("ctr"); !errors.Is(err, snapshot.ErrInUse) {
-			t.Errorf("remove of a mounted snapshot: %v", err)
+	if err := sn.Remove("ctr"); !errors.Is(err, snapshot.ErrInUse) {
+		t.Errorf("remove of a mounted snapshot: %v", err)
+	}
+	// A view of one layer or none is a bind mount for every driver.
+	for _, parent := range []string{"", bottom} {
+		m, err := sn.View("v", parent)
+		must(t, err)
+		v := mount(t, m)
+		if err := sn.Remove("v"); parent == "" && !errors.Is(err, snapshot.ErrInUse) {
+			t.Errorf("remove of a mounted empty view: %v", err)
 		}
+		unmount(t, v)
+		sn.Remove("v")
 	}
 	unmount(t, root)
 	must(t, sn.Remove("ctr"))
