@@ -238,6 +238,20 @@ func testPrepareCommitView(t *testing.T, s *snapshot.Store, sn snapshot.Snapshot
 		t.Errorf("stat %+v", info)
 	}
 
+	u, err := sn.Usage("two")
+	must(t, err)
+	if u.Inodes == 0 || u.Size < int64(len("v2 busybox")) {
+		t.Errorf("usage of two: %+v", u)
+	}
+	u1, err := sn.Usage(l1.ChainID)
+	must(t, err)
+	// base: 10 files and a link to one of them, a symlink, 11 directories.
+	if u1.Inodes != 22 {
+		t.Errorf("usage of %s: %+v, want 22 inodes", l1.ChainID, u1)
+	}
+	if _, err := sn.Usage("nope"); !errors.Is(err, snapshot.ErrNotFound) {
+		t.Errorf("usage of nothing: %v", err)
+	}
 	m, err = sn.View("view", l2.ChainID)
 	must(t, err)
 	got := tree(t, mount(t, m))
