@@ -627,6 +627,24 @@ func testLayers128(t *testing.T, s *snapshot.Store, sn snapshot.Snapshotter) {
 			write(t, target, "written", "w")
 		})
 	}
+	vm, err := sn.View("bigview", top)
+	must(t, err)
+	for _, method := range methods {
+		t.Run("view-"+method.String(), func(t *testing.T) {
+			target := t.TempDir()
+			for _, mm := range vm {
+				must(t, mm.MountWith(target, method))
+			}
+			defer unmount(t, target)
+			if got := read(t, target, "layer-0") + read(t, target, "top"); got != fmt.Sprintf("0%d", n-1) {
+				t.Errorf("layer-0 and top: %q", got)
+			}
+			if err := os.WriteFile(filepath.Join(target, "x"), nil, 0o644); !errors.Is(err, unix.EROFS) {
+				t.Errorf("write to a 128-layer view: %v, want EROFS", err)
+			}
+		})
+	}
+	must(t, sn.Remove("bigview"))
 	if sn.Name() == snapshot.DriverOverlay {
 		// The old way: full paths in one mount(2) option string overflow
 		// its page; the error says so.
