@@ -145,9 +145,14 @@ func driverByName(name string) driver {
 	return nil
 }
 
+// checkKey: digest-shaped names are the committed snapshots' (chainIDs),
+// so that a later commit can never take an active snapshot's name.
 func checkKey(key string) error {
 	if key == "" || len(key) > 512 || strings.ContainsAny(key, "\x00") {
 		return fmt.Errorf("invalid snapshot key %q", key)
+	}
+	if strings.HasPrefix(key, "sha256:") {
+		return fmt.Errorf("invalid snapshot key %q: names starting with sha256: are for committed snapshots", key)
 	}
 	return nil
 }
