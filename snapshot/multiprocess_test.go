@@ -85,7 +85,13 @@ func helperProcess(dir, name string) error {
 func TestMain(m *testing.M) {
 	if v := os.Getenv(envHelper); v != "" {
 		dir, name, _ := strings.Cut(v, "|")
-		if err := helperProcess(dir, name); err != nil {
+		var err error
+		if name == "open" {
+			_, err = Open(dir)
+		} else {
+			err = helperProcess(dir, name)
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -150,5 +156,31 @@ func TestProcessesShareStore(t *testing.T) {
 				t.Errorf("tmp left: %v", tmp)
 			}
 		})
+	}
+}
+
+// TestProcessesOpenFreshStore: processes opening one new store at once
+// all wait for the one that makes its metadata (bbolt must never see the
+// empty file read-only).
+func TestProcessesOpenFreshStore(t *testing.T) {
+	for round := range 10 {
+		dir := filepath.Join(t.TempDir(), fmt.Sprint("snapshots-", round))
+		var cmds []*exec.Cmd
+		var outs []*bytes.Buffer
+		for range 6 {
+			c := exec.Command(os.Args[0], "-test.run=^$")
+			out := &bytes.Buffer{}
+			c.Stdout, c.Stderr = out, out
+			c.Env = append(os.Environ(), envHelper+"="+dir+"|open")
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			cmds, outs = append(cmds, c), append(outs, out)
+		}
+		for i, c := range cmds {
+			if err := c.Wait(); err != nil {
+				t.Errorf("round %d, process %d: %v: %s", round, i, err, outs[i])
+			}
+		}
 	}
 }
