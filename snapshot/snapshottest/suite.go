@@ -12,9 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,6 +44,7 @@ func Run(t *testing.T, driver string) {
 		{"Errors", testErrors},
 		{"ConcurrentPrepare", testConcurrentPrepare},
 		{"Layers128", testLayers128},
+		{"BusyboxCommit", testBusyboxCommit},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -667,4 +670,49 @@ func testLayers128(t *testing.T, s *snapshot.Store, sn snapshot.Snapshotter) {
 		t.Errorf("diff of the 128-layer snapshot: %v", ents)
 	}
 	must(t, sn.Remove("big"))
+}
+
+// testBusyboxCommit is what `commit` and build do: a busybox root from the
+// test fixture, a shell run in it (chroot) that changes it, the change
+// committed, and a new root on the commit that shows it.
+func testBusyboxCommit(t *testing.T, s *snapshot.Store, sn snapshot.Snapshotter) {
+	rootfs := filepath.Join(t.TempDir(), "rootfs")
+	must(t, fixture.BusyboxRootfs(rootfs))
+	layer, err := fixture.TarDir(rootfs)
+	must(t, err)
+	diffID, _, err := v1.SHA256(bytes.NewReader(layer))
+	must(t, err)
+	must(t, s.Unpack(diffID, bytes.NewReader(layer), nil))
+	base, err := s.Chain([]v1.Hash{diffID})
+	must(t, err)
+
+	m, err := sn.Prepare("step", base)
+	must(t, err)
+	root := mount(t, m)
+	sh := func(root, script string) string {
+		t.Helper()
+		cmd := exec.Command("/bin/sh", "-c", script)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root}
+		cmd.Dir = "/"
+		cmd.Env = []string{"PATH=/bin:/usr/bin"}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v: %s", script, err, out)
+		}
+		return string(out)
+	}
+	sh(root, "echo built > /etc/motd && rm /bin/ls && mkdir -p /app && ln /bin/busybox /app/echo && chmod 700 /app")
+	unmount(t, root)
+	l, err := sn.Commit("step", nil, snapshot.DiffOptions{Compression: archive.Gzip})
+	must(t, err)
+	must(t, sn.Remove("step"))
+
+	m, err = sn.Prepare("run", l.ChainID)
+	must(t, err)
+	root = mount(t, m)
+	if got := sh(root, "cat /etc/motd; test -e /bin/ls || echo no-ls; /app/echo linked; [ /app/echo -ef /bin/busybox ] && echo same; stat -c %a /app"); got != "built\nno-ls\nlinked\nsame\n700\n" {
+		t.Errorf("root on the commit shows %q", got)
+	}
+	unmount(t, root)
+	must(t, sn.Remove("run"))
 }
