@@ -154,3 +154,32 @@ func TestSchemaVersion(t *testing.T) {
 		t.Errorf("open of a newer store: %v", err)
 	}
 }
+
+// TestCorruptMetadata: a damaged meta.db is refused with an error that
+// names it, and nothing in the store is touched.
+func TestCorruptMetadata(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := tarOf(t, "f", "good")
+	diffID, _, _ := v1.SHA256(bytes.NewReader(good))
+	if err := s.Unpack(diffID, bytes.NewReader(good), nil); err != nil {
+		t.Fatal(err)
+	}
+	layer := s.Path(diffID)
+	garbage := bytes.Repeat([]byte("not bbolt "), 1000)
+	if err := os.WriteFile(s.dbPath(), garbage, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), s.dbPath()) {
+		t.Fatalf("open of a corrupt store: %v", err)
+	}
+	if b, _ := os.ReadFile(s.dbPath()); !bytes.Equal(b, garbage) {
+		t.Error("the corrupt file was rewritten")
+	}
+	if _, err := os.Stat(filepath.Join(layer, "f")); err != nil {
+		t.Errorf("layer touched: %v", err)
+	}
+}

@@ -65,16 +65,26 @@ func Open(dir string) (*Store, error) {
 	}
 	s := &Store{dir: dir}
 	ready := false
-	if fileExists(s.dbPath()) {
+	// Only a file another process has finished making can be read: bbolt
+	// opening an empty one read-only would try to initialize it. Anything
+	// short of that takes the write path, which waits for the other.
+	if fi, err := os.Stat(s.dbPath()); err == nil && fi.Size() > 0 {
+		var version error
 		err := s.db(false, func(tx *bolt.Tx) error {
-			if err := checkVersion(tx); err != nil {
-				return err
+			if tx.Bucket(bucketMeta) == nil {
+				return nil
+			}
+			if version = checkVersion(tx); version != nil {
+				return nil
 			}
 			ready = tx.Bucket(bucketMeta).Get(keyMigrated) != nil
 			return nil
 		})
+		if version != nil {
+			return nil, version
+		}
 		if err != nil {
-			return nil, err
+			ready = false
 		}
 	}
 	if !ready {

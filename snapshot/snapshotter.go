@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -95,6 +96,8 @@ type Snapshotter interface {
 	// caller mounts them (Mount.Mount, MountAll) where it wants.
 	Mounts(key string) ([]Mount, error)
 	Stat(key string) (Info, error)
+	// Usage is the disk use of the snapshot's own files.
+	Usage(key string) (Usage, error)
 	// List returns every snapshot, committed ones first.
 	List() ([]Info, error)
 	// Remove deletes an active or view snapshot with its changes, or a
@@ -142,9 +145,14 @@ func driverByName(name string) driver {
 	return nil
 }
 
+// checkKey: digest-shaped names are the committed snapshots' (chainIDs),
+// so that a later commit can never take an active snapshot's name.
 func checkKey(key string) error {
 	if key == "" || len(key) > 512 || strings.ContainsAny(key, "\x00") {
 		return fmt.Errorf("invalid snapshot key %q", key)
+	}
+	if strings.HasPrefix(key, "sha256:") {
+		return fmt.Errorf("invalid snapshot key %q: names starting with sha256: are for committed snapshots", key)
 	}
 	return nil
 }
@@ -351,21 +359,6 @@ func children(tx *bolt.Tx, key string) error {
 	return nil
 }
 
-// checkNotMounted refuses to delete a snapshot dir that a mount in this
-// mount namespace still uses (its upper dir, or a bind of it).
-func checkNotMounted(dir string) error {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.Contains(line, "upperdir="+dir+"/") || strings.Contains(line, " "+dir+"/fs ") {
-			return fmt.Errorf("%w: still mounted", ErrInUse)
-		}
-	}
-	return nil
-}
-
 // hashWriter counts and hashes what goes through it.
 type hashWriter struct {
 	w io.Writer
@@ -480,4 +473,70 @@ func (sn *snapshotter) Commit(key string, w io.Writer, opts DiffOptions) (Layer,
 		return Layer{}, fmt.Errorf("commit %q: %w", key, err)
 	}
 	return l, nil
+}
+
+// Usage is what a snapshot's own files take: the changes of an active
+// overlay snapshot, the whole copy of a copy one, the layer of a committed
+// one. Size is apparent bytes, each inode counted once.
+type Usage struct {
+	Size   int64
+	Inodes int64
+}
+
+func (sn *snapshotter) Usage(key string) (Usage, error) {
+	var dir string
+	err := sn.s.db(false, func(tx *bolt.Tx) error {
+		if rec, err := get[snapRec](tx, bucketSnapshots, key); err != nil || rec != nil {
+			if rec != nil {
+				dir = filepath.Join(sn.s.activeDir(rec.ID), "fs")
+			}
+			return err
+		}
+		rec, err := get[chainRec](tx, bucketChains, key)
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return fmt.Errorf("%w: %q", ErrNotFound, key)
+		}
+		lr, err := get[layerRec](tx, bucketLayers, rec.DiffID)
+		if err != nil {
+			return err
+		}
+		if lr == nil {
+			return fmt.Errorf("%w: layer %s", ErrNotFound, rec.DiffID)
+		}
+		dir = sn.s.layerDir(lr.ID)
+		return nil
+	})
+	if err != nil {
+		return Usage{}, fmt.Errorf("usage of %q: %w", key, err)
+	}
+	var u Usage
+	seen := map[[2]uint64]bool{}
+	err = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == dir {
+			return nil
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if ok {
+			k := [2]uint64{st.Dev, st.Ino}
+			if seen[k] {
+				return nil
+			}
+			seen[k] = true
+		}
+		u.Inodes++
+		if fi.Mode().IsRegular() {
+			u.Size += fi.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		return Usage{}, fmt.Errorf("usage of %q: %w", key, err)
+	}
+	return u, nil
 }

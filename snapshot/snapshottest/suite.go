@@ -12,9 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,6 +44,7 @@ func Run(t *testing.T, driver string) {
 		{"Errors", testErrors},
 		{"ConcurrentPrepare", testConcurrentPrepare},
 		{"Layers128", testLayers128},
+		{"BusyboxCommit", testBusyboxCommit},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -238,6 +241,20 @@ func testPrepareCommitView(t *testing.T, s *snapshot.Store, sn snapshot.Snapshot
 		t.Errorf("stat %+v", info)
 	}
 
+	u, err := sn.Usage("two")
+	must(t, err)
+	if u.Inodes == 0 || u.Size < int64(len("v2 busybox")) {
+		t.Errorf("usage of two: %+v", u)
+	}
+	u1, err := sn.Usage(l1.ChainID)
+	must(t, err)
+	// base: 10 files and a link to one of them, a symlink, 11 directories.
+	if u1.Inodes != 22 {
+		t.Errorf("usage of %s: %+v, want 22 inodes", l1.ChainID, u1)
+	}
+	if _, err := sn.Usage("nope"); !errors.Is(err, snapshot.ErrNotFound) {
+		t.Errorf("usage of nothing: %v", err)
+	}
 	m, err = sn.View("view", l2.ChainID)
 	must(t, err)
 	got := tree(t, mount(t, m))
@@ -426,10 +443,19 @@ func testRemoveRefusals(t *testing.T, s *snapshot.Store, sn snapshot.Snapshotter
 	if err := s.Remove(diffIDs[0]); !errors.Is(err, snapshot.ErrInUse) {
 		t.Errorf("remove of a layer under an active snapshot: %v", err)
 	}
-	if sn.Name() == snapshot.DriverOverlay {
-		if err := sn.Remove("ctr"); !errors.Is(err, snapshot.ErrInUse) {
-			t.Errorf("remove of a mounted snapshot: %v", err)
+	if err := sn.Remove("ctr"); !errors.Is(err, snapshot.ErrInUse) {
+		t.Errorf("remove of a mounted snapshot: %v", err)
+	}
+	// A view of one layer or none is a bind mount for every driver.
+	for _, parent := range []string{"", bottom} {
+		m, err := sn.View("v", parent)
+		must(t, err)
+		v := mount(t, m)
+		if err := sn.Remove("v"); parent == "" && !errors.Is(err, snapshot.ErrInUse) {
+			t.Errorf("remove of a mounted empty view: %v", err)
 		}
+		unmount(t, v)
+		sn.Remove("v")
 	}
 	unmount(t, root)
 	must(t, sn.Remove("ctr"))
@@ -468,7 +494,9 @@ func testErrors(t *testing.T, s *snapshot.Store, sn snapshot.Snapshotter) {
 		msg  string
 	}{
 		{"duplicate key", second(sn.Prepare("a", top)), snapshot.ErrExists, ""},
-		{"key of a committed", second(sn.Prepare(top, top)), snapshot.ErrExists, ""},
+		{"key of a committed", second(sn.Prepare(top, top)), nil, "for committed snapshots"},
+		{"digest-shaped key", second(sn.View("sha256:"+strings.Repeat("2", 64), top)), nil, "for committed snapshots"},
+		{"NUL in key", second(sn.Prepare("a\x00b", top)), nil, "invalid snapshot key"},
 		{"unknown parent", second(sn.Prepare("b", "sha256:"+strings.Repeat("0", 64))), snapshot.ErrNotFound, ""},
 		{"empty key", second(sn.Prepare("", top)), nil, "invalid snapshot key"},
 		{"mounts of nothing", second(sn.Mounts("nope")), snapshot.ErrNotFound, ""},
@@ -604,6 +632,24 @@ func testLayers128(t *testing.T, s *snapshot.Store, sn snapshot.Snapshotter) {
 			write(t, target, "written", "w")
 		})
 	}
+	vm, err := sn.View("bigview", top)
+	must(t, err)
+	for _, method := range methods {
+		t.Run("view-"+method.String(), func(t *testing.T) {
+			target := t.TempDir()
+			for _, mm := range vm {
+				must(t, mm.MountWith(target, method))
+			}
+			defer unmount(t, target)
+			if got := read(t, target, "layer-0") + read(t, target, "top"); got != fmt.Sprintf("0%d", n-1) {
+				t.Errorf("layer-0 and top: %q", got)
+			}
+			if err := os.WriteFile(filepath.Join(target, "x"), nil, 0o644); !errors.Is(err, unix.EROFS) {
+				t.Errorf("write to a 128-layer view: %v, want EROFS", err)
+			}
+		})
+	}
+	must(t, sn.Remove("bigview"))
 	if sn.Name() == snapshot.DriverOverlay {
 		// The old way: full paths in one mount(2) option string overflow
 		// its page; the error says so.
@@ -624,4 +670,49 @@ func testLayers128(t *testing.T, s *snapshot.Store, sn snapshot.Snapshotter) {
 		t.Errorf("diff of the 128-layer snapshot: %v", ents)
 	}
 	must(t, sn.Remove("big"))
+}
+
+// testBusyboxCommit is what `commit` and build do: a busybox root from the
+// test fixture, a shell run in it (chroot) that changes it, the change
+// committed, and a new root on the commit that shows it.
+func testBusyboxCommit(t *testing.T, s *snapshot.Store, sn snapshot.Snapshotter) {
+	rootfs := filepath.Join(t.TempDir(), "rootfs")
+	must(t, fixture.BusyboxRootfs(rootfs))
+	layer, err := fixture.TarDir(rootfs)
+	must(t, err)
+	diffID, _, err := v1.SHA256(bytes.NewReader(layer))
+	must(t, err)
+	must(t, s.Unpack(diffID, bytes.NewReader(layer), nil))
+	base, err := s.Chain([]v1.Hash{diffID})
+	must(t, err)
+
+	m, err := sn.Prepare("step", base)
+	must(t, err)
+	root := mount(t, m)
+	sh := func(root, script string) string {
+		t.Helper()
+		cmd := exec.Command("/bin/sh", "-c", script)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root}
+		cmd.Dir = "/"
+		cmd.Env = []string{"PATH=/bin:/usr/bin"}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v: %s", script, err, out)
+		}
+		return string(out)
+	}
+	sh(root, "echo built > /etc/motd && rm /bin/ls && mkdir -p /app && ln /bin/busybox /app/echo && chmod 700 /app")
+	unmount(t, root)
+	l, err := sn.Commit("step", nil, snapshot.DiffOptions{Compression: archive.Gzip})
+	must(t, err)
+	must(t, sn.Remove("step"))
+
+	m, err = sn.Prepare("run", l.ChainID)
+	must(t, err)
+	root = mount(t, m)
+	if got := sh(root, "cat /etc/motd; test -e /bin/ls || echo no-ls; /app/echo linked; [ /app/echo -ef /bin/busybox ] && echo same; stat -c %a /app"); got != "built\nno-ls\nlinked\nsame\n700\n" {
+		t.Errorf("root on the commit shows %q", got)
+	}
+	unmount(t, root)
+	must(t, sn.Remove("run"))
 }

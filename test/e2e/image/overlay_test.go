@@ -219,3 +219,84 @@ func TestSnapshotDriversMatchLayers(t *testing.T) {
 		})
 	}
 }
+
+// TestSnapshotOldLayout: a root whose layers sit where berth put them
+// before short ids (snapshots/layers/DIFFID, no snapshot metadata) keeps
+// working: the first command migrates it, and images, history, roots and
+// GC go on as before.
+func TestSnapshotOldLayout(t *testing.T) {
+	reg := startRegistry(t)
+	ref := reg + "/snap/old:v1"
+	pushImage(t, ref, imageOn(t,
+		tarLayer(t, tarEnt{name: "etc/passwd", body: "root:x:0:0"}),
+		tarLayer(t, tarEnt{name: "etc/hostname", body: "old"}),
+	))
+	root := t.TempDir()
+	mustBerth(t, root, "pull", "-q", "--tls-verify=false", ref)
+	s, err := store.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.Resolve(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Back to the old layout.
+	snaps := filepath.Join(root, "snapshots")
+	for _, l := range rec.Layers {
+		if err := os.Rename(s.Snapshots().Path(l.DiffID), filepath.Join(snaps, "layers", l.DiffID.Hex)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	if err := os.Remove(filepath.Join(snaps, "meta.db")); err != nil {
+		t.Fatal(err)
+	}
+
+	if out := mustBerth(t, root, "history", "-q", ref); out == "" {
+		t.Error("history of the migrated image is empty")
+	}
+	s, err = store.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var diffIDs []v1.Hash
+	for _, l := range rec.Layers {
+		p := s.Snapshots().Path(l.DiffID)
+		if p == "" || len(filepath.Base(p)) > 3 {
+			t.Fatalf("layer %s at %q after migration", l.DiffID, p)
+		}
+		diffIDs = append(diffIDs, l.DiffID)
+	}
+	top, err := s.Snapshots().Chain(diffIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn, err := s.Snapshots().NewDriver("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := sn.View("old", top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := t.TempDir()
+	if err := snapshot.MountAll(m, target); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(target, "etc/hostname"))
+	snapshot.Unmount(target)
+	if err != nil || string(b) != "old" {
+		t.Errorf("etc/hostname = %q, %v", b, err)
+	}
+	if err := sn.Remove("old"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	mustBerth(t, root, "rmi", ref)
+	mustBerth(t, root, "image", "prune", "-a")
+	if entries, _ := os.ReadDir(filepath.Join(snaps, "layers")); len(entries) != 0 {
+		t.Errorf("GC left layer dirs %v", entries)
+	}
+}
