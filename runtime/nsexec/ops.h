@@ -40,5 +40,25 @@ enum {
 	OP_EXEC = 36,       // path, argc, argv..., env...
 	OP_LOOKUP = 37,     // name, PATH: resolve the executable now; exec with an empty path uses it
 	OP_KEYRING = 38,    // name: join (or create) a session keyring of that name
+	// Paths inside the container root: every "rel" below is relative to the root opened by
+	// OP_ROOTFD and resolved when the op runs (openat2 RESOLVE_IN_ROOT), never by the Go side.
+	OP_ROOTFD = 39,     // rootfs (host path, already a mount point): open it as the root
+	OP_MOUNTAT = 40,    // src, rel, fstype, flags, data, opflags, attr_set, attr_clr, rattr_set, rattr_clr, prop...
+	OP_PROCFD = 41,     // open a procfs handle no container mount can redirect
+	OP_PROCWRITE = 42,  // path relative to procfs, data
+	OP_PREMOUNT = 43,   // index, src, opflags, uidmap, gidmap: a detached id-mapped bind tree
+};
+
+// opflags of OP_MOUNTAT and OP_PREMOUNT.
+enum {
+	MNT_F_BIND = 1,       // src is a host path (or "@N", a premount) whose tree is cloned
+	MNT_F_REC = 2,        // clone the whole tree (rbind)
+	MNT_F_DIR = 4,        // create a missing destination as a directory
+	MNT_F_FILE = 8,       // ... as a file
+	MNT_F_AUTO = 16,      // ... as the kind of the bind source
+	MNT_F_PROCOK = 32,    // the destination may be a procfs file (the lxcfs-style allowlist)
+	MNT_F_NOFOLLOW = 64,  // the last component must not be a symlink (devices, the console)
+	MNT_F_PROC = 128,     // a procfs mount: no symlink on the way, and the result must be procfs
+	MNT_F_IDMAPREC = 256, // OP_PREMOUNT: id-map the whole tree (ridmap)
 };
 #endif
