@@ -365,12 +365,15 @@ static void join(char *out, size_t len, struct comps *cs, int from, int to) {
 }
 
 static void resolve_fail(const char *what, const char *rel, int nosym) {
-	if (errno == ELOOP)
+	int e = errno;
+	errno = 0; // the text below says it better than strerror
+	if (e == ELOOP)
 		bail("%s /%s: %s", what, rel,
 		     nosym ? "a symlink on the way, not allowed here"
 			   : "leads through a procfs magic link or a symlink loop, refused");
-	if (errno == EXDEV)
+	if (e == EXDEV)
 		bail("%s /%s: leads out of the container root, refused", what, rel);
+	errno = e;
 	bail("%s /%s", what, rel);
 }
 
@@ -1202,7 +1205,8 @@ static void run_op(struct op *o) {
 		mount_target(S(o, 0), (int)U(o, 1));
 		break;
 	case OP_MKDIR:
-		close(resolve(S(o, 0), U(o, 2) ? MK_FILE : MK_DIR, 0, 0, "create"));
+		// A file (the console's mount point) is ours or refused: never a symlink followed.
+		close(resolve(S(o, 0), U(o, 2) ? MK_FILE : MK_DIR, U(o, 2) != 0, 0, "create"));
 		break;
 	case OP_MKNOD:
 		do_mknod(o);
