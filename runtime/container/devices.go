@@ -70,7 +70,7 @@ func devicesPlan(p *nsexec.Plan, in *planInput, userns, hasDev bool) error {
 		if userns {
 			// mknod is not allowed in a user namespace: bind the host's device node, onto a
 			// file of our own (a symlink the rootfs put there is refused).
-			p.MountAt(nsexec.MountOp{Source: d.Path, Dest: dst, Opts: nsexec.MountBind | nsexec.MountFile | nsexec.MountNoFollow})
+			p.MountAt(nsexec.MountOp{Source: filepath.Clean(d.Path), Dest: dst, Opts: nsexec.MountBind | nsexec.MountFile | nsexec.MountNoFollow})
 			continue
 		}
 		mode := uint32(0o666)

@@ -730,7 +730,6 @@ static void do_readonly(const char *rel, uint64_t extra) {
 			return;
 		resolve_fail("read-only path", rel, 0);
 	}
-	check_proc_dst(fd, rel, MNT_F_PROCOK);
 	int tree = clone_tree(fd, 1, "read-only path", rel);
 	setattr(tree, AT_RECURSIVE, BERTH_MOUNT_ATTR_RDONLY | extra, 0, 0, -1, "read-only path", rel);
 	attach(tree, fd, "read-only path", rel);
