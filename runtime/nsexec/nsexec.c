@@ -601,7 +601,10 @@ static void do_premount(struct op *o) {
 	int tree = clone_tree(sfd, of & MNT_F_REC, "id-mapped mount of", src);
 	close(sfd);
 	int ns = make_userns(S(o, 3), S(o, 4));
-	setattr(tree, of & MNT_F_IDMAPREC ? AT_RECURSIVE : 0, BERTH_MOUNT_ATTR_IDMAP, 0, 0, ns, "id-map mount of", src);
+	struct berth_mount_attr a = {BERTH_MOUNT_ATTR_IDMAP, 0, 0, (uint64_t)ns};
+	if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (of & MNT_F_IDMAPREC ? AT_RECURSIVE : 0), &a, sizeof(a)) < 0)
+		bail("id-map mount of %s%s", src,
+		     errno == EINVAL ? " (its file system does not support id-mapped mounts)" : "");
 	close(ns);
 	premount_fd[idx] = tree + 1;
 }

@@ -462,7 +462,7 @@ func TestMountOptionsSetattr(t *testing.T) {
 		snap := h.snapshot()
 		r := h.run()
 		snap.check()
-		if r.code != 0 && os.Getenv("BERTH_TEST_GUEST") != "" && strings.Contains(r.stderr, "mount_setattr") {
+		if r.code != 0 && os.Getenv("BERTH_TEST_GUEST") != "" && strings.Contains(r.stderr, "does not support id-mapped mounts") {
 			t.Skipf("the guest's file system cannot be id-mapped: %s", r.stderr)
 		}
 		if r.code != 0 || r.stdout != "100000:200000\n" {
