@@ -219,6 +219,15 @@ func TestMountDestinationMagicLinks(t *testing.T) {
 			failsCleanly(t, r, "magic link")
 		})
 	}
+	t.Run("cwd", func(t *testing.T) {
+		// The cwd directory is made inside the root too: a magic link on its way is refused.
+		h := newHostileEnv(t, "true")
+		h.spec.Process.Cwd = "/proc/self/root" + h.outside + "/cwd"
+		snap := h.snapshot()
+		r := h.run()
+		snap.check()
+		failsCleanly(t, r, "magic link")
+	})
 	t.Run("dotdot", func(t *testing.T) {
 		h := newHostileEnv(t, "")
 		dst := "/../../../../.." + h.outside + "/../outside/dd"
@@ -467,6 +476,26 @@ func TestMountOptionsSetattr(t *testing.T) {
 		}
 		if r.code != 0 || r.stdout != "100000:200000\n" {
 			t.Errorf("want the file owned by 0:0 seen as 100000:200000 through the id-mapped mount: %s", r)
+		}
+	})
+	t.Run("idmap in a user namespace", func(t *testing.T) {
+		// The common case: host files owned by 0 seen as the container's root through the mount,
+		// which the container's own user namespace could not id-map by itself.
+		h := newHostileEnv(t, "stat -c '%u:%g' /data/f /plain/f")
+		h.useUserns()
+		writeTestFile(t, filepath.Join(h.vol, "f"), "f\n")
+		m := bindMount(h.vol, "/data", "idmap")
+		m.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: usernsHostID, Size: usernsSize}}
+		m.GIDMappings = m.UIDMappings
+		h.spec.Mounts = append(h.spec.Mounts, m, bindMount(h.vol, "/plain"))
+		snap := h.snapshot()
+		r := h.run()
+		snap.check()
+		if r.code != 0 && os.Getenv("BERTH_TEST_GUEST") != "" && strings.Contains(r.stderr, "does not support id-mapped mounts") {
+			t.Skipf("the guest's file system cannot be id-mapped: %s", r.stderr)
+		}
+		if r.code != 0 || r.stdout != "0:0\n65534:65534\n" {
+			t.Errorf("want the host's 0:0 file as 0:0 through the id-mapped mount, unmapped without: %s", r)
 		}
 	})
 	for _, tc := range []struct {
