@@ -8,7 +8,9 @@
 // child, which keeps container start-up close to that of a static C helper.
 //
 // Every policy decision (which mounts, which paths, which capabilities) is made in Go; this file
-// only executes operations and reports the first failure back to the parent as text.
+// executes operations and reports the first failure back to the parent as text. The one thing it
+// decides itself is what a container path means: only here, at the moment an op runs, is the
+// answer true (see "Paths inside the container root" below).
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
