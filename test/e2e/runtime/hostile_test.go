@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -463,6 +464,7 @@ func TestMountOptionsSetattr(t *testing.T) {
 	}
 	t.Run("idmap", func(t *testing.T) {
 		h := newHostileEnv(t, "stat -c '%u:%g' /data/f")
+		idmappableVolume(t, h)
 		writeTestFile(t, filepath.Join(h.vol, "f"), "f\n")
 		m := bindMount(h.vol, "/data", "idmap")
 		m.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
@@ -483,6 +485,7 @@ func TestMountOptionsSetattr(t *testing.T) {
 		// which the container's own user namespace could not id-map by itself.
 		h := newHostileEnv(t, "stat -c '%u:%g' /data/f /plain/f")
 		h.useUserns()
+		idmappableVolume(t, h)
 		writeTestFile(t, filepath.Join(h.vol, "f"), "f\n")
 		m := bindMount(h.vol, "/data", "idmap")
 		m.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: usernsHostID, Size: usernsSize}}
@@ -515,6 +518,42 @@ func TestMountOptionsSetattr(t *testing.T) {
 			snap.check()
 			failsCleanly(t, r, tc.want)
 		})
+	}
+}
+
+// idmappableVolume puts the volume on a file system that supports id-mapped mounts. On the host
+// the test's temporary directory does (ext4); the guest's is a tmpfs, which 6.1 cannot id-map:
+// there it is an ext2 loop file system mounted by the ext4 driver (loaded by hack/vm-test.sh).
+func idmappableVolume(t *testing.T, h *hostileEnv) {
+	t.Helper()
+	if os.Getenv("BERTH_TEST_GUEST") == "" {
+		return
+	}
+	img := filepath.Join(h.base, "ext.img")
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 8<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mke2fs", "-F", img).CombinedOutput(); err != nil {
+		t.Skipf("no ext2 file system for id-mapped mounts here: mke2fs: %v: %s", err, out)
+	}
+	dir := filepath.Join(h.base, "ext")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "ext4", "-o", "loop", img, dir).CombinedOutput(); err != nil {
+		t.Skipf("no ext2 file system for id-mapped mounts here: mount: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-d", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	h.vol = filepath.Join(dir, "vol")
+	if err := os.Mkdir(h.vol, 0o755); err != nil {
+		t.Fatal(err)
 	}
 }
 
