@@ -82,8 +82,11 @@ func firstPlan(in *planInput) *nsexec.Plan {
 	var p nsexec.Plan
 	// Id-mapped mounts are prepared before the child enters any namespace: id-mapping a mount
 	// needs privilege over its file system, which a process in the container's user namespace
-	// lacks. Errors in these mounts are reported by secondPlan.
+	// lacks. Errors in these mounts are reported by secondPlan; a joined mount namespace gets none.
 	for i, m := range idmappedMounts(in.spec) {
+		if ns, ok := hasNS(in.spec, specs.MountNamespace); !ok || ns.Path != "" {
+			break
+		}
 		if im, err := idmapOf(in.spec, m); err == nil {
 			opts := nsexec.MountFlags(0)
 			if im.rec {
