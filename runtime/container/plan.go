@@ -135,7 +135,8 @@ func firstPlan(in *planInput) *nsexec.Plan {
 		// /proc/self of a non-dumpable process belongs to the host's root, which a process in a
 		// new user namespace is not: be dumpable just for this write, as for the id maps.
 		p.Prctl(unix.PR_SET_DUMPABLE, 1, 0, "set dumpable for time offsets")
-		p.WriteFile("/proc/self/timens_offsets", b.String())
+		// Through the procfs handle: after joining a mount namespace, /proc is whatever it holds.
+		p.ProcWrite("self/timens_offsets", b.String())
 		p.Prctl(unix.PR_SET_DUMPABLE, 0, 0, "clear dumpable")
 	}
 	p.Fork()
