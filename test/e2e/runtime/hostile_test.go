@@ -635,3 +635,37 @@ func TestMountHostileRootfsAll(t *testing.T) {
 	}
 	_ = fs.ModePerm
 }
+
+// TestMountHostileRootfsContained: the shapes that can be contained are: with symlinks out of the
+// rootfs and out of a volume, and destinations climbing with "..", every mount lands inside the
+// root (where the container sees it) and nothing on the host.
+func TestMountHostileRootfsContained(t *testing.T) {
+	h := newHostileEnv(t, "")
+	h.symlink(h.outside, h.rootfs("escape"))
+	h.symlink("../../../../../../..", h.rootfs("up"))
+	h.symlink(h.outside, filepath.Join(h.vol, "x"))
+	h.symlink("/nonexistent/deeper", filepath.Join(h.vol, "dangling"))
+	hostFile := filepath.Join(h.base, "hostfile")
+	writeTestFile(t, hostFile, "bound\n")
+	h.spec.Mounts = append(h.spec.Mounts,
+		bindMount(h.vol, "/data"),
+		tmpfsMount("/data/x/sub"),
+		tmpfsMount("/data/dangling/sub"),
+		tmpfsMount("/escape/esc"),
+		tmpfsMount("/up"+h.outside+"/up"),
+		tmpfsMount("/../.."+h.outside+"/dd"),
+		specs.Mount{Destination: "/escape/f", Type: "bind", Source: hostFile, Options: []string{"bind", "ro"}},
+	)
+	var script []string
+	for _, p := range []string{h.outside + "/sub", "/nonexistent/deeper/sub", h.outside + "/esc", h.outside + "/up", h.outside + "/dd", h.outside + "/f"} {
+		script = append(script, fmt.Sprintf("grep -q ' %s ' /proc/self/mountinfo && echo in %s", p, p))
+	}
+	h.spec.Process.Args = []string{"sh", "-c", strings.Join(script, "; ") + "; cat /escape/f"}
+	snap := h.snapshot(hostFile)
+	out := h.mustRun()
+	snap.check()
+	want := fmt.Sprintf("in %[1]s/sub\nin /nonexistent/deeper/sub\nin %[1]s/esc\nin %[1]s/up\nin %[1]s/dd\nin %[1]s/f\nbound\n", h.outside)
+	if out != want {
+		t.Errorf("container output %q, want %q", out, want)
+	}
+}
