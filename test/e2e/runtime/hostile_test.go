@@ -669,3 +669,45 @@ func TestMountHostileRootfsContained(t *testing.T) {
 		t.Errorf("container output %q, want %q", out, want)
 	}
 }
+
+// TestMountMasksReadOnly: masks are the null device or a read-only tmpfs, and read-only paths
+// come after them, so that a mask below a read-only path is read-only too.
+func TestMountMasksReadOnly(t *testing.T) {
+	// Writing to a null-device mask is harmless (it is /dev/null): what matters is that the host
+	// file behind it neither changes nor shows.
+	h := newHostileEnv(t, "cat /proc/self/mountinfo; echo x > /proc/sys/kernel/core_pattern; echo core_pattern=$(wc -c < /proc/sys/kernel/core_pattern)")
+	h.spec.Linux.MaskedPaths = append(h.spec.Linux.MaskedPaths, "/proc/sys/kernel/core_pattern", "/proc/sys/fs")
+	snap := h.snapshot("/proc/sys/kernel/core_pattern")
+	out := h.mustRun()
+	snap.check()
+	if !strings.Contains(out, "core_pattern=0\n") {
+		t.Errorf("the masked core_pattern shows something (want core_pattern=0):\n%s", out)
+	}
+	for _, p := range h.spec.Linux.MaskedPaths {
+		if !strings.Contains(out, " "+p+" ") {
+			continue // not in this kernel's procfs or sysfs
+		}
+		m := mountAt(t, out, p)
+		f := strings.Fields(func() string {
+			for _, l := range strings.Split(out, "\n") {
+				if f := strings.Fields(l); len(f) > 4 && f[4] == p {
+					return l
+				}
+			}
+			return ""
+		}())
+		isNull := f[3] == "/null" || strings.HasSuffix(f[3], "/null")
+		ro := slices.Contains(m.opts, "ro")
+		if !(isNull || (m.fstype == "tmpfs" && ro)) {
+			t.Errorf("mask %s is %s %v (root %s): want the null device or a read-only tmpfs", p, m.fstype, m.opts, f[3])
+		}
+		if strings.HasPrefix(p, "/proc/sys/") && !ro {
+			t.Errorf("mask %s below the read-only /proc/sys is not read-only: %v", p, m.opts)
+		}
+	}
+	for _, p := range h.spec.Linux.ReadonlyPaths {
+		if strings.Contains(out, " "+p+" ") && !slices.Contains(mountAt(t, out, p).opts, "ro") {
+			t.Errorf("read-only path %s is not read-only", p)
+		}
+	}
+}
