@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -633,7 +632,6 @@ func TestMountHostileRootfsAll(t *testing.T) {
 			}
 		}
 	}
-	_ = fs.ModePerm
 }
 
 // TestMountHostileRootfsContained: the shapes that can be contained are: with symlinks out of the
