@@ -84,8 +84,10 @@ fi
 
 # Modules the guest always loads: virtio PCI transport + 9p for the results
 # share, overlay for the runtime, veth and bridge for network tests, loop for
-# a block device to put io.max limits on.
-BASE_MODULES="virtio_pci 9pnet_virtio 9p overlay veth bridge loop"
+# a block device to put io.max limits on, ext4 for a loop file system that
+# supports id-mapped mounts (the guest's tmpfs does not before 6.3), with
+# crc32c_generic, which ext4 needs but lists only as a soft dependency.
+BASE_MODULES="virtio_pci 9pnet_virtio 9p overlay veth bridge loop crc32c_generic ext4"
 
 log() { printf 'vm-test: %s\n' "$*" >&2; }
 die() {

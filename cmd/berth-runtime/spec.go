@@ -50,10 +50,8 @@ func cmdFeatures(g *globals, args []string) error {
 		return err
 	}
 	t, f := true, false
-	mountOpts := []string{"ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "sync", "async",
-		"dirsync", "remount", "mand", "nomand", "atime", "noatime", "diratime", "nodiratime", "relatime",
-		"norelatime", "strictatime", "nostrictatime", "bind", "rbind", "private", "rprivate", "shared",
-		"rshared", "slave", "rslave", "unbindable", "runbindable"}
+	// Exactly the options the plan builder applies (flags, propagation, mount_setattr ones).
+	mountOpts := container.MountOptions()
 	feat := features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
@@ -76,7 +74,7 @@ func cmdFeatures(g *globals, args []string) error {
 			Apparmor:        &features.Apparmor{Enabled: &t}, // supported; whether the host runs it is another matter
 			Selinux:         &features.Selinux{Enabled: &f},
 			IntelRdt:        &features.IntelRdt{Enabled: &f},
-			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &f}},
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &t}},
 		},
 		Annotations: map[string]string{"org.berth.runtime.version": version},
 	}

@@ -66,15 +66,11 @@ func devicesPlan(p *nsexec.Plan, in *planInput, userns, hasDev bool) error {
 		if !strings.HasPrefix(filepath.Clean(d.Path), "/dev/") {
 			return fmt.Errorf("device %s is not under /dev", d.Path)
 		}
-		dst, err := inRoot(in.rootfs, d.Path)
-		if err != nil {
-			return err
-		}
-		p.Mkdir(filepath.Dir(dst), 0o755)
+		dst := rel(d.Path)
 		if userns {
-			// mknod is not allowed in a user namespace: bind the host's device node.
-			p.Mountpoint(dst, true)
-			p.Mount(d.Path, dst, "", unix.MS_BIND, "")
+			// mknod is not allowed in a user namespace: bind the host's device node, onto a
+			// file of our own (a symlink the rootfs put there is refused).
+			p.MountAt(nsexec.MountOp{Source: filepath.Clean(d.Path), Dest: dst, Opts: nsexec.MountBind | nsexec.MountFile | nsexec.MountNoFollow})
 			continue
 		}
 		mode := uint32(0o666)
@@ -98,7 +94,7 @@ func devicesPlan(p *nsexec.Plan, in *planInput, userns, hasDev bool) error {
 		if d.GID != nil {
 			gid = *d.GID
 		}
-		p.Mknod(dst, mode, unix.Mkdev(uint32(d.Major), uint32(d.Minor)), uid, gid)
+		p.MknodAt(dst, mode, unix.Mkdev(uint32(d.Major), uint32(d.Minor)), uid, gid)
 	}
 	if !hasDev {
 		return nil
@@ -112,11 +108,7 @@ func devicesPlan(p *nsexec.Plan, in *planInput, userns, hasDev bool) error {
 		links = append(links, [2]string{"/proc/kcore", "/dev/core"})
 	}
 	for _, l := range links {
-		dst, err := inRoot(in.rootfs, l[1])
-		if err != nil {
-			return err
-		}
-		p.Symlink(l[0], dst)
+		p.SymlinkAt(l[0], rel(l[1]))
 	}
 	return nil
 }

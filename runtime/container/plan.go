@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -55,6 +55,8 @@ type planInput struct {
 	// noSetgroups: the user namespace denies setgroups (its gid_map was written unprivileged),
 	// so the process keeps the groups it has, as in runc's rootless mode.
 	noSetgroups bool
+	// consoleMount: the init's pty is bound over /dev/console (a rootfs the runtime set up).
+	consoleMount bool
 }
 
 // keyringName is runc's session keyring name for the container, or "" with --no-new-keyring.
@@ -78,6 +80,24 @@ func hasNS(spec *specs.Spec, t specs.LinuxNamespaceType) (specs.LinuxNamespace, 
 // the container process.
 func firstPlan(in *planInput) *nsexec.Plan {
 	var p nsexec.Plan
+	// Id-mapped mounts are prepared before the child enters any namespace: id-mapping a mount
+	// needs privilege over its file system, which a process in the container's user namespace
+	// lacks. Errors in these mounts are reported by secondPlan; a joined mount namespace gets none.
+	for i, m := range idmappedMounts(in.spec) {
+		if ns, ok := hasNS(in.spec, specs.MountNamespace); !ok || ns.Path != "" {
+			break
+		}
+		if im, err := idmapOf(in.spec, m); err == nil {
+			opts := nsexec.MountFlags(0)
+			if im.rec {
+				opts |= nsexec.MountIDMapRec
+			}
+			if m.Type == "rbind" || slices.Contains(m.Options, "rbind") {
+				opts |= nsexec.MountRec
+			}
+			p.Premount(i, bindSource(in.bundle, m.Source), opts, im.uidMap, im.gidMap)
+		}
+	}
 	for _, t := range joinOrder {
 		if ns, ok := hasNS(in.spec, t); ok && ns.Path != "" {
 			p.Setns(ns.Path, nsFlags[t])
@@ -115,7 +135,8 @@ func firstPlan(in *planInput) *nsexec.Plan {
 		// /proc/self of a non-dumpable process belongs to the host's root, which a process in a
 		// new user namespace is not: be dumpable just for this write, as for the id maps.
 		p.Prctl(unix.PR_SET_DUMPABLE, 1, 0, "set dumpable for time offsets")
-		p.WriteFile("/proc/self/timens_offsets", b.String())
+		// Through the procfs handle: after joining a mount namespace, /proc is whatever it holds.
+		p.ProcWrite("self/timens_offsets", b.String())
 		p.Prctl(unix.PR_SET_DUMPABLE, 0, 0, "clear dumpable")
 	}
 	p.Fork()
@@ -135,6 +156,11 @@ func secondPlan(in *planInput) (*nsexec.Plan, error) {
 	}
 	mntNS, hasMnt := hasNS(spec, specs.MountNamespace)
 	setupRootfs := hasMnt && mntNS.Path == ""
+	if len(spec.Linux.Sysctl) > 0 || spec.Process.ApparmorProfile != "" {
+		// Before any container mount: a fallback to /proc must find the runtime's own.
+		p.ProcFd()
+	}
+	in.consoleMount = setupRootfs && spec.Process.Terminal
 	if setupRootfs {
 		if err := rootfsPlan(&p, in); err != nil {
 			return nil, err
@@ -153,7 +179,7 @@ func secondPlan(in *planInput) (*nsexec.Plan, error) {
 		if strings.Contains(key, "..") {
 			return nil, fmt.Errorf("invalid sysctl %q", key)
 		}
-		p.WriteFile("/proc/sys/"+strings.ReplaceAll(key, ".", "/"), spec.Linux.Sysctl[key])
+		p.ProcWrite("sys/"+strings.ReplaceAll(key, ".", "/"), spec.Linux.Sysctl[key])
 	}
 	if setupRootfs {
 		finalizeRootfsPlan(&p, spec, in.rootfs)
@@ -179,7 +205,7 @@ func processPlan(p *nsexec.Plan, in *planInput, proc *specs.Process, init bool) 
 		p.SessionKeyring(in.keyring)
 	}
 	if proc.Terminal {
-		p.Console(in.consoleFd)
+		p.Console(in.consoleFd, init && in.consoleMount)
 	} else {
 		p.Setsid()
 	}
@@ -231,7 +257,7 @@ func processPlan(p *nsexec.Plan, in *planInput, proc *specs.Process, init bool) 
 		// Takes effect at the execve below (attr/exec is one-shot), so hooks and the runtime's
 		// own set-up stay unconfined. Written before seccomp, setuid and no_new_privs, which could
 		// deny the write or the transition.
-		p.WriteFile(appArmorExecAttr(), "exec "+proc.ApparmorProfile)
+		p.ProcWrite(strings.TrimPrefix(appArmorExecAttr(), "/proc/"), "exec "+proc.ApparmorProfile)
 	}
 
 	// Identity and capabilities: keep permitted capabilities across setuid, then set all sets.
@@ -307,13 +333,10 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// inRoot resolves a container path inside the rootfs without following symlinks out of it.
-func inRoot(rootfs, path string) (string, error) {
-	p, err := securejoin.SecureJoin(rootfs, path)
-	if err != nil {
-		return "", fmt.Errorf("resolve %s in the rootfs: %w", path, err)
-	}
-	return p, nil
+// rel turns a container path into the form the plan passes to the child: relative to the
+// container root, lexically clean. The child resolves it inside the root when the op runs.
+func rel(path string) string {
+	return strings.TrimPrefix(filepath.Clean("/"+path), "/")
 }
 
 var propagationFlags = map[string]uintptr{
@@ -343,31 +366,187 @@ var mountFlags = map[string]mountFlag{
 	"bind": {false, unix.MS_BIND}, "rbind": {false, unix.MS_BIND | unix.MS_REC},
 }
 
-// parseMountOptions splits OCI mount options into mount flags, propagation flags and fs data.
-func parseMountOptions(opts []string) (flags uintptr, prop []uintptr, data string) {
+// mountAttr maps mount flags to mount_setattr attributes.
+var mountAttrs = []struct {
+	ms   uintptr
+	attr uint64
+}{
+	{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY}, {unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
+	{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV}, {unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
+	{unix.MS_NODIRATIME, unix.MOUNT_ATTR_NODIRATIME}, {unix.MS_NOSYMFOLLOW, unix.MOUNT_ATTR_NOSYMFOLLOW},
+}
+
+// recursiveAttrs are the "r" options that apply to every mount of a tree (mount_setattr with
+// AT_RECURSIVE), as runc has them: set and clear bits.
+var recursiveAttrs = map[string][2]uint64{
+	"rro": {unix.MOUNT_ATTR_RDONLY, 0}, "rrw": {0, unix.MOUNT_ATTR_RDONLY},
+	"rnosuid": {unix.MOUNT_ATTR_NOSUID, 0}, "rsuid": {0, unix.MOUNT_ATTR_NOSUID},
+	"rnodev": {unix.MOUNT_ATTR_NODEV, 0}, "rdev": {0, unix.MOUNT_ATTR_NODEV},
+	"rnoexec": {unix.MOUNT_ATTR_NOEXEC, 0}, "rexec": {0, unix.MOUNT_ATTR_NOEXEC},
+	"rnodiratime": {unix.MOUNT_ATTR_NODIRATIME, 0}, "rdiratime": {0, unix.MOUNT_ATTR_NODIRATIME},
+	"rnosymfollow": {unix.MOUNT_ATTR_NOSYMFOLLOW, 0}, "rsymfollow": {0, unix.MOUNT_ATTR_NOSYMFOLLOW},
+	"rnoatime":       {unix.MOUNT_ATTR_NOATIME, unix.MOUNT_ATTR__ATIME},
+	"rstrictatime":   {unix.MOUNT_ATTR_STRICTATIME, unix.MOUNT_ATTR__ATIME},
+	"rrelatime":      {unix.MOUNT_ATTR_RELATIME, unix.MOUNT_ATTR__ATIME},
+	"ratime":         {unix.MOUNT_ATTR_RELATIME, unix.MOUNT_ATTR__ATIME},
+	"rnostrictatime": {unix.MOUNT_ATTR_RELATIME, unix.MOUNT_ATTR__ATIME},
+	"rnorelatime":    {unix.MOUNT_ATTR_STRICTATIME, unix.MOUNT_ATTR__ATIME},
+}
+
+// MountOptions lists every mount option the runtime applies (for `features`): each one here
+// has an effect; anything else is passed to the file system as data.
+func MountOptions() []string {
+	out := make([]string, 0, len(mountFlags)+len(propagationFlags)+len(recursiveAttrs)+3)
+	for k := range mountFlags {
+		out = append(out, k)
+	}
+	for k := range propagationFlags {
+		out = append(out, k)
+	}
+	for k := range recursiveAttrs {
+		out = append(out, k)
+	}
+	out = append(out, "nosymfollow", "idmap", "ridmap")
+	sort.Strings(out)
+	return out
+}
+
+// mountOpts is a parsed OCI mount option list.
+type mountOpts struct {
+	flags      uintptr   // MS_* flags
+	prop       []uintptr // propagation changes, in order
+	data       string    // file system options
+	rset, rclr uint64    // recursive mount_setattr attributes
+	atime      uint64    // MOUNT_ATTR_* atime value when an atime option was given
+	hasAtime   bool
+	idmap      bool // idmap or ridmap
+	ridmap     bool
+}
+
+// parseMountOptions splits OCI mount options into mount flags, propagation flags, recursive
+// attributes and fs data.
+func parseMountOptions(opts []string) mountOpts {
+	var o mountOpts
 	var d []string
-	for _, o := range opts {
-		if f, ok := mountFlags[o]; ok {
+	for _, opt := range opts {
+		if f, ok := mountFlags[opt]; ok {
 			if f.clear {
-				flags &^= f.flag
+				o.flags &^= f.flag
 			} else {
-				flags |= f.flag
+				o.flags |= f.flag
+			}
+			switch opt {
+			case "noatime":
+				o.atime, o.hasAtime = unix.MOUNT_ATTR_NOATIME, true
+			case "strictatime":
+				o.atime, o.hasAtime = unix.MOUNT_ATTR_STRICTATIME, true
+			case "relatime":
+				o.atime, o.hasAtime = unix.MOUNT_ATTR_RELATIME, true
 			}
 			continue
 		}
-		if f, ok := propagationFlags[o]; ok {
-			prop = append(prop, f)
+		if f, ok := propagationFlags[opt]; ok {
+			o.prop = append(o.prop, f)
 			continue
 		}
-		switch o {
-		case "tmpcopyup", "idmap", "ridmap", "nosymfollow", "rro", "rrw":
-			// Not supported yet; runc treats some of these specially. Ignored rather than
-			// passed to the kernel as data, where they would fail the mount.
+		if a, ok := recursiveAttrs[opt]; ok {
+			o.rset = o.rset&^a[1] | a[0]
+			o.rclr = o.rclr&^a[0] | a[1]
 			continue
 		}
-		d = append(d, o)
+		switch opt {
+		case "nosymfollow":
+			o.flags |= unix.MS_NOSYMFOLLOW
+			continue
+		case "idmap":
+			o.idmap = true
+			continue
+		case "ridmap":
+			o.idmap, o.ridmap = true, true
+			continue
+		case "tmpcopyup":
+			// Not supported (not in `features`); dropped rather than passed to the kernel as
+			// data, where it would fail the mount.
+			continue
+		}
+		d = append(d, opt)
 	}
-	return flags, prop, strings.Join(d, ",")
+	o.data = strings.Join(d, ",")
+	return o
+}
+
+// bindAttrs are the mount_setattr attributes a bind mount gets from its flags. Only what is
+// set is applied: a bind keeps the flags of its source otherwise (and in a user namespace the
+// kernel refuses to clear the locked ones).
+func (o mountOpts) bindAttrs() (set, clr uint64) {
+	for _, a := range mountAttrs {
+		if o.flags&a.ms != 0 {
+			set |= a.attr
+		}
+	}
+	if o.hasAtime {
+		set |= o.atime
+		clr |= unix.MOUNT_ATTR__ATIME
+	}
+	return set, clr
+}
+
+type idmapping struct {
+	uidMap, gidMap string
+	rec            bool
+}
+
+// idmappedMounts lists the mounts of spec that are id-mapped, in order: the index is the one
+// Premount and MountAt share.
+func idmappedMounts(spec *specs.Spec) []specs.Mount {
+	var out []specs.Mount
+	for _, m := range spec.Mounts {
+		if isIDMapped(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func isIDMapped(m specs.Mount) bool {
+	return len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 ||
+		slices.Contains(m.Options, "idmap") || slices.Contains(m.Options, "ridmap")
+}
+
+// idmapOf returns the id maps of an id-mapped mount: its own, or else the container's (as runc
+// does for a bare idmap option).
+func idmapOf(spec *specs.Spec, m specs.Mount) (idmapping, error) {
+	if m.Type != "bind" && m.Type != "rbind" && !slices.Contains(m.Options, "bind") && !slices.Contains(m.Options, "rbind") {
+		return idmapping{}, fmt.Errorf("mount %s: only bind mounts can be id-mapped (type %q)", m.Destination, m.Type)
+	}
+	uids, gids := m.UIDMappings, m.GIDMappings
+	if len(uids) == 0 && len(gids) == 0 {
+		uids, gids = spec.Linux.UIDMappings, spec.Linux.GIDMappings
+	}
+	if len(uids) == 0 || len(gids) == 0 {
+		return idmapping{}, fmt.Errorf("mount %s: an id-mapped mount needs uidMappings and gidMappings (its own or the container's)", m.Destination)
+	}
+	fm := func(ms []specs.LinuxIDMapping) string {
+		var b strings.Builder
+		for _, x := range ms {
+			fmt.Fprintf(&b, "%d %d %d\n", x.ContainerID, x.HostID, x.Size)
+		}
+		return b.String()
+	}
+	return idmapping{uidMap: fm(uids), gidMap: fm(gids), rec: slices.Contains(m.Options, "ridmap")}, nil
+}
+
+func bindSource(bundle, src string) string {
+	if !filepath.IsAbs(src) {
+		return filepath.Join(bundle, src)
+	}
+	return src
+}
+
+// procFileBinds are the procfs files a bind mount may cover (lxcfs-style set-ups), as in runc.
+var procFileBinds = map[string]bool{
+	"proc/cpuinfo": true, "proc/meminfo": true, "proc/stat": true, "proc/uptime": true,
+	"proc/loadavg": true, "proc/swaps": true, "proc/diskstats": true, "proc/slabinfo": true,
 }
 
 // lockedFlags returns the flags of the mount holding path that a remount in a user namespace
@@ -417,13 +596,20 @@ func rootfsPlan(p *nsexec.Plan, in *planInput) error {
 	p.Mount("", "/", "", rootProp, "")
 	// pivot_root needs the new root to be a mount point.
 	p.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, "")
+	p.RootFd(rootfs)
 
 	hasDev := false
+	idmapIdx := 0
 	for _, m := range spec.Mounts {
 		if filepath.Clean(m.Destination) == "/dev" {
 			hasDev = true
 		}
-		if err := mountPlan(p, in, m, userns, netns); err != nil {
+		premount := -1
+		if isIDMapped(m) {
+			premount = idmapIdx
+			idmapIdx++
+		}
+		if err := mountPlan(p, in, m, userns, netns, premount); err != nil {
 			return err
 		}
 	}
@@ -431,20 +617,13 @@ func rootfsPlan(p *nsexec.Plan, in *planInput) error {
 		return err
 	}
 	if spec.Process.Terminal {
-		// /dev/console is bound to the pty later; make sure the mount point exists.
-		dst, err := inRoot(rootfs, "/dev/console")
-		if err != nil {
-			return err
-		}
-		p.Mountpoint(dst, true)
+		// /dev/console is bound to the pty later, after the root may have become read-only:
+		// make sure the mount point exists.
+		p.MkdirAt("dev/console", true)
 	}
 	cwd := spec.Process.Cwd
 	if cwd != "" && cwd != "/" {
-		dst, err := inRoot(rootfs, cwd)
-		if err != nil {
-			return err
-		}
-		p.Mkdir(dst, 0o755)
+		p.MkdirAt(rel(cwd), false)
 	}
 	if spec.Hooks != nil {
 		for _, h := range spec.Hooks.CreateContainer {
@@ -462,11 +641,12 @@ func rootfsPlan(p *nsexec.Plan, in *planInput) error {
 // finalizeRootfsPlan masks paths and makes paths and the root read-only. It runs after the
 // sysctls are written (as in runc): they go through /proc/sys, a read-only path.
 func finalizeRootfsPlan(p *nsexec.Plan, spec *specs.Spec, rootfs string) {
+	// Masks first: a read-only path then makes every mask below it read-only too.
 	for _, path := range spec.Linux.MaskedPaths {
-		p.Mask(path)
+		p.MaskAt(rel(path))
 	}
 	for _, path := range spec.Linux.ReadonlyPaths {
-		p.Readonly(path, 0)
+		p.ReadonlyAt(rel(path), 0)
 	}
 	if spec.Root.Readonly {
 		p.Mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|lockedFlags(rootfs), "")
@@ -476,59 +656,61 @@ func finalizeRootfsPlan(p *nsexec.Plan, spec *specs.Spec, rootfs string) {
 	}
 }
 
-func mountPlan(p *nsexec.Plan, in *planInput, m specs.Mount, userns, netns bool) error {
-	dst, err := inRoot(in.rootfs, m.Destination)
-	if err != nil {
-		return err
-	}
-	flags, prop, data := parseMountOptions(m.Options)
+func mountPlan(p *nsexec.Plan, in *planInput, m specs.Mount, userns, netns bool, premount int) error {
+	dst := rel(m.Destination)
+	o := parseMountOptions(m.Options)
 	typ := m.Type
 	if typ == "bind" || typ == "rbind" {
-		flags |= unix.MS_BIND
+		o.flags |= unix.MS_BIND
 		if typ == "rbind" {
-			flags |= unix.MS_REC
+			o.flags |= unix.MS_REC
 		}
 		typ = ""
+	}
+	if premount >= 0 {
+		if _, err := idmapOf(in.spec, m); err != nil {
+			return err
+		}
+	} else if o.idmap {
+		return fmt.Errorf("mount %s: idmap needs a bind mount", m.Destination)
 	}
 	if typ == "sysfs" && userns && !netns {
 		// sysfs can't be mounted in a user namespace that does not own a network
 		// namespace: bind the host's, as runc does.
-		flags |= unix.MS_BIND | unix.MS_REC
-		m.Source, typ, data = "/sys", "", ""
+		o.flags |= unix.MS_BIND | unix.MS_REC
+		m.Source, typ, o.data = "/sys", "", ""
 	}
 	if ipc, ok := hasNS(in.spec, specs.IPCNamespace); typ == "mqueue" && userns && (!ok || ipc.Path != "") {
 		// mqueue can only be mounted by the user namespace that owns the ipc namespace, which
 		// a joined or the host's is not: bind the host's, as for sysfs.
-		flags |= unix.MS_BIND | unix.MS_REC
-		m.Source, typ, data = "/dev/mqueue", "", ""
+		o.flags |= unix.MS_BIND | unix.MS_REC
+		m.Source, typ, o.data = "/dev/mqueue", "", ""
 	}
+	op := nsexec.MountOp{Dest: dst, Propagation: o.prop, RAttrSet: o.rset, RAttrClr: o.rclr}
 	switch {
-	case flags&unix.MS_BIND != 0:
-		src := m.Source
-		if !filepath.IsAbs(src) {
-			src = filepath.Join(in.bundle, src)
+	case o.flags&unix.MS_BIND != 0:
+		op.Source = bindSource(in.bundle, m.Source)
+		if premount >= 0 {
+			op.Source = nsexec.Premounted(premount)
 		}
-		st, err := os.Stat(src)
-		if err != nil {
-			return fmt.Errorf("bind mount source %s: %w", src, err)
+		op.Opts = nsexec.MountBind | nsexec.MountAuto
+		if o.flags&unix.MS_REC != 0 {
+			op.Opts |= nsexec.MountRec
 		}
-		p.Mountpoint(dst, !st.IsDir())
-		p.Mount(src, dst, "", flags&(unix.MS_BIND|unix.MS_REC), "")
-		// Bind mounts ignore other flags: apply them with a remount.
-		if rest := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
-			if userns {
-				rest |= lockedFlags(src)
-			}
-			p.Mount("", dst, "", unix.MS_BIND|unix.MS_REMOUNT|rest, "")
+		if procFileBinds[dst] {
+			op.Opts |= nsexec.MountProcOK
 		}
+		op.AttrSet, op.AttrClr = o.bindAttrs()
+		p.MountAt(op)
 	case typ == "cgroup" || typ == "cgroup2":
-		cgroupMountPlan(p, in, dst, flags)
+		cgroupMountPlan(p, in, dst, o.flags)
 	default:
-		p.Mountpoint(dst, false)
-		p.Mount(m.Source, dst, typ, flags, data)
-	}
-	for _, pf := range prop {
-		p.Mount("", dst, "", pf, "")
+		op.Source, op.Type, op.Flags, op.Data = m.Source, typ, o.flags, o.data
+		op.Opts = nsexec.MountDir
+		if typ == "proc" {
+			op.Opts |= nsexec.MountProc
+		}
+		p.MountAt(op)
 	}
 	return nil
 }
@@ -537,27 +719,29 @@ func mountPlan(p *nsexec.Plan, in *planInput, m specs.Mount, userns, netns bool)
 // tmpfs with one directory per hierarchy holding the container's own cgroup.
 func cgroupMountPlan(p *nsexec.Plan, in *planInput, dst string, flags uintptr) {
 	_, cgroupns := hasNS(in.spec, specs.CgroupNamespace)
-	p.Mountpoint(dst, false)
+	bind := func(src, sub string, attrs uint64) {
+		p.MountAt(nsexec.MountOp{Source: src, Dest: sub, Opts: nsexec.MountBind | nsexec.MountDir, AttrSet: attrs})
+	}
 	if in.cgroupV2 {
 		if cgroupns {
-			p.Mount("cgroup2", dst, "cgroup2", flags, "")
+			p.MountAt(nsexec.MountOp{Source: "cgroup2", Dest: dst, Type: "cgroup2", Flags: flags, Opts: nsexec.MountDir})
 		} else if path := in.cgroupPaths[""]; path != "" {
-			p.Mount(path, dst, "", unix.MS_BIND|unix.MS_REC, "")
+			var attrs uint64
 			if flags&unix.MS_RDONLY != 0 {
-				p.Mount("", dst, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|(flags&(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)), "")
+				attrs, _ = mountOpts{flags: flags & (unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)}.bindAttrs()
 			}
+			p.MountAt(nsexec.MountOp{Source: path, Dest: dst, Opts: nsexec.MountBind | nsexec.MountRec | nsexec.MountDir, AttrSet: attrs})
 		}
 		return
 	}
-	p.Mount("tmpfs", dst, "tmpfs", flags&^unix.MS_RDONLY, "mode=755")
+	p.MountAt(nsexec.MountOp{Source: "tmpfs", Dest: dst, Type: "tmpfs", Flags: flags &^ unix.MS_RDONLY, Data: "mode=755", Opts: nsexec.MountDir})
 	// cgroup v1 cannot be mounted in a user namespace (unlike cgroup2): bind as without a
 	// cgroup namespace.
 	_, userns := hasNS(in.spec, specs.UserNamespace)
 	for _, h := range v1Hierarchies() {
-		sub := filepath.Join(dst, h.dir)
-		p.Mkdir(sub, 0o755)
+		sub := dst + "/" + h.dir
 		if cgroupns && !userns {
-			p.Mount("cgroup", sub, "cgroup", flags, h.opts)
+			p.MountAt(nsexec.MountOp{Source: "cgroup", Dest: sub, Type: "cgroup", Flags: flags, Data: h.opts, Opts: nsexec.MountDir})
 			continue
 		}
 		// Without a cgroup namespace, bind the container's own cgroup of this hierarchy.
@@ -569,13 +753,14 @@ func cgroupMountPlan(p *nsexec.Plan, in *planInput, dst string, flags uintptr) {
 			}
 		}
 		if path == "" {
+			p.MkdirAt(sub, false)
 			continue
 		}
-		p.Mount(path, sub, "", unix.MS_BIND, "")
-		p.Mount("", sub, "", unix.MS_BIND|unix.MS_REMOUNT|flags|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+		attrs, _ := mountOpts{flags: flags | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC}.bindAttrs()
+		bind(path, sub, attrs)
 	}
 	if flags&unix.MS_RDONLY != 0 {
-		p.Mount("", dst, "", unix.MS_REMOUNT|flags, "mode=755")
+		p.MountAt(nsexec.MountOp{Dest: dst, Flags: unix.MS_REMOUNT | flags, Data: "mode=755"})
 	}
 }
 

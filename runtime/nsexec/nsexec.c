@@ -8,7 +8,9 @@
 // child, which keeps container start-up close to that of a static C helper.
 //
 // Every policy decision (which mounts, which paths, which capabilities) is made in Go; this file
-// only executes operations and reports the first failure back to the parent as text.
+// executes operations and reports the first failure back to the parent as text. The one thing it
+// decides itself is what a container path means: only here, at the moment an op runs, is the
+// answer true (see "Paths inside the container root" below).
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +33,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
@@ -39,9 +42,70 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/openat2.h>
+
 #include "ops.h"
 
+// The new mount API and openat2, spelled out here so that glibc and musl builds agree (syscall
+// numbers from 424 up are the same on every architecture).
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef SYS_fsopen
+#define SYS_fsopen 430
+#endif
+#ifndef SYS_fsconfig
+#define SYS_fsconfig 431
+#endif
+#ifndef SYS_fsmount
+#define SYS_fsmount 432
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x04
+#endif
+#ifndef MOVE_MOUNT_T_EMPTY_PATH
+#define MOVE_MOUNT_T_EMPTY_PATH 0x40
+#endif
+#ifndef FSOPEN_CLOEXEC
+#define FSOPEN_CLOEXEC 1
+#endif
+#ifndef FSMOUNT_CLOEXEC
+#define FSMOUNT_CLOEXEC 1
+#endif
+#define BERTH_FSCONFIG_CMD_CREATE 6
+#define BERTH_MOUNT_ATTR_RDONLY 0x1
+#define BERTH_MOUNT_ATTR_NOSUID 0x2
+#define BERTH_MOUNT_ATTR_NODEV 0x4
+#define BERTH_MOUNT_ATTR_NOEXEC 0x8
+#define BERTH_MOUNT_ATTR_IDMAP 0x100000
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+#define BERTH_PROC_SUPER_MAGIC 0x9fa0
+
+struct berth_mount_attr {
+	uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
 #define MAX_ARGS 4096
+
+static int root_fd = -1; // the container root (OP_ROOTFD)
+static int proc_fd = -1; // a procfs the container cannot redirect (see open_proc)
 
 // cloexec_from_procfs marks fds >= from close-on-exec by walking /proc/self/fd, as runc does. It
 // is the fallback for close_range(2) when the container's seccomp profile, loaded earlier in the
@@ -51,8 +115,12 @@
 // marked, so that the caller fails rather than leak an fd into the container; 0 otherwise.
 static int cloexec_from_procfs(unsigned int from) {
 	int saved = errno;
-	DIR *d = opendir("/proc/self/fd");
+	int pfd = proc_fd >= 0 ? openat(proc_fd, "self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+			       : open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = pfd < 0 ? NULL : fdopendir(pfd);
 	if (!d) {
+		if (pfd >= 0)
+			close(pfd);
 		errno = saved;
 		return -1;
 	}
@@ -218,6 +286,499 @@ static struct op *read_plan(uint32_t *count) {
 	return ops;
 }
 
+// ---- Paths inside the container root ----
+//
+// Destinations are never resolved by the Go side: a mount changes what a path means, so each op
+// resolves its path when it runs, inside the root (root_fd, opened once after the rootfs is a
+// mount point), with openat2(RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS). Missing components are
+// created one at a time relative to the fd of their parent, and the mount is made onto the fd,
+// never onto a path the kernel would resolve again.
+
+static int null_fd = -1;     // the container's /dev/null, checked to be 1:3 (masks)
+static int premount_fd[64];  // detached id-mapped trees made by OP_PREMOUNT, fd + 1
+
+enum { MK_NONE, MK_DIR, MK_FILE };
+
+#define IN_ROOT (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+
+static int openat2_(int dirfd, const char *path, uint64_t flags, uint64_t resolve) {
+	struct open_how how;
+	memset(&how, 0, sizeof(how));
+	how.flags = flags | O_CLOEXEC;
+	how.resolve = resolve;
+	for (int i = 0; i < 64; i++) {
+		int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+		// EAGAIN: a rename raced with a ".." walk; simply try again.
+		if (fd >= 0 || errno != EAGAIN)
+			return fd;
+	}
+	return -1;
+}
+
+static int is_fs(int fd, long magic) {
+	struct statfs sf;
+	return fstatfs(fd, &sf) == 0 && (long)sf.f_type == magic;
+}
+
+static void need_root(void) {
+	if (root_fd < 0) {
+		errno = 0;
+		bail("plan uses a path in the container root before the root is open");
+	}
+}
+
+// A path split into components, without empty and "." ones (".." stays: openat2 resolves it
+// inside the root).
+struct comps {
+	char buf[4096];
+	char *c[1024];
+	int n;
+};
+
+static void split(const char *path, struct comps *cs) {
+	snprintf(cs->buf, sizeof(cs->buf), "%s", path);
+	cs->n = 0;
+	char *save = NULL;
+	for (char *t = strtok_r(cs->buf, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+		if (strcmp(t, ".") == 0)
+			continue;
+		if (cs->n == (int)(sizeof(cs->c) / sizeof(cs->c[0]))) {
+			errno = ENAMETOOLONG;
+			bail("path %s", path);
+		}
+		cs->c[cs->n++] = t;
+	}
+}
+
+// join writes components [from, to) to out, "/"-separated; "." if there are none.
+static void join(char *out, size_t len, struct comps *cs, int from, int to) {
+	size_t off = 0;
+	out[0] = 0;
+	for (int i = from; i < to; i++) {
+		int n = snprintf(out + off, len - off, "%s%s", off ? "/" : "", cs->c[i]);
+		if (n < 0 || (size_t)n >= len - off) {
+			errno = ENAMETOOLONG;
+			bail("path too long");
+		}
+		off += (size_t)n;
+	}
+	if (off == 0)
+		snprintf(out, len, ".");
+}
+
+static void resolve_fail(const char *what, const char *rel, int nosym) {
+	int e = errno;
+	errno = 0; // the text below says it better than strerror
+	if (e == ELOOP)
+		bail("%s /%s: %s", what, rel,
+		     nosym ? "a symlink on the way, not allowed here"
+			   : "leads through a procfs magic link or a symlink loop, refused");
+	if (e == EXDEV)
+		bail("%s /%s: leads out of the container root, refused", what, rel);
+	errno = e;
+	bail("%s /%s", what, rel);
+}
+
+// resolve returns an O_PATH fd of rel inside the root, creating what is missing (mk) as
+// directories and, for MK_FILE, the last component as an empty file. nofollow: the last
+// component must not be a symlink; nosym: no symlink anywhere on the way. A dangling symlink met
+// while creating is followed inside the root, as runc does, by starting over at its target.
+static int resolve(const char *rel, int mk, int nofollow, int nosym, const char *what) {
+	need_root();
+	char path[4096];
+	if (snprintf(path, sizeof(path), "%s", *rel ? rel : ".") >= (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		bail("%s /%s", what, rel);
+	}
+	uint64_t res = IN_ROOT | (nosym ? RESOLVE_NO_SYMLINKS : 0);
+	int links = 0;
+	for (int round = 0; round < 1024; round++) {
+		int fd = openat2_(root_fd, path, O_PATH | (nofollow ? O_NOFOLLOW : 0), res);
+		if (fd >= 0) {
+			struct stat st;
+			if (nofollow && fstat(fd, &st) == 0 && S_ISLNK(st.st_mode)) {
+				errno = 0;
+				bail("%s /%s: the rootfs has a symlink there, refused", what, rel);
+			}
+			return fd;
+		}
+		if (errno != ENOENT || mk == MK_NONE)
+			resolve_fail(what, rel, nosym);
+		static struct comps cs;
+		split(path, &cs);
+		// The longest prefix that exists; usually the parent.
+		char pre[4096];
+		int k = cs.n - 1, pfd = -1;
+		for (; k >= 0; k--) {
+			join(pre, sizeof(pre), &cs, 0, k);
+			pfd = openat2_(root_fd, pre, O_PATH | O_DIRECTORY, res);
+			if (pfd >= 0)
+				break;
+			if (errno != ENOENT)
+				resolve_fail(what, rel, nosym);
+		}
+		if (pfd < 0)
+			resolve_fail(what, rel, nosym);
+		int again = 0;
+		for (int i = k; i < cs.n && !again; i++) {
+			const char *c = cs.c[i];
+			int last = i == cs.n - 1, file = last && mk == MK_FILE;
+			if (strcmp(c, "..") == 0) {
+				// What is before it exists now: let openat2 walk the ".." inside the root.
+				again = 1;
+				break;
+			}
+			int r = file ? openat(pfd, c, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0644)
+				     : mkdirat(pfd, c, 0755);
+			if (r >= 0 && file)
+				close(r);
+			if (r < 0 && errno != EEXIST)
+				bail("%s /%s: create %s", what, rel, c);
+			if (r < 0) {
+				struct stat st;
+				if (fstatat(pfd, c, &st, AT_SYMLINK_NOFOLLOW) < 0)
+					bail("%s /%s: stat %s", what, rel, c);
+				if (S_ISLNK(st.st_mode)) {
+					if (nofollow && last) {
+						errno = 0;
+						bail("%s /%s: the rootfs has a symlink there, refused", what, rel);
+					}
+					if (nosym || ++links > 40) {
+						errno = ELOOP;
+						resolve_fail(what, rel, nosym);
+					}
+					char target[4096], rest[4096], head[4096];
+					ssize_t n = readlinkat(pfd, c, target, sizeof(target) - 1);
+					if (n < 0)
+						bail("%s /%s: read symlink %s", what, rel, c);
+					target[n] = 0;
+					join(head, sizeof(head), &cs, 0, i);
+					join(rest, sizeof(rest), &cs, i + 1, cs.n);
+					int w = target[0] == '/' ? snprintf(path, sizeof(path), "%s/%s", target + 1, rest)
+								 : snprintf(path, sizeof(path), "%s/%s/%s", head, target, rest);
+					if (w < 0 || w >= (int)sizeof(path)) {
+						errno = ENAMETOOLONG;
+						bail("%s /%s", what, rel);
+					}
+					again = 1;
+					break;
+				}
+			}
+			int nfd = openat(pfd, c, O_PATH | O_NOFOLLOW | O_CLOEXEC | (file ? 0 : O_DIRECTORY));
+			if (nfd < 0)
+				bail("%s /%s: open %s", what, rel, c);
+			close(pfd);
+			pfd = nfd;
+		}
+		if (!again)
+			return pfd;
+		close(pfd);
+	}
+	errno = ELOOP;
+	resolve_fail(what, rel, nosym);
+	return -1;
+}
+
+// resolve_parent resolves (creating) the directory of rel and returns it; *base is the last
+// component, which the caller creates itself with an *at call.
+static int resolve_parent(const char *rel, const char **base, const char *what) {
+	static char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", rel);
+	char *slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = 0;
+		*base = rel + (slash - dir) + 1;
+	} else {
+		snprintf(dir, sizeof(dir), ".");
+		*base = rel;
+	}
+	if (**base == 0 || strcmp(*base, "..") == 0 || strcmp(*base, ".") == 0) {
+		errno = 0;
+		bail("%s /%s: not a file name", what, rel);
+	}
+	return resolve(dir, MK_DIR, 0, 0, what);
+}
+
+static void setattr(int fd, unsigned int flags, uint64_t set, uint64_t clr, uint64_t prop, int userns,
+		    const char *what, const char *name) {
+	struct berth_mount_attr a = {set, clr, prop, (uint64_t)(userns < 0 ? 0 : userns)};
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | flags, &a, sizeof(a)) < 0)
+		bail("%s %s: mount_setattr (set 0x%llx, clear 0x%llx, propagation 0x%llx%s)", what, name,
+		     (unsigned long long)set, (unsigned long long)clr, (unsigned long long)prop,
+		     flags & AT_RECURSIVE ? ", recursive" : "");
+}
+
+static int clone_tree(int fd, int recursive, const char *what, const char *name) {
+	int t = (int)syscall(SYS_open_tree, fd, "",
+			     OPEN_TREE_CLONE | O_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0));
+	if (t < 0)
+		bail("%s %s: clone the mount", what, name);
+	return t;
+}
+
+static void attach(int tree, int dfd, const char *what, const char *rel) {
+	if (syscall(SYS_move_mount, tree, "", dfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		bail("%s: attach to /%s", what, rel);
+}
+
+// open_proc opens the procfs handle that writes into procfs go through: a fresh, detached
+// procfs instance (no container mount can sit on it), or where that is refused the /proc of the
+// runtime's mount namespace, checked to be procfs. Only fresh instances or /proc opened before
+// any container mount are used, so a rootfs or volume can never stand in for it.
+static void open_proc(void) {
+	if (proc_fd >= 0)
+		return;
+	int fs = (int)syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
+	if (fs >= 0) {
+		if (syscall(SYS_fsconfig, fs, BERTH_FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+			proc_fd = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
+					       BERTH_MOUNT_ATTR_NOSUID | BERTH_MOUNT_ATTR_NODEV | BERTH_MOUNT_ATTR_NOEXEC);
+		close(fs);
+	}
+	if (proc_fd < 0)
+		proc_fd = openat2_(AT_FDCWD, "/proc", O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+	if (proc_fd < 0)
+		bail("open procfs");
+	if (!is_fs(proc_fd, BERTH_PROC_SUPER_MAGIC)) {
+		errno = 0;
+		bail("/proc is not a procfs");
+	}
+}
+
+static void proc_write(const char *path, const char *data, size_t len) {
+	open_proc();
+	// No magic link, no mount crossing, nothing above the procfs root: the file written is the
+	// one procfs itself has at that name ("self" is an ordinary symlink to our pid).
+	int fd = openat2_(proc_fd, path, O_WRONLY, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
+	if (fd < 0)
+		bail("open /proc/%s", path);
+	if (write(fd, data, len) != (ssize_t)len)
+		bail("write /proc/%s", path);
+	close(fd);
+}
+
+// make_userns returns an fd of a new user namespace with the given id maps, for id-mapped mounts:
+// a child that waits in it while we write its maps.
+static int make_userns(const char *uidmap, const char *gidmap) {
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		bail("pipe");
+	open_proc();
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+	if (pid < 0)
+		bail("create a user namespace for an id-mapped mount");
+	if (pid == 0) {
+		char c;
+		close(p[1]);
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(p[0]);
+	char path[64];
+	snprintf(path, sizeof(path), "%d/uid_map", pid);
+	proc_write(path, uidmap, strlen(uidmap));
+	snprintf(path, sizeof(path), "%d/gid_map", pid);
+	proc_write(path, gidmap, strlen(gidmap));
+	snprintf(path, sizeof(path), "%d/ns/user", pid);
+	int ns = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+	if (ns < 0)
+		bail("open the id-mapping user namespace");
+	close(p[1]);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return ns;
+}
+
+static void do_premount(struct op *o) {
+	uint64_t idx = U(o, 0), of = U(o, 2);
+	const char *src = S(o, 1);
+	if (idx >= sizeof(premount_fd) / sizeof(premount_fd[0])) {
+		errno = 0;
+		bail("too many id-mapped mounts");
+	}
+	int sfd = open(src, O_PATH | O_CLOEXEC);
+	if (sfd < 0)
+		bail("bind mount source %s", src);
+	int tree = clone_tree(sfd, of & MNT_F_REC, "id-mapped mount of", src);
+	close(sfd);
+	int ns = make_userns(S(o, 3), S(o, 4));
+	struct berth_mount_attr a = {BERTH_MOUNT_ATTR_IDMAP, 0, 0, (uint64_t)ns};
+	if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (of & MNT_F_IDMAPREC ? AT_RECURSIVE : 0), &a, sizeof(a)) < 0)
+		bail("id-map mount of %s%s", src,
+		     errno == EINVAL ? " (its file system does not support id-mapped mounts)" : "");
+	close(ns);
+	premount_fd[idx] = tree + 1;
+}
+
+static void check_proc_dst(int dfd, const char *rel, uint64_t of) {
+	if (of & (MNT_F_PROCOK | MNT_F_PROC))
+		return;
+	if (is_fs(dfd, BERTH_PROC_SUPER_MAGIC)) {
+		errno = 0;
+		bail("mount destination /%s is inside procfs: only proc itself and single-file binds over "
+		     "/proc/{cpuinfo,meminfo,stat,uptime,loadavg,swaps,diskstats,slabinfo} may go there",
+		     rel);
+	}
+}
+
+static void do_mountat(struct op *o) {
+	const char *src = S(o, 0), *rel = S(o, 1), *type = S(o, 2), *data = S(o, 4);
+	unsigned long flags = (unsigned long)U(o, 3);
+	uint64_t of = U(o, 5), aset = U(o, 6), aclr = U(o, 7), rset = U(o, 8), rclr = U(o, 9);
+	int mk = of & MNT_F_DIR ? MK_DIR : of & MNT_F_FILE ? MK_FILE : MK_NONE;
+	int nosym = (of & (MNT_F_PROC | MNT_F_PROCOK)) != 0;
+	int tree = -1, dfd;
+	if (of & MNT_F_BIND) {
+		if (src[0] == '@') {
+			uint64_t idx = strtoull(src + 1, NULL, 10);
+			if (idx >= sizeof(premount_fd) / sizeof(premount_fd[0]) || premount_fd[idx] <= 0) {
+				errno = 0;
+				bail("mount on /%s: no prepared mount %s", rel, src);
+			}
+			tree = premount_fd[idx] - 1;
+			premount_fd[idx] = 0;
+		} else {
+			// A host path the caller chose: resolved on the host, following symlinks, once.
+			int sfd = open(src, O_PATH | O_CLOEXEC);
+			if (sfd < 0)
+				bail("bind mount source %s", src);
+			tree = clone_tree(sfd, of & MNT_F_REC, "bind mount", src);
+			close(sfd);
+		}
+		if (of & MNT_F_AUTO) {
+			struct stat st;
+			if (fstat(tree, &st) < 0)
+				bail("stat bind mount source %s", src);
+			mk = S_ISDIR(st.st_mode) ? MK_DIR : MK_FILE;
+		}
+		if (aset | aclr)
+			setattr(tree, 0, aset, aclr, 0, -1, "bind mount", src);
+		if (rset | rclr)
+			setattr(tree, AT_RECURSIVE, rset, rclr, 0, -1, "bind mount", src);
+	}
+	dfd = resolve(rel, mk, (of & MNT_F_NOFOLLOW) != 0, nosym, "mount destination");
+	check_proc_dst(dfd, rel, of);
+	if (tree >= 0) {
+		if (syscall(SYS_move_mount, tree, "", dfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			bail("bind mount %s to /%s", src, rel);
+		close(dfd);
+		dfd = tree; // from here on the mount itself
+	} else {
+		char target[32];
+		snprintf(target, sizeof(target), "/proc/self/fd/%d", dfd);
+		if (mount(*src ? src : NULL, target, *type ? type : NULL, flags, *data ? data : NULL) < 0)
+			bail("mount %s to /%s (type %s, flags 0x%lx, data %s)", *src ? src : "none", rel,
+			     *type ? type : "none", flags, data);
+		if ((of & MNT_F_PROC) || rset || rclr || o->nargs > 10) {
+			// The new mount sits on top of what dfd names: look the path up again.
+			close(dfd);
+			dfd = resolve(rel, MK_NONE, 0, nosym, "mount destination");
+		}
+		if ((of & MNT_F_PROC) && !is_fs(dfd, BERTH_PROC_SUPER_MAGIC)) {
+			errno = 0;
+			bail("mount proc to /%s: the result is not procfs", rel);
+		}
+		if (rset | rclr)
+			setattr(dfd, AT_RECURSIVE, rset, rclr, 0, -1, "mount", rel);
+	}
+	for (uint32_t i = 10; i < o->nargs; i++) {
+		uint64_t pf = U(o, i);
+		setattr(dfd, pf & MS_REC ? AT_RECURSIVE : 0, 0, 0, pf & ~(uint64_t)MS_REC, -1, "propagation of", rel);
+	}
+	close(dfd);
+}
+
+// do_mask hides rel: a read-only empty tmpfs over a directory, the container's /dev/null over
+// anything else, after checking that this /dev/null is the real 1:3 device (a rootfs whose
+// /dev/null is a symlink to a host file would otherwise bind that file, CVE-2025-31133).
+static void do_mask(const char *rel) {
+	int fd = openat2_(root_fd, rel, O_PATH, IN_ROOT);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return;
+		resolve_fail("mask", rel, 0);
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		bail("stat masked path /%s", rel);
+	int tree;
+	if (S_ISDIR(st.st_mode)) {
+		int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+		if (fs < 0 || syscall(SYS_fsconfig, fs, BERTH_FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+			bail("mask /%s: create tmpfs", rel);
+		tree = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, BERTH_MOUNT_ATTR_RDONLY);
+		if (tree < 0)
+			bail("mask /%s: mount tmpfs", rel);
+		close(fs);
+	} else {
+		if (null_fd < 0) {
+			null_fd = openat2_(root_fd, "dev/null", O_PATH | O_NOFOLLOW, IN_ROOT | RESOLVE_NO_SYMLINKS);
+			struct stat ns;
+			if (null_fd < 0 || fstat(null_fd, &ns) < 0 || !S_ISCHR(ns.st_mode) || ns.st_rdev != makedev(1, 3)) {
+				errno = 0;
+				bail("mask /%s: the container's /dev/null is not the 1:3 null device, refused", rel);
+			}
+		}
+		tree = clone_tree(null_fd, 0, "mask", rel);
+	}
+	attach(tree, fd, "mask", rel);
+	close(tree);
+	close(fd);
+}
+
+// do_readonly makes rel and every mount below it read-only (masks included).
+static void do_readonly(const char *rel, uint64_t extra) {
+	int fd = openat2_(root_fd, rel, O_PATH, IN_ROOT);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return;
+		resolve_fail("read-only path", rel, 0);
+	}
+	int tree = clone_tree(fd, 1, "read-only path", rel);
+	setattr(tree, AT_RECURSIVE, BERTH_MOUNT_ATTR_RDONLY | extra, 0, 0, -1, "read-only path", rel);
+	attach(tree, fd, "read-only path", rel);
+	close(tree);
+	close(fd);
+}
+
+static void do_mknod(struct op *o) {
+	const char *rel = S(o, 0), *base;
+	mode_t mode = (mode_t)U(o, 1);
+	dev_t dev = (dev_t)U(o, 2);
+	int pfd = resolve_parent(rel, &base, "device");
+	mode_t old = umask(0);
+	int r = mknodat(pfd, base, mode, dev);
+	umask(old);
+	if (r < 0) {
+		struct stat st;
+		if (errno != EEXIST)
+			bail("mknod /%s", rel);
+		// Something is there already: leave it if it is this device, and never chown or chmod
+		// it otherwise (it may be a symlink to anything).
+		if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			bail("stat /%s", rel);
+		if ((st.st_mode & S_IFMT) == (mode & S_IFMT) && (S_ISFIFO(mode) || st.st_rdev == dev)) {
+			close(pfd);
+			return;
+		}
+		errno = 0;
+		bail("device /%s: the rootfs has %s there, refused", rel,
+		     S_ISLNK(st.st_mode) ? "a symlink" : "another file");
+	}
+	if (fchownat(pfd, base, (uid_t)U(o, 3), (gid_t)U(o, 4), AT_SYMLINK_NOFOLLOW) < 0)
+		bail("chown /%s", rel);
+	close(pfd);
+}
+
+static void do_symlink(const char *target, const char *rel) {
+	const char *base;
+	int pfd = resolve_parent(rel, &base, "symlink");
+	if (symlinkat(target, pfd, base) < 0 && errno != EEXIST)
+		bail("symlink /%s -> %s", rel, target);
+	close(pfd);
+}
+
 static void mkdir_all(const char *path, mode_t mode) {
 	char tmp[4096];
 	size_t len = strlen(path);
@@ -258,10 +819,23 @@ static void mount_target(const char *dst, int is_file) {
 	close(fd);
 }
 
-static void do_console(int sock) {
-	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+// do_console makes the container's pty. The multiplexer is opened inside the root and checked to
+// be one, and the other end comes from TIOCGPTPEER rather than a /dev/pts path; with mnt it is
+// bound over /dev/console, which the rootfs cannot redirect (a symlink there is refused).
+static void do_console(int sock, int mnt) {
+	int rfd = root_fd >= 0 ? root_fd : open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0)
+		bail("open /");
+	int master = openat2_(rfd, "dev/ptmx", O_RDWR | O_NOCTTY, IN_ROOT);
 	if (master < 0)
 		bail("open /dev/ptmx");
+	struct stat st;
+	if (fstat(master, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(5, 2)) {
+		errno = 0;
+		bail("/dev/ptmx is not the pty multiplexer, refused");
+	}
+	if (rfd != root_fd)
+		close(rfd);
 	int unlock = 0;
 	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
 		bail("unlock pty");
@@ -270,9 +844,21 @@ static void do_console(int sock) {
 		bail("get pty number");
 	char name[64];
 	snprintf(name, sizeof(name), "/dev/pts/%d", ptn);
-	int slave = open(name, O_RDWR | O_NOCTTY);
+	int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (slave < 0)
 		bail("open %s", name);
+	if (mnt) {
+		int dfd = resolve("dev/console", MK_FILE, 1, 0, "console");
+		struct stat cs;
+		if (fstat(dfd, &cs) < 0 || !(S_ISREG(cs.st_mode) || S_ISCHR(cs.st_mode)) || is_fs(dfd, BERTH_PROC_SUPER_MAGIC)) {
+			errno = 0;
+			bail("/dev/console in the rootfs is not a file or a device, refused");
+		}
+		int tree = clone_tree(slave, 0, "console", name);
+		attach(tree, dfd, "bind the console", "dev/console");
+		close(tree);
+		close(dfd);
+	}
 
 	// Send the master to whoever listens on --console-socket, as runc does: the fd in
 	// SCM_RIGHTS and the pty name as the payload.
@@ -623,30 +1209,40 @@ static void run_op(struct op *o) {
 		mount_target(S(o, 0), (int)U(o, 1));
 		break;
 	case OP_MKDIR:
-		mkdir_all(S(o, 0), (mode_t)U(o, 1));
+		// A file (the console's mount point) is ours or refused: never a symlink followed.
+		close(resolve(S(o, 0), U(o, 2) ? MK_FILE : MK_DIR, U(o, 2) != 0, 0, "create"));
 		break;
-	case OP_MKNOD: {
-		const char *p = S(o, 0);
-		if (mknod(p, (mode_t)U(o, 1), (dev_t)U(o, 2)) < 0) {
-			if (errno != EEXIST)
-				bail("mknod %s", p);
-		}
-		if (chown(p, (uid_t)U(o, 3), (gid_t)U(o, 4)) < 0)
-			bail("chown %s", p);
-		if (chmod(p, (mode_t)U(o, 1) & 07777) < 0)
-			bail("chmod %s", p);
+	case OP_MKNOD:
+		do_mknod(o);
 		break;
-	}
 	case OP_SYMLINK:
-		if (symlink(S(o, 0), S(o, 1)) < 0 && errno != EEXIST)
-			bail("symlink %s -> %s", S(o, 1), S(o, 0));
+		do_symlink(S(o, 0), S(o, 1));
+		break;
+	case OP_ROOTFD:
+		if (root_fd >= 0)
+			close(root_fd);
+		root_fd = openat2_(AT_FDCWD, S(o, 0), O_PATH | O_DIRECTORY, 0);
+		if (root_fd < 0)
+			bail("open rootfs %s", S(o, 0));
+		break;
+	case OP_MOUNTAT:
+		do_mountat(o);
+		break;
+	case OP_PROCFD:
+		open_proc();
+		break;
+	case OP_PROCWRITE:
+		proc_write(S(o, 0), S(o, 1), o->args[1].len);
+		break;
+	case OP_PREMOUNT:
+		do_premount(o);
 		break;
 	case OP_PIVOT: {
 		const char *root = S(o, 0);
 		int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 		if (oldroot < 0)
 			bail("open old root");
-		if (chdir(root) < 0)
+		if ((root_fd >= 0 ? fchdir(root_fd) : chdir(root)) < 0)
 			bail("chdir %s", root);
 		// pivot_root(".", ".") stacks the old root on top of the new one; unmounting it
 		// afterwards avoids needing a directory for the old root inside the container.
@@ -738,7 +1334,7 @@ static void run_op(struct op *o) {
 			bail("personality 0x%llx", (unsigned long long)U(o, 0));
 		break;
 	case OP_CONSOLE:
-		do_console((int)U(o, 0));
+		do_console((int)U(o, 0), (int)U(o, 1));
 		break;
 	case OP_SETSID:
 		if (setsid() < 0 && errno != EPERM)
@@ -782,33 +1378,14 @@ static void run_op(struct op *o) {
 			bail("close_range");
 		break;
 	}
-	case OP_MASK: {
-		const char *p = S(o, 0);
-		struct stat st;
-		if (stat(p, &st) < 0) {
-			if (errno == ENOENT)
-				break;
-			bail("stat masked path %s", p);
-		}
-		if (S_ISDIR(st.st_mode)) {
-			if (mount("tmpfs", p, "tmpfs", MS_RDONLY, NULL) < 0)
-				bail("mask %s", p);
-		} else if (mount("/dev/null", p, NULL, MS_BIND, NULL) < 0) {
-			bail("mask %s", p);
-		}
+	case OP_MASK:
+		need_root();
+		do_mask(S(o, 0));
 		break;
-	}
-	case OP_READONLY: {
-		const char *p = S(o, 0);
-		if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0) {
-			if (errno == ENOENT)
-				break;
-			bail("bind %s read-only", p);
-		}
-		if (mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | (unsigned long)U(o, 1), NULL) < 0)
-			bail("remount %s read-only", p);
+	case OP_READONLY:
+		need_root();
+		do_readonly(S(o, 0), U(o, 1));
 		break;
-	}
 	case OP_HOOK:
 		do_hook(o);
 		break;

@@ -224,3 +224,124 @@ func TestSealedSelfCopy(t *testing.T) {
 		t.Errorf("seals %#x, want %#x", seals, want)
 	}
 }
+
+// TestInRootOps runs the ...At operations on a hostile root in a private mount namespace: what
+// they create or mount stays inside the root, and what would be redirected is refused.
+func TestInRootOps(t *testing.T) {
+	requireRoot(t)
+	outside := t.TempDir()
+	hostFile := outside + "/hostfile"
+	if err := os.WriteFile(hostFile, []byte("host\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		prepare func(root string) error
+		build   func(p *Plan)
+		wantErr string
+		check   func(t *testing.T, root, out string)
+	}{
+		{
+			name:    "mask source not the null device",
+			prepare: func(root string) error { return os.WriteFile(root+"/dev/null", nil, 0o666) },
+			build:   func(p *Plan) { p.MaskAt("etc/passwd") },
+			wantErr: "not the 1:3 null device",
+		},
+		{
+			name:    "mask source a symlink",
+			prepare: func(root string) error { return os.Symlink(hostFile, root+"/dev/null") },
+			build:   func(p *Plan) { p.MaskAt("etc/passwd") },
+			wantErr: "not the 1:3 null device",
+		},
+		{
+			name:    "device over a symlink",
+			prepare: func(root string) error { return os.Symlink(hostFile, root+"/dev/null") },
+			build:   func(p *Plan) { p.MknodAt("dev/null", unix.S_IFCHR|0o666, unix.Mkdev(1, 3), 0, 0) },
+			wantErr: "symlink there, refused",
+		},
+		{
+			name: "mask with the null device",
+			prepare: func(root string) error {
+				return unix.Mknod(root+"/dev/null", unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3)))
+			},
+			build: func(p *Plan) { p.MaskAt("etc/passwd"); p.ReadonlyAt("etc", 0) },
+			check: func(t *testing.T, root, out string) {
+				if !strings.Contains(out, " "+root+"/etc/passwd ") || !strings.Contains(out, " "+root+"/etc ro,") {
+					t.Errorf("want the mask and the read-only bind inside the root:\n%s", out)
+				}
+			},
+		},
+		{
+			name:    "dangling symlink out of the root",
+			prepare: func(root string) error { return os.Symlink(outside+"/made", root+"/a") },
+			build: func(p *Plan) {
+				p.MkdirAt("a/b", false)
+				p.MountAt(MountOp{Source: "tmpfs", Dest: "a/../made/c", Type: "tmpfs", Opts: MountDir})
+			},
+			check: func(t *testing.T, root, out string) {
+				if _, err := os.Stat(root + outside + "/made/b"); err != nil {
+					t.Errorf("a/b not made inside the root: %v", err)
+				}
+				if !strings.Contains(out, " "+root+outside+"/made/c ") {
+					t.Errorf("want the tmpfs at a/c inside the root:\n%s", out)
+				}
+			},
+		},
+		{
+			name:    "procfs write through a magic link",
+			build:   func(p *Plan) { p.ProcWrite("self/root"+hostFile, "x") },
+			wantErr: "open /proc/self/root",
+		},
+		{
+			name:    "procfs write above procfs",
+			build:   func(p *Plan) { p.ProcWrite("../"+hostFile, "x") },
+			wantErr: "open /proc/../",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			for _, d := range []string{"dev", "etc"} {
+				if err := os.Mkdir(root+"/"+d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.WriteFile(root+"/etc/passwd", []byte("root\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if tt.prepare != nil {
+				if err := tt.prepare(root); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var first, second Plan
+			first.Unshare(unix.CLONE_NEWNS)
+			first.Mount("", "/", "", unix.MS_PRIVATE|unix.MS_REC, "")
+			first.Fork()
+			first.ReadPlan()
+			second.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, "")
+			second.RootFd(root)
+			tt.build(&second)
+			second.Lookup("sh", "/usr/bin:/bin")
+			second.Ready()
+			second.Exec("", []string{"sh", "-c", "cat /proc/self/mountinfo"}, []string{"PATH=/bin:/usr/bin"})
+			out, err := runPlan(t, &first, &second)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if tt.check != nil {
+				tt.check(t, root, out)
+			}
+			if b, err := os.ReadFile(hostFile); err != nil || string(b) != "host\n" {
+				t.Errorf("host file changed: %q %v", b, err)
+			}
+			if entries, _ := os.ReadDir(outside); len(entries) != 1 {
+				t.Errorf("something was made outside the root: %v", entries)
+			}
+		})
+	}
+}

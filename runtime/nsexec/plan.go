@@ -14,6 +14,7 @@ import "C"
 
 import (
 	"encoding/binary"
+	"strconv"
 )
 
 // Operation codes; they mirror ops.h.
@@ -56,7 +57,46 @@ const (
 	opExec        = 36
 	opLookup      = 37
 	opKeyring     = 38
+	opRootFd      = 39
+	opMountAt     = 40
+	opProcFd      = 41
+	opProcWrite   = 42
+	opPremount    = 43
 )
+
+// MountFlags say how a MountAt is made; they mirror the MNT_F_ values of ops.h.
+type MountFlags uint64
+
+const (
+	MountBind     MountFlags = 1   // Source is a host path (or Premounted(i)) whose tree is cloned
+	MountRec      MountFlags = 2   // clone the whole tree (rbind)
+	MountDir      MountFlags = 4   // create a missing destination as a directory
+	MountFile     MountFlags = 8   // ... as an empty file
+	MountAuto     MountFlags = 16  // ... as the kind of the bind source
+	MountProcOK   MountFlags = 32  // the destination may be a procfs file (the lxcfs allowlist)
+	MountNoFollow MountFlags = 64  // the destination's last component must not be a symlink
+	MountProc     MountFlags = 128 // a procfs mount: no symlink on the way, the result is checked
+	MountIDMapRec MountFlags = 256 // Premount: id-map every mount of the tree (ridmap)
+)
+
+// MountOp is one mount onto a path inside the container root. Dest is relative to the root
+// opened by RootFd ("" is the root itself) and is resolved by the child when the op runs, inside
+// the root; the mount is made onto the resolved fd.
+type MountOp struct {
+	Source string // host path for binds, else the file system's source
+	Dest   string
+	Type   string
+	Data   string
+	Flags  uintptr // MS_* flags of a new file system (or a remount)
+	Opts   MountFlags
+	// mount_setattr attributes (MOUNT_ATTR_*) applied to the top mount of a bind (AttrSet,
+	// AttrClr) and to every mount below it too (RAttrSet, RAttrClr, also for new file systems).
+	AttrSet, AttrClr, RAttrSet, RAttrClr uint64
+	Propagation                          []uintptr // MS_SHARED, MS_PRIVATE, ... each with MS_REC for the whole tree
+}
+
+// Premounted names the tree prepared by Premount(i) as a MountOp source.
+func Premounted(i int) string { return "@" + strconv.Itoa(i) }
 
 // Plan is an encoded list of operations for the child.
 type Plan struct {
@@ -111,6 +151,8 @@ func (p *Plan) ReadPlan() { p.add(opReadPlan) }
 func (p *Plan) Mount(src, dst, fstype string, flags uintptr, data string) {
 	p.add(opMount, s(src), s(dst), s(fstype), u(uint64(flags)), s(data))
 }
+
+// Mountpoint creates a mount point at a host path (outside any container root).
 func (p *Plan) Mountpoint(path string, isFile bool) {
 	var f uint64
 	if isFile {
@@ -118,11 +160,53 @@ func (p *Plan) Mountpoint(path string, isFile bool) {
 	}
 	p.add(opMountpoint, s(path), u(f))
 }
-func (p *Plan) Mkdir(path string, mode uint32) { p.add(opMkdir, s(path), u(uint64(mode))) }
-func (p *Plan) Mknod(path string, mode uint32, dev uint64, uid, gid uint32) {
-	p.add(opMknod, s(path), u(uint64(mode)), u(dev), u(uint64(uid)), u(uint64(gid)))
+
+// RootFd opens rootfs, a host path that is a mount point by now, as the container root that
+// every ...At operation resolves its path in (until pivot_root, and after it).
+func (p *Plan) RootFd(rootfs string) { p.add(opRootFd, s(rootfs)) }
+
+// MountAt mounts m onto its destination inside the root.
+func (p *Plan) MountAt(m MountOp) {
+	a := []arg{s(m.Source), s(m.Dest), s(m.Type), u(uint64(m.Flags)), s(m.Data), u(uint64(m.Opts)),
+		u(m.AttrSet), u(m.AttrClr), u(m.RAttrSet), u(m.RAttrClr)}
+	for _, pf := range m.Propagation {
+		a = append(a, u(uint64(pf)))
+	}
+	p.add(opMountAt, a...)
 }
-func (p *Plan) Symlink(target, link string)        { p.add(opSymlink, s(target), s(link)) }
+
+// Premount clones the tree at host path src (recursively with MountRec), id-maps it through a
+// new user namespace with the given uid_map and gid_map contents and keeps it detached for a
+// later MountAt with Source Premounted(i). It runs before the child enters any namespace, where
+// the runtime holds the privilege id-mapping needs.
+func (p *Plan) Premount(i int, src string, opts MountFlags, uidMap, gidMap string) {
+	p.add(opPremount, u(uint64(i)), s(src), u(uint64(opts)), s(uidMap), s(gidMap))
+}
+
+// ProcFd opens the procfs handle that ProcWrite uses: a fresh procfs instance, or the /proc of
+// the current mount namespace checked to be procfs. Call it before any container mount.
+func (p *Plan) ProcFd() { p.add(opProcFd) }
+
+// ProcWrite writes data to path relative to procfs ("sys/net/...", "self/attr/exec") through
+// the procfs handle, refusing symlinks out, magic links and mount crossings.
+func (p *Plan) ProcWrite(path, data string) { p.add(opProcWrite, s(path), s(data)) }
+
+// MkdirAt creates rel inside the root (a directory, or an empty file with isFile) with what is
+// missing on the way.
+func (p *Plan) MkdirAt(rel string, isFile bool) {
+	var f uint64
+	if isFile {
+		f = 1
+	}
+	p.add(opMkdir, s(rel), u(0o755), u(f))
+}
+
+// MknodAt creates a device node at rel inside the root; a node already there is left alone if
+// it is that device, refused otherwise.
+func (p *Plan) MknodAt(rel string, mode uint32, dev uint64, uid, gid uint32) {
+	p.add(opMknod, s(rel), u(uint64(mode)), u(dev), u(uint64(uid)), u(uint64(gid)))
+}
+func (p *Plan) SymlinkAt(target, rel string)       { p.add(opSymlink, s(target), s(rel)) }
 func (p *Plan) PivotRoot(rootfs string)            { p.add(opPivot, s(rootfs)) }
 func (p *Plan) Chroot(rootfs string)               { p.add(opChroot, s(rootfs)) }
 func (p *Plan) Chdir(path string)                  { p.add(opChdir, s(path)) }
@@ -151,16 +235,29 @@ func (p *Plan) Caps(bounding, effective, permitted, inheritable, ambient uint64,
 }
 func (p *Plan) Umask(mask uint32)          { p.add(opUmask, u(uint64(mask))) }
 func (p *Plan) Personality(persona uint64) { p.add(opPersonality, u(persona)) }
-func (p *Plan) Console(sockFd int)         { p.add(opConsole, u(uint64(sockFd))) }
-func (p *Plan) Setsid()                    { p.add(opSetsid) }
-func (p *Plan) WaitStart(fifoFd int)       { p.add(opWaitStart, u(uint64(fifoFd))) }
+
+// Console makes the process's pty and sends its master to the console socket; with mount it also
+// binds the pty over /dev/console in the root.
+func (p *Plan) Console(sockFd int, mount bool) {
+	var m uint64
+	if mount {
+		m = 1
+	}
+	p.add(opConsole, u(uint64(sockFd)), u(m))
+}
+func (p *Plan) Setsid()              { p.add(opSetsid) }
+func (p *Plan) WaitStart(fifoFd int) { p.add(opWaitStart, u(uint64(fifoFd))) }
 func (p *Plan) Seccomp(flags uint, prog []byte) {
 	p.add(opSeccomp, u(uint64(flags)), s(string(prog)))
 }
-func (p *Plan) CloseFd(fd int)                      { p.add(opCloseFd, u(uint64(fd))) }
-func (p *Plan) CloexecFrom(fd int)                  { p.add(opCloexecFrom, u(uint64(fd))) }
-func (p *Plan) Mask(path string)                    { p.add(opMask, s(path)) }
-func (p *Plan) Readonly(path string, extra uintptr) { p.add(opReadonly, s(path), u(uint64(extra))) }
+func (p *Plan) CloseFd(fd int)     { p.add(opCloseFd, u(uint64(fd))) }
+func (p *Plan) CloexecFrom(fd int) { p.add(opCloexecFrom, u(uint64(fd))) }
+
+// MaskAt hides rel inside the root (read-only tmpfs over a directory, the checked /dev/null
+// over anything else); ReadonlyAt makes rel and every mount below it read-only, adding the
+// MOUNT_ATTR_* bits in extra.
+func (p *Plan) MaskAt(rel string)                   { p.add(opMask, s(rel)) }
+func (p *Plan) ReadonlyAt(rel string, extra uint64) { p.add(opReadonly, s(rel), u(extra)) }
 
 // Hook runs a hook from inside the child (used for hooks that run in the container's namespaces).
 func (p *Plan) Hook(timeoutSec int, state []byte, path string, args, env []string) {
