@@ -95,6 +95,10 @@ var kinds = []struct {
 	{[]string{"has stopped"}, ErrNotRunning},
 	{[]string{"stopped container"}, ErrNotRunning},
 	{[]string{"process has exited"}, ErrNotRunning},
+	// crun signals through a pidfd of the init, which is gone.
+	{[]string{"no such process"}, ErrNotRunning},
+	// A command this runtime lacks (crun has no `events`).
+	{[]string{"unknown command"}, errors.ErrUnsupported},
 }
 
 // kindOf returns the error value a runtime's message means, or nil.

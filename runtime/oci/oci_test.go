@@ -76,9 +76,40 @@ func runtimes(t *testing.T) []struct {
 			rt   func(t *testing.T) Runtime
 		}{"runc", func(t *testing.T) Runtime { return mustBinary(t, "runc") }})
 	} else {
-		t.Log("runc not installed: testing the library and berth-runtime only")
+		t.Log("runc not installed: not testing it")
+	}
+	if _, err := exec.LookPath("crun"); err == nil {
+		out = append(out, struct {
+			name string
+			rt   func(t *testing.T) Runtime
+		}{"crun", func(t *testing.T) Runtime { return mustBinary(t, crunWrapper(t)) }})
 	}
 	return out
+}
+
+// crunWrapper returns a script that runs crun where it works on this hybrid cgroup host: in a
+// private mount namespace in which the cgroup2 controllers file reads empty (crun 1.8 refuses a
+// host whose cgroup2 mount owns a controller). The host is not changed.
+func crunWrapper(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctl := "/sys/fs/cgroup/unified/cgroup.controllers"
+	if _, err := os.Stat(ctl); err != nil {
+		ctl = "" // a pure v2 host: crun runs as it is
+	}
+	script := "#!/bin/sh\nexec crun \"$@\"\n"
+	if ctl != "" {
+		script = fmt.Sprintf("#!/bin/sh\nexec unshare -m --propagation private sh -c 'mount --bind %s %s && exec crun \"$@\"' crun \"$@\"\n", empty, ctl)
+	}
+	path := filepath.Join(dir, "crun")
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func mustBinary(t *testing.T, path string) Runtime {
@@ -399,6 +430,10 @@ func TestUpdateStats(t *testing.T) {
 			t.Fatalf("update: %v", err)
 		}
 		s, err := rt.Stats(ctx, id)
+		if isCrun(rt) && errors.Is(err, errors.ErrUnsupported) {
+			t.Logf("crun has no stats: %v", err)
+			return
+		}
 		if err != nil {
 			t.Fatalf("stats: %v", err)
 		}
@@ -450,6 +485,10 @@ func TestErrors(t *testing.T) {
 		}
 		for _, s := range steps {
 			err := s.do()
+			if isCrun(rt) && s.name == "resume of a running container" && err == nil {
+				// crun 1.8 thaws a running container without complaint.
+				continue
+			}
 			if s.want == nil {
 				if err != nil {
 					t.Fatalf("%s: %v", s.name, err)
@@ -459,9 +498,12 @@ func TestErrors(t *testing.T) {
 			if !errors.Is(err, s.want) {
 				t.Errorf("%s: got %v, want %v", s.name, err, s.want)
 			}
+			t.Logf("%s: %v", s.name, err)
 		}
 	})
 }
+
+func isCrun(rt Runtime) bool { return filepath.Base(rt.Name()) == "crun" }
 
 // TestSharedRoot: the library and berth-runtime keep the same state, so one manages what the
 // other made.
@@ -523,6 +565,8 @@ func TestKindOf(t *testing.T) {
 		{"container not paused", ErrNotPaused},
 		{"container c1 is running, not paused", ErrNotPaused},
 		{"cannot pause container c1: the container has no cgroup (rootless, without a writable cgroup)", ErrNoCgroup},
+		{"open pidfd: No such process", ErrNotRunning},
+		{"unknown command events", errors.ErrUnsupported},
 		{"open /x/config.json: permission denied", nil},
 	}
 	for _, tt := range tests {
