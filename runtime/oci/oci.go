@@ -3,8 +3,11 @@
 //
 //   - Library calls runtime/container in this process: no runtime process at all. The container's
 //     set-up runs in a child started from a binary that links runtime/nsexec's C constructor:
-//     this binary, when it is built with cgo and imports runtime/container (as every binary that
-//     uses Library does), or LibraryConfig.Exe, e.g. bin/berth-runtime.
+//     this binary itself when it is built with cgo (importing this package links the
+//     constructor; it acts only in a child the library starts), or else LibraryConfig.Exe, a
+//     berth-runtime binary (bin/berth-runtime). A binary built with CGO_ENABLED=0 must set Exe:
+//     nsexec.HasConstructor tells, and Create says so if it is missing. Either way the child
+//     runs from a read-only view of that binary (CVE-2019-5736).
 //   - Binary drives an OCI runtime executable through runc's command line: berth-runtime, runc
 //     or crun.
 //

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/runtime/console"
+	"github.com/berth-dev/berth/runtime/nsexec"
 	"github.com/berth-dev/berth/test/fixture"
 )
 
@@ -63,12 +64,17 @@ func runtimes(t *testing.T) []struct {
 		name string
 		rt   func(t *testing.T) Runtime
 	}{
-		{"library", func(t *testing.T) Runtime { return NewLibrary(LibraryConfig{Root: t.TempDir()}) }},
 		// A library caller in a binary without the nsexec constructor names one that has it.
 		{"library-exe", func(t *testing.T) Runtime {
 			return NewLibrary(LibraryConfig{Root: t.TempDir(), Exe: berthRuntime})
 		}},
 		{"berth-runtime", func(t *testing.T) Runtime { return mustBinary(t, berthRuntime) }},
+	}
+	if nsexec.HasConstructor {
+		out = append(out, struct {
+			name string
+			rt   func(t *testing.T) Runtime
+		}{"library", func(t *testing.T) Runtime { return NewLibrary(LibraryConfig{Root: t.TempDir()}) }})
 	}
 	if _, err := exec.LookPath("runc"); err == nil {
 		out = append(out, struct {
@@ -505,12 +511,35 @@ func TestErrors(t *testing.T) {
 
 func isCrun(rt Runtime) bool { return filepath.Base(rt.Name()) == "crun" }
 
+// TestLibraryWithoutConstructor: a binary built without cgo cannot be its own child; the
+// library says so instead of starting a second copy of the caller.
+func TestLibraryWithoutConstructor(t *testing.T) {
+	if nsexec.HasConstructor {
+		t.Skip("built with cgo: run with CGO_ENABLED=0 to test this")
+	}
+	lib := NewLibrary(LibraryConfig{Root: t.TempDir()})
+	dir, _ := bundle(t, nil, "true")
+	id := uniqueID(t)
+	pid, err := lib.Create(context.Background(), id, CreateOpts{Bundle: dir})
+	cleanup(t, lib, id, &pid)
+	if err == nil || !strings.Contains(err.Error(), "without cgo") {
+		t.Fatalf("create: %v, want an error saying the binary was built without cgo", err)
+	}
+	if _, err := lib.State(context.Background(), id); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("state after the failed create: %v, want ErrNotExist", err)
+	}
+}
+
 // TestSharedRoot: the library and berth-runtime keep the same state, so one manages what the
 // other made.
 func TestSharedRoot(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
-	lib := NewLibrary(LibraryConfig{Root: root})
+	cfg := LibraryConfig{Root: root}
+	if !nsexec.HasConstructor {
+		cfg.Exe = berthRuntime
+	}
+	lib := NewLibrary(cfg)
 	bin, err := NewBinary(BinaryConfig{Path: berthRuntime, Root: root})
 	if err != nil {
 		t.Fatal(err)
