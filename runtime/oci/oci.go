@@ -37,7 +37,8 @@ type Runtime interface {
 	// Name says which runtime this is ("library", or the binary's path).
 	Name() string
 	// Create creates the container from a bundle; its process waits for Start. It returns the
-	// init's pid.
+	// init's pid. A failed Create leaves nothing behind, except that one cut short by its
+	// context may leave a half-made container of a runtime binary: Delete it with force.
 	Create(ctx context.Context, id string, o CreateOpts) (pid int, err error)
 	// Start lets a created container run its process.
 	Start(ctx context.Context, id string) error

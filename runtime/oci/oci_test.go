@@ -277,6 +277,62 @@ func TestLifecyclePipes(t *testing.T) {
 	})
 }
 
+// TestExtraFiles: files given to create and exec reach the process at fd 3 on, and nothing
+// else of ours does.
+func TestExtraFiles(t *testing.T) {
+	forEach(t, func(t *testing.T, rt Runtime) {
+		ctx := context.Background()
+		dir, spec := bundle(t, nil, "sh", "-c", "echo init >&3; echo four >&4; ls /proc/self/fd; sleep 1000")
+		id := uniqueID(t)
+		r3, w3 := pipe(t)
+		r4, w4 := pipe(t)
+		outR, outW := pipe(t)
+		pid, err := rt.Create(ctx, id, CreateOpts{Bundle: dir, Stdout: outW, ExtraFiles: []*os.File{w3, w4}})
+		cleanup(t, rt, id, &pid)
+		if err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		w3.Close()
+		w4.Close()
+		outW.Close()
+		if err := rt.Start(ctx, id); err != nil {
+			t.Fatalf("start: %v", err)
+		}
+		line := func(r *os.File) string {
+			b := make([]byte, 64)
+			n, _ := r.Read(b)
+			return string(b[:n])
+		}
+		if got := line(r3); got != "init\n" {
+			t.Errorf("fd 3 of init: %q", got)
+		}
+		if got := line(r4); got != "four\n" {
+			t.Errorf("fd 4 of init: %q", got)
+		}
+		// ls lists 0-2, 3 and 4, and its own directory fd: nothing of the runtime's.
+		if fds := strings.Fields(line(outR)); len(fds) > 6 {
+			t.Errorf("init has fds %v, want 0-4 and ls's own", fds)
+		}
+		proc := *spec.Process
+		proc.Args = []string{"sh", "-c", "echo exec >&3"}
+		e3r, e3w := pipe(t)
+		epid, err := rt.Exec(ctx, id, ExecOpts{Process: &proc, ExtraFiles: []*os.File{e3w}})
+		if err != nil {
+			t.Fatalf("exec: %v", err)
+		}
+		e3w.Close()
+		if got := line(e3r); got != "exec\n" {
+			t.Errorf("fd 3 of exec: %q", got)
+		}
+		waitPid(t, epid)
+		if err := rt.Kill(ctx, id, unix.SIGKILL, true); err != nil {
+			t.Fatal(err)
+		}
+		waitPid(t, pid)
+		pid = 0
+	})
+}
+
 // readAll reads a pty master until the slave side is gone (EIO) or the deadline.
 func readAll(t *testing.T, m *os.File) string {
 	t.Helper()
