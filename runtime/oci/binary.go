@@ -12,11 +12,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/runtime/cgroups"
+	"github.com/berth-dev/berth/runtime/container"
 )
 
 // BinaryConfig configures an OCI runtime executable.
@@ -126,6 +128,8 @@ type call struct {
 	// exec: the container inherits the runtime's stdio, and a pipe we read would stay open as
 	// long as the container runs.
 	capture bool
+	// captureStderr: stderr alone is read back (for the error message), stdout goes to stdout.
+	captureStderr bool
 }
 
 // run runs the runtime with a JSON log file and returns what it printed on stdout (with
@@ -163,6 +167,8 @@ func (b *Binary) run(ctx context.Context, c call) ([]byte, error) {
 		}
 		if c.stderr != nil {
 			cmd.Stderr = c.stderr
+		} else if c.captureStderr {
+			cmd.Stderr = &stderr
 		}
 	}
 	err = cmd.Run()
@@ -424,4 +430,105 @@ func (b *Binary) Stats(ctx context.Context, id string) (*cgroups.Stats, error) {
 		return nil, fmt.Errorf("%s events --stats %s: %w", filepath.Base(b.path), id, err)
 	}
 	return &s, nil
+}
+
+// Events implements Runtime: `events --interval`, read as it comes. runc's events goes on after
+// the container has stopped, so the init is watched too (through a pidfd), and the command is
+// ended a little after the init exits if it has not ended by itself.
+func (b *Binary) Events(ctx context.Context, id string, interval time.Duration, fn func(Event)) error {
+	if interval <= 0 {
+		return fmt.Errorf("events: interval must be positive, got %s", interval)
+	}
+	st, err := b.State(ctx, id)
+	if err != nil {
+		return err
+	}
+	if st.Status == "stopped" || st.Pid <= 0 {
+		return container.Errorf(ErrNotRunning, "container with id %s is not running", id)
+	}
+	pidfd, err := unix.PidfdOpen(st.Pid, 0)
+	if err != nil {
+		return container.Errorf(ErrNotRunning, "container with id %s is not running: %v", id, err)
+	}
+	defer unix.Close(pidfd)
+	// The pid was read before the pidfd was opened: make sure it is still the container's.
+	if st2, err := b.State(ctx, id); err != nil || st2.Pid != st.Pid || st2.Status == "stopped" {
+		return container.Errorf(ErrNotRunning, "container with id %s is not running", id)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	defer pr.Close()
+	cmdCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.run(cmdCtx, call{args: []string{"events", "--interval", interval.String(), id}, stdout: pw, captureStderr: true})
+		pw.Close()
+		done <- err
+	}()
+	initExited := make(chan struct{})
+	stopWatch := make(chan struct{})
+	watched := make(chan struct{})
+	// Polled in slices, so that the watcher ends with the call: a poll without a timeout would
+	// hold its thread (and the pidfd) for as long as the container lives.
+	go func() {
+		defer close(watched)
+		for {
+			n, err := unix.Poll([]unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}, 100)
+			if n > 0 || (err != nil && err != unix.EINTR) {
+				close(initExited)
+				return
+			}
+			select {
+			case <-stopWatch:
+				return
+			default:
+			}
+		}
+	}()
+	defer func() {
+		close(stopWatch)
+		<-watched
+	}()
+	go func() {
+		select {
+		case <-initExited:
+			// Time for the runtime to report what happened last (an OOM kill of the init).
+			select {
+			case <-time.After(max(interval, 500*time.Millisecond)):
+			case <-cmdCtx.Done():
+			}
+			cancel()
+		case <-cmdCtx.Done():
+		}
+	}()
+	sc := bufio.NewScanner(pr)
+	sc.Buffer(make([]byte, 0, 64*1024), 4<<20)
+	var decodeErr error
+	for sc.Scan() {
+		var ev Event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			if decodeErr == nil {
+				decodeErr = fmt.Errorf("%s events %s: %w: %q", filepath.Base(b.path), id, err, sc.Bytes())
+			}
+			continue
+		}
+		fn(ev)
+	}
+	err = <-done
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	select {
+	case <-initExited:
+		// Ended by us (or by itself) once the container stopped: that is the normal end.
+		return decodeErr
+	default:
+	}
+	if err != nil {
+		return err
+	}
+	return decodeErr
 }

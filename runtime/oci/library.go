@@ -3,6 +3,8 @@ package oci
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -184,4 +186,68 @@ func (l *Library) Stats(ctx context.Context, id string) (*cgroups.Stats, error) 
 		return nil, container.Errorf(ErrNotRunning, "container with id %s is not running", id)
 	}
 	return c.Stats()
+}
+
+// oomPoll is how often Events reads the OOM kill count between stats: one small file, so that
+// an "oom" event follows the kill closely.
+const oomPoll = 100 * time.Millisecond
+
+// Events implements Runtime.
+func (l *Library) Events(ctx context.Context, id string, interval time.Duration, fn func(Event)) error {
+	if interval <= 0 {
+		return fmt.Errorf("events: interval must be positive, got %s", interval)
+	}
+	c, err := l.load(ctx, id)
+	if err != nil {
+		return err
+	}
+	if c.Status() == container.StatusStopped {
+		return container.Errorf(ErrNotRunning, "container with id %s is not running", id)
+	}
+	// Kills from before the call are history, not events.
+	seen, _ := c.OOMKills()
+	checkOOM := func() {
+		n, err := c.OOMKills()
+		if err != nil {
+			return
+		}
+		for ; seen < n; seen++ {
+			fn(Event{Type: "oom", ID: id})
+		}
+	}
+	stats := func() error {
+		s, err := c.Stats()
+		if err != nil {
+			return err
+		}
+		fn(Event{Type: "stats", ID: id, Stats: s})
+		return nil
+	}
+	if err := stats(); err != nil {
+		return err
+	}
+	next := time.Now().Add(interval)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		t.Reset(min(oomPoll, time.Until(next)))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		checkOOM()
+		if c.Status() == container.StatusStopped {
+			return nil
+		}
+		if !time.Now().Before(next) {
+			// The cgroup may go with the container between the checks: that is its end.
+			if err := stats(); err != nil && c.Status() != container.StatusStopped {
+				return err
+			}
+			if next = next.Add(interval); time.Until(next) < 0 {
+				next = time.Now().Add(interval)
+			}
+		}
+	}
 }

@@ -23,6 +23,7 @@ package oci
 import (
 	"context"
 	"os"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -61,6 +62,17 @@ type Runtime interface {
 	Ps(ctx context.Context, id string) ([]int, error)
 	// Stats reads the container's cgroup counters.
 	Stats(ctx context.Context, id string) (*cgroups.Stats, error)
+	// Events calls fn with the container's stats every interval and with an "oom" event for
+	// each of its processes the memory controller kills, until the container stops (nil) or
+	// ctx ends (ctx's error): runc's `events`.
+	Events(ctx context.Context, id string, interval time.Duration, fn func(Event)) error
+}
+
+// Event is one record of runc's `events` stream.
+type Event struct {
+	Type  string         `json:"type"` // "stats" or "oom"
+	ID    string         `json:"id"`
+	Stats *cgroups.Stats `json:"data,omitempty"` // with "stats"
 }
 
 // State is the OCI state with runc's extra fields (rootfs, created, owner): what `state`

@@ -505,6 +505,85 @@ func TestUpdateStats(t *testing.T) {
 	})
 }
 
+// TestEvents: stats every interval and one "oom" event when the memory controller kills a
+// process of the container, until the container stops.
+func TestEvents(t *testing.T) {
+	forEach(t, func(t *testing.T, rt Runtime) {
+		ctx := context.Background()
+		limit := int64(32 << 20)
+		dir, _ := bundle(t, func(s *specs.Spec) {
+			s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
+		}, "sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.05; done; tail /dev/zero; sleep 0.5")
+		id := uniqueID(t)
+		pid, err := rt.Create(ctx, id, CreateOpts{Bundle: dir})
+		cleanup(t, rt, id, &pid)
+		if err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		if err := rt.Start(ctx, id); err != nil {
+			t.Fatalf("start: %v", err)
+		}
+		evCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		evs := make(chan Event, 1000)
+		done := make(chan error, 1)
+		go func() { done <- rt.Events(evCtx, id, 200*time.Millisecond, func(e Event) { evs <- e }) }()
+		time.Sleep(300 * time.Millisecond)
+		if err := os.WriteFile(filepath.Join(dir, "rootfs", "tmp", "go"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err = <-done
+		if isCrun(rt) && errors.Is(err, errors.ErrUnsupported) {
+			t.Logf("crun has no events: %v", err)
+			return
+		}
+		if err != nil {
+			t.Fatalf("events: %v", err)
+		}
+		close(evs)
+		var nStats, nOOM int
+		for e := range evs {
+			switch {
+			case e.Type == "stats" && e.Stats != nil && e.ID == id:
+				nStats++
+			case e.Type == "oom" && e.ID == id:
+				nOOM++
+			default:
+				t.Errorf("unexpected event %+v", e)
+			}
+		}
+		if nStats < 1 || nOOM != 1 {
+			t.Errorf("%d stats and %d oom events, want some stats and 1 oom", nStats, nOOM)
+		}
+		waitPid(t, pid)
+		pid = 0
+		if err := rt.Events(ctx, id, time.Second, func(Event) {}); !errors.Is(err, ErrNotRunning) {
+			t.Errorf("events of a stopped container: %v, want ErrNotRunning", err)
+		}
+	})
+}
+
+// TestEventsCancel: Events of a running container ends with its context.
+func TestEventsCancel(t *testing.T) {
+	forEach(t, func(t *testing.T, rt Runtime) {
+		id, _, _ := running(t, rt)
+		ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+		defer cancel()
+		n := 0
+		start := time.Now()
+		err := rt.Events(ctx, id, 100*time.Millisecond, func(Event) { n++ })
+		if isCrun(rt) && errors.Is(err, errors.ErrUnsupported) {
+			return
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("events: %v, want the context's deadline", err)
+		}
+		if d := time.Since(start); d > 5*time.Second || n < 2 {
+			t.Errorf("events returned after %s with %d events", d, n)
+		}
+	})
+}
+
 // TestErrors: each misuse gives the same error value from every runtime.
 func TestErrors(t *testing.T) {
 	forEach(t, func(t *testing.T, rt Runtime) {
