@@ -584,6 +584,80 @@ func TestEventsCancel(t *testing.T) {
 	})
 }
 
+func openFds(t *testing.T) []string {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
+		out = append(out, e.Name()+" -> "+target)
+	}
+	return out
+}
+
+// TestParallelNoLeaks runs containers through their whole life from several goroutines at once,
+// with an exec each, as a long-lived engine or monitor does: every one works, and the caller
+// is left with no more fds than before (the library runs in this very process).
+func TestParallelNoLeaks(t *testing.T) {
+	forEach(t, func(t *testing.T, rt Runtime) {
+		ctx := context.Background()
+		dir, spec := bundle(t, nil, "sleep", "1000")
+		proc := *spec.Process
+		proc.Args = []string{"true"}
+		one := func(i int) error {
+			id := fmt.Sprintf("%s-%d", uniqueID(t), i)
+			pid, err := rt.Create(ctx, id, CreateOpts{Bundle: dir})
+			if err != nil {
+				return fmt.Errorf("create: %w", err)
+			}
+			defer func() { _ = rt.Delete(ctx, id, true) }()
+			if err := rt.Start(ctx, id); err != nil {
+				return fmt.Errorf("start: %w", err)
+			}
+			epid, err := rt.Exec(ctx, id, ExecOpts{Process: &proc})
+			if err != nil {
+				return fmt.Errorf("exec: %w", err)
+			}
+			var ws unix.WaitStatus
+			if _, err := unix.Wait4(epid, &ws, 0, nil); err != nil || ws.ExitStatus() != 0 {
+				return fmt.Errorf("exec'd process: %v, status %v", err, ws)
+			}
+			if err := rt.Kill(ctx, id, unix.SIGKILL, false); err != nil {
+				return fmt.Errorf("kill: %w", err)
+			}
+			if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil {
+				return fmt.Errorf("wait: %w", err)
+			}
+			return rt.Delete(ctx, id, false)
+		}
+		// One round first: whatever the runtime sets up once (package state, cached files) is
+		// not a leak.
+		if err := one(0); err != nil {
+			t.Fatal(err)
+		}
+		before := openFds(t)
+		const n = 6
+		errs := make(chan error, n)
+		for i := 1; i <= n; i++ {
+			go func() { errs <- one(i) }()
+		}
+		for i := 0; i < n; i++ {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+		if after := openFds(t); len(after) != len(before) {
+			t.Errorf("fds before: %v\nafter: %v", before, after)
+		}
+		if list, err := rt.List(ctx); err != nil || len(list) != 0 {
+			t.Errorf("left in the root: %v, %v", list, err)
+		}
+	})
+}
+
 // TestErrors: each misuse gives the same error value from every runtime.
 func TestErrors(t *testing.T) {
 	forEach(t, func(t *testing.T, rt Runtime) {
