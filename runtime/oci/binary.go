@@ -90,7 +90,9 @@ var kinds = []struct {
 	{[]string{"no cgroup"}, ErrNoCgroup},
 	{[]string{"not stopped"}, ErrNotStopped},
 	{[]string{"not in `created` or `stopped` state"}, ErrNotStopped},
-	{[]string{"paused"}, ErrPaused},
+	{[]string{"paused container"}, ErrPaused},
+	{[]string{"paused state"}, ErrPaused},
+	{[]string{"is paused"}, ErrPaused},
 	{[]string{"already running"}, ErrNotCreated},
 	{[]string{"exec.fifo`: no such file"}, ErrNotCreated},
 	{[]string{"not running"}, ErrNotRunning},
@@ -103,9 +105,10 @@ var kinds = []struct {
 	{[]string{"unknown command"}, errors.ErrUnsupported},
 }
 
-// kindOf returns the error value a runtime's message means, or nil.
-func kindOf(msg string) error {
-	low := strings.ToLower(msg)
+// kindOf returns the error value a runtime's message about container id means, or nil. The id
+// is taken out first: a container named "paused-app" is not paused.
+func kindOf(msg, id string) error {
+	low := strings.ToLower(withoutID(msg, id))
 next:
 	for _, k := range kinds {
 		for _, s := range k.subs {
@@ -118,8 +121,38 @@ next:
 	return nil
 }
 
+// withoutID replaces each whole-word occurrence of id in msg (a container id may be "c", which
+// is also in "container") by "ID".
+func withoutID(msg, id string) string {
+	if id == "" {
+		return msg
+	}
+	idChar := func(c byte) bool {
+		return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_+-.", c) >= 0
+	}
+	var b strings.Builder
+	for i := 0; i < len(msg); {
+		j := strings.Index(msg[i:], id)
+		if j < 0 {
+			b.WriteString(msg[i:])
+			break
+		}
+		j += i
+		end := j + len(id)
+		if (j == 0 || !idChar(msg[j-1])) && (end == len(msg) || !idChar(msg[end])) {
+			b.WriteString(msg[i:j])
+			b.WriteString("ID")
+		} else {
+			b.WriteString(msg[i:end])
+		}
+		i = end
+	}
+	return b.String()
+}
+
 // call is one runtime command.
 type call struct {
+	id                    string // the container's, taken out of messages before they are matched
 	args                  []string
 	stdin, stdout, stderr *os.File
 	extra                 []*os.File
@@ -192,7 +225,7 @@ func (b *Binary) run(ctx context.Context, c call) ([]byte, error) {
 	if e.Msg == "" {
 		e.Msg = err.Error()
 	}
-	e.Kind = kindOf(e.Msg)
+	e.Kind = kindOf(e.Msg, c.id)
 	return nil, e
 }
 
@@ -271,7 +304,7 @@ func (b *Binary) Create(ctx context.Context, id string, o CreateOpts) (int, erro
 		args = append(args, "--no-new-keyring")
 	}
 	args = append(args, id)
-	if _, err := b.run(ctx, call{args: args, stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr, extra: o.ExtraFiles}); err != nil {
+	if _, err := b.run(ctx, call{id: id, args: args, stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr, extra: o.ExtraFiles}); err != nil {
 		return 0, err
 	}
 	return readPid()
@@ -279,13 +312,13 @@ func (b *Binary) Create(ctx context.Context, id string, o CreateOpts) (int, erro
 
 // Start implements Runtime.
 func (b *Binary) Start(ctx context.Context, id string) error {
-	_, err := b.run(ctx, call{args: []string{"start", id}, capture: true})
+	_, err := b.run(ctx, call{id: id, args: []string{"start", id}, capture: true})
 	return err
 }
 
 // State implements Runtime.
 func (b *Binary) State(ctx context.Context, id string) (*State, error) {
-	out, err := b.run(ctx, call{args: []string{"state", id}, capture: true})
+	out, err := b.run(ctx, call{id: id, args: []string{"state", id}, capture: true})
 	if err != nil {
 		return nil, err
 	}
@@ -319,7 +352,7 @@ func (b *Binary) Kill(ctx context.Context, id string, sig unix.Signal, all bool)
 		args = append(args, "--all")
 	}
 	args = append(args, id, strconv.Itoa(int(sig)))
-	_, err := b.run(ctx, call{args: args, capture: true})
+	_, err := b.run(ctx, call{id: id, args: args, capture: true})
 	return err
 }
 
@@ -329,7 +362,7 @@ func (b *Binary) Delete(ctx context.Context, id string, force bool) error {
 	if force {
 		args = append(args, "--force")
 	}
-	_, err := b.run(ctx, call{args: append(args, id), capture: true})
+	_, err := b.run(ctx, call{id: id, args: append(args, id), capture: true})
 	if force && errors.Is(err, ErrNotExist) {
 		return nil
 	}
@@ -368,7 +401,7 @@ func (b *Binary) Exec(ctx context.Context, id string, o ExecOpts) (int, error) {
 		args = append(args, "--preserve-fds", strconv.Itoa(len(o.ExtraFiles)))
 	}
 	args = append(args, id)
-	if _, err := b.run(ctx, call{args: args, stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr, extra: o.ExtraFiles}); err != nil {
+	if _, err := b.run(ctx, call{id: id, args: args, stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr, extra: o.ExtraFiles}); err != nil {
 		return 0, err
 	}
 	return readPid()
@@ -376,13 +409,13 @@ func (b *Binary) Exec(ctx context.Context, id string, o ExecOpts) (int, error) {
 
 // Pause implements Runtime.
 func (b *Binary) Pause(ctx context.Context, id string) error {
-	_, err := b.run(ctx, call{args: []string{"pause", id}, capture: true})
+	_, err := b.run(ctx, call{id: id, args: []string{"pause", id}, capture: true})
 	return err
 }
 
 // Resume implements Runtime.
 func (b *Binary) Resume(ctx context.Context, id string) error {
-	_, err := b.run(ctx, call{args: []string{"resume", id}, capture: true})
+	_, err := b.run(ctx, call{id: id, args: []string{"resume", id}, capture: true})
 	return err
 }
 
@@ -395,13 +428,13 @@ func (b *Binary) Update(ctx context.Context, id string, r *specs.LinuxResources)
 	if err != nil {
 		return fmt.Errorf("update: encode resources: %w", err)
 	}
-	_, err = b.run(ctx, call{args: []string{"update", "--resources", "-", id}, input: data, capture: true})
+	_, err = b.run(ctx, call{id: id, args: []string{"update", "--resources", "-", id}, input: data, capture: true})
 	return err
 }
 
 // Ps implements Runtime.
 func (b *Binary) Ps(ctx context.Context, id string) ([]int, error) {
-	out, err := b.run(ctx, call{args: []string{"ps", "--format", "json", id}, capture: true})
+	out, err := b.run(ctx, call{id: id, args: []string{"ps", "--format", "json", id}, capture: true})
 	if err != nil {
 		return nil, err
 	}
@@ -414,7 +447,7 @@ func (b *Binary) Ps(ctx context.Context, id string) ([]int, error) {
 
 // Stats implements Runtime, through `events --stats`.
 func (b *Binary) Stats(ctx context.Context, id string) (*cgroups.Stats, error) {
-	out, err := b.run(ctx, call{args: []string{"events", "--stats", id}, capture: true})
+	out, err := b.run(ctx, call{id: id, args: []string{"events", "--stats", id}, capture: true})
 	if err != nil {
 		return nil, err
 	}
@@ -464,7 +497,7 @@ func (b *Binary) Events(ctx context.Context, id string, interval time.Duration, 
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		_, err := b.run(cmdCtx, call{args: []string{"events", "--interval", interval.String(), id}, stdout: pw, captureStderr: true})
+		_, err := b.run(cmdCtx, call{id: id, args: []string{"events", "--interval", interval.String(), id}, stdout: pw, captureStderr: true})
 		pw.Close()
 		done <- err
 	}()

@@ -804,12 +804,54 @@ func TestKindOf(t *testing.T) {
 		{"container c1 is running, not paused", ErrNotPaused},
 		{"cannot pause container c1: the container has no cgroup (rootless, without a writable cgroup)", ErrNoCgroup},
 		{"open pidfd: No such process", ErrNotRunning},
+		{"the container `c1` is paused", ErrPaused},
+		{"container paused-1 is stopped, not running", ErrNotRunning},
+		{"container not-running-1 does not exist", ErrNotExist},
+		{"cannot delete container already-exists that is not stopped: running", ErrNotStopped},
 		{"unknown command events", errors.ErrUnsupported},
 		{"open /x/config.json: permission denied", nil},
 	}
 	for _, tt := range tests {
-		if got := kindOf(tt.msg); got != tt.want {
+		id := "c1"
+		for _, w := range strings.Fields(tt.msg) {
+			if strings.Count(w, "-") == 1 && !strings.HasPrefix(w, "--") {
+				id = w // the tests' container names with a dash
+			}
+		}
+		if got := kindOf(tt.msg, id); got != tt.want {
 			t.Errorf("kindOf(%q) = %v, want %v", tt.msg, got, tt.want)
+		}
+	}
+}
+
+// TestNew picks the implementation by the configured runtime name.
+func TestNew(t *testing.T) {
+	for _, name := range []string{"", "library"} {
+		rt, err := New(name, t.TempDir())
+		if _, ok := rt.(*Library); err != nil || !ok {
+			t.Errorf("New(%q): %T, %v; want the library", name, rt, err)
+		}
+	}
+	rt, err := New(berthRuntime, t.TempDir())
+	if b, ok := rt.(*Binary); err != nil || !ok || b.Name() != berthRuntime {
+		t.Errorf("New(%q): %T, %v; want that binary", berthRuntime, rt, err)
+	}
+	if _, err := New("no-such-runtime", ""); err == nil {
+		t.Error("New of a missing binary succeeded")
+	}
+}
+
+func TestWithoutID(t *testing.T) {
+	tests := []struct{ msg, id, want string }{
+		{"container c does not exist", "c", "container ID does not exist"},
+		{"container `c` already exists", "c", "container `ID` already exists"},
+		{"cannot open `/run/crun/c/exec.fifo`", "c", "cannot open `/run/crun/ID/exec.fifo`"},
+		{"container c.1 is paused, c.10 too", "c.1", "container ID is paused, c.10 too"},
+		{"no id here", "", "no id here"},
+	}
+	for _, tt := range tests {
+		if got := withoutID(tt.msg, tt.id); got != tt.want {
+			t.Errorf("withoutID(%q, %q) = %q, want %q", tt.msg, tt.id, got, tt.want)
 		}
 	}
 }
