@@ -89,7 +89,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 
 	ls := launchSpec{
 		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
-		preserveFds: o.PreserveFds, extraFiles: o.ExtraFiles,
+		inherited: preservedFiles(o.PreserveFds), extraFiles: o.ExtraFiles,
 		terminal: proc.Terminal, consoleSocket: o.ConsoleSocket, openConsole: o.OpenConsole,
 		exe: o.Exe, first: &first,
 	}

@@ -16,12 +16,12 @@ import (
 // process inherits, its terminal, and the binary that carries the nsexec constructor.
 type launchSpec struct {
 	stdin, stdout, stderr *os.File
-	// preserveFds of the caller's own fds from 3 are passed on at the same numbers, then
-	// extraFiles, then own (create's exec fifo), then the console socket.
-	preserveFds int
-	extraFiles  []*os.File
-	own         []*os.File
-	terminal    bool
+	// inherited are the caller's own fds from 3 (--preserve-fds), passed on at the same
+	// numbers; then come extraFiles, then own (create's exec fifo), then the console socket.
+	inherited  []*os.File
+	extraFiles []*os.File
+	own        []*os.File
+	terminal   bool
 	// consoleSocket, or else openConsole, gives the connection the pty master is sent on.
 	consoleSocket string
 	openConsole   func() (*os.File, error)
@@ -31,7 +31,7 @@ type launchSpec struct {
 }
 
 // ownFd is the fd at which the launched process finds own[i].
-func (ls *launchSpec) ownFd(i int) int { return 3 + ls.preserveFds + len(ls.extraFiles) + i }
+func (ls *launchSpec) ownFd(i int) int { return 3 + len(ls.inherited) + len(ls.extraFiles) + i }
 
 // consoleFd is the fd of the console socket in the launched process, -1 without a terminal.
 func (ls *launchSpec) consoleFd() int {
@@ -43,6 +43,15 @@ func (ls *launchSpec) consoleFd() int {
 
 // firstFreeFd is the first fd that is the runtime's, not the process's: closed at its exec.
 func (ls *launchSpec) firstFreeFd() int { return ls.ownFd(0) }
+
+// preservedFiles are the caller's fds 3..3+n-1, which the process is to get at the same numbers.
+func preservedFiles(n int) []*os.File {
+	files := make([]*os.File, 0, n)
+	for i := 0; i < n; i++ {
+		files = append(files, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(i)))
+	}
+	return files
+}
 
 // launchHooks are the steps that differ between create and exec.
 type launchHooks struct {
@@ -61,10 +70,8 @@ type launchHooks struct {
 // waits for start). It returns the container process's pid; on error nothing it started is
 // left running.
 func launch(ls launchSpec, h launchHooks) (pid int, err error) {
-	files := make([]*os.File, 0, ls.preserveFds+len(ls.extraFiles)+len(ls.own)+1)
-	for i := 0; i < ls.preserveFds; i++ {
-		files = append(files, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(i)))
-	}
+	files := make([]*os.File, 0, len(ls.inherited)+len(ls.extraFiles)+len(ls.own)+1)
+	files = append(files, ls.inherited...)
 	files = append(files, ls.extraFiles...)
 	files = append(files, ls.own...)
 	consoleFd := -1

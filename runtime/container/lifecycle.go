@@ -169,7 +169,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 
 	ls := launchSpec{
 		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
-		preserveFds: o.PreserveFds, extraFiles: o.ExtraFiles, own: []*os.File{fifo},
+		inherited: preservedFiles(o.PreserveFds), extraFiles: o.ExtraFiles, own: []*os.File{fifo},
 		terminal: spec.Process.Terminal, consoleSocket: o.ConsoleSocket, openConsole: o.OpenConsole,
 		exe: o.Exe,
 	}

@@ -58,6 +58,11 @@ func Start(cfg Config, plan *Plan) (*Child, error) {
 
 	exe := cfg.Exe
 	if exe == "" {
+		if !HasConstructor {
+			// Our own copy would run main instead of the plan.
+			parent.Close()
+			return nil, errors.New("this binary was built without cgo and cannot run container set-up itself: name a berth-runtime binary as the one to run (Exe)")
+		}
 		exe = "/proc/self/exe"
 	}
 	ro, err := readonlyExe(exe)

@@ -7,11 +7,6 @@
 // the child: berth-runtime itself and the test binaries alike.
 package nsexec
 
-/*
-#cgo CFLAGS: -Wall -Wno-unused-result -Wno-format-truncation -O2
-*/
-import "C"
-
 import (
 	"encoding/binary"
 	"strconv"
