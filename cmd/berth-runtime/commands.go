@@ -72,6 +72,7 @@ func cmdStart(g *globals, args []string) error {
 	if err != nil {
 		return err
 	}
+	c.SetWarn(func(s string) { g.logger.warnf("%s", s) })
 	return c.Start()
 }
 
@@ -275,6 +276,7 @@ func cmdDelete(g *globals, args []string) error {
 		}
 		return err
 	}
+	c.SetWarn(func(s string) { g.logger.warnf("%s", s) })
 	return c.Delete(force)
 }
 

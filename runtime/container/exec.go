@@ -153,6 +153,10 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 			}
 		}
 		var p nsexec.Plan
+		if c.s.HostMounts {
+			// No mount namespace to join: enter the rootfs as the init did.
+			p.ChrootInPlace(c.s.Rootfs)
+		}
 		if err := processPlan(&p, in, proc, false); err != nil {
 			return fail(err)
 		}

@@ -43,8 +43,10 @@ type saved struct {
 	// never encodes the spec and most commands never decode it, since encoding/json builds its
 	// coders for the whole spec type tree by reflection (~0.5 ms a process). spec() decodes it.
 	RawSpec json.RawMessage `json:"config"`
-	// Hooks are what start and delete need of the spec.
-	Hooks *specs.Hooks `json:"hooks,omitempty"`
+	// Hooks are what start and delete need of the spec. Always written ("hooks": null without
+	// any), so that a state without the key is known to come from an older binary, whose hooks
+	// are then read from RawSpec.
+	Hooks *specs.Hooks `json:"hooks"`
 	// Spec is RawSpec decoded, once needed.
 	Spec         *specs.Spec       `json:"-"`
 	NsPaths      map[string]string `json:"namespace_paths,omitempty"`
@@ -53,6 +55,9 @@ type saved struct {
 	// NoNewKeyring: created with --no-new-keyring, so exec'd processes keep the caller's
 	// session keyring too (as runc does).
 	NoNewKeyring bool `json:"no_new_keyring,omitempty"`
+	// HostMounts: the container has no mount namespace of its own, so the mounts of its rootfs
+	// were made in the caller's; delete removes every mount under Rootfs.
+	HostMounts bool `json:"host_mounts,omitempty"`
 }
 
 // State is the OCI state, with runc's extra fields that tools read.
@@ -71,6 +76,36 @@ type Container struct {
 	root string
 	dir  string
 	s    saved
+	// hooksUnknown: the state has no "hooks" key (an older binary wrote it).
+	hooksUnknown bool
+	warn         func(string)
+}
+
+// SetWarn sets where warnings go that do not fail an operation (a failing poststart or
+// poststop hook). Without one they are dropped.
+func (c *Container) SetWarn(warn func(string)) { c.warn = warn }
+
+func (c *Container) warnf(format string, a ...any) {
+	if c.warn != nil {
+		c.warn(fmt.Sprintf(format, a...))
+	}
+}
+
+// noHooksKey marks, during Load, that the state had no "hooks" key: a JSON null would set
+// saved.Hooks to nil, an absent key leaves it alone.
+var noHooksKey specs.Hooks
+
+// hooks returns the container's hooks, from its spec when the state predates the hooks key.
+func (c *Container) hooks() *specs.Hooks {
+	if c.hooksUnknown {
+		c.hooksUnknown = false
+		if spec, err := c.spec(); err == nil {
+			c.s.Hooks = spec.Hooks
+		} else {
+			c.warnf("read hooks: %v", err)
+		}
+	}
+	return c.s.Hooks
 }
 
 // Load opens an existing container.
@@ -87,8 +122,12 @@ func Load(root, id string) (*Container, error) {
 		return nil, fmt.Errorf("read state of %s: %w", id, err)
 	}
 	c := &Container{root: root, dir: dir}
+	c.s.Hooks = &noHooksKey
 	if err := json.Unmarshal(data, &c.s); err != nil {
 		return nil, fmt.Errorf("state of %s is corrupt: %w", id, err)
+	}
+	if c.s.Hooks == &noHooksKey {
+		c.s.Hooks, c.hooksUnknown = nil, true
 	}
 	return c, nil
 }
@@ -117,6 +156,8 @@ func List(root string) ([]*Container, error) {
 }
 
 func (c *Container) save() error {
+	// Resolved before the state is rewritten with a "hooks" key.
+	c.hooks()
 	if c.s.RawSpec == nil && c.s.Spec != nil {
 		raw, err := json.Marshal(c.s.Spec)
 		if err != nil {

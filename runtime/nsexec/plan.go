@@ -122,9 +122,13 @@ func (p *Plan) Mkdir(path string, mode uint32) { p.add(opMkdir, s(path), u(uint6
 func (p *Plan) Mknod(path string, mode uint32, dev uint64, uid, gid uint32) {
 	p.add(opMknod, s(path), u(uint64(mode)), u(dev), u(uint64(uid)), u(uint64(gid)))
 }
-func (p *Plan) Symlink(target, link string)        { p.add(opSymlink, s(target), s(link)) }
-func (p *Plan) PivotRoot(rootfs string)            { p.add(opPivot, s(rootfs)) }
-func (p *Plan) Chroot(rootfs string)               { p.add(opChroot, s(rootfs)) }
+func (p *Plan) Symlink(target, link string) { p.add(opSymlink, s(target), s(link)) }
+func (p *Plan) PivotRoot(rootfs string)     { p.add(opPivot, s(rootfs)) }
+func (p *Plan) Chroot(rootfs string)        { p.add(opChroot, s(rootfs)) }
+
+// ChrootInPlace chroots into rootfs without moving its mount to / first: for a process in
+// the caller's mount namespace, whose / must stay as it is.
+func (p *Plan) ChrootInPlace(rootfs string)        { p.add(opChroot, s(rootfs), u(0)) }
 func (p *Plan) Chdir(path string)                  { p.add(opChdir, s(path)) }
 func (p *Plan) Hostname(name string)               { p.add(opHostname, s(name)) }
 func (p *Plan) Domainname(name string)             { p.add(opDomainname, s(name)) }

@@ -102,11 +102,11 @@ test -e /hooklog/order && test -x /bin/busybox && echo yes > /hooklog/startConta
 	}
 	e.start()
 	e.waitStopped()
-	// startContainer runs in the container after start has released it, and poststart in the
-	// runtime right after that: the two race (as with runc), so only their set is checked.
+	// startContainer runs in the container after start has released it, before the exec of the
+	// user process; poststart runs in the runtime once that exec has happened.
 	got := log.order()
-	if len(got) != 5 || !slices.Contains(got[3:], "startContainer") || !slices.Contains(got[3:], "poststart") {
-		t.Fatalf("hooks after start: %v, want startContainer and poststart after the create hooks", got)
+	if len(got) != 5 || got[3] != "startContainer" || got[4] != "poststart" {
+		t.Fatalf("hooks after start: %v, want startContainer then poststart after the create hooks", got)
 	}
 	e.delete()
 	if got := log.order(); len(got) != 6 || got[5] != "poststop" {
@@ -114,7 +114,7 @@ test -e /hooklog/order && test -x /bin/busybox && echo yes > /hooklog/startConta
 	}
 
 	wantStatus := map[string]specs.ContainerState{
-		"prestart": "creating", "createRuntime": "creating", "createContainer": specs.StateCreated,
+		"prestart": specs.StateCreated, "createRuntime": "creating", "createContainer": specs.StateCreated,
 		"startContainer": specs.StateCreated, "poststart": specs.StateRunning, "poststop": specs.StateStopped,
 	}
 	for name, status := range wantStatus {

@@ -1,0 +1,88 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// A container without a mount namespace of its own has its rootfs set up in the caller's: its
+// mounts all lie under the rootfs and stay there until delete removes them.
+
+// mountsUnder lists the mount points at or under dir in the caller's mount namespace, in the
+// order of /proc/self/mountinfo (parents before their children).
+func mountsUnder(dir string) ([]string, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		mp := unescapeMountinfo(f[4])
+		if mp == dir || strings.HasPrefix(mp, dir+"/") {
+			out = append(out, mp)
+		}
+	}
+	return out, nil
+}
+
+// unescapeMountinfo undoes the kernel's octal escapes (\040 for a space and so on).
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// unmountUnder detaches every mount at or under dir, the last made first.
+func unmountUnder(dir string) error {
+	var errs []error
+	// A mount stacked over another shows up again after its top is gone: a few rounds.
+	for round := 0; round < 8; round++ {
+		mps, err := mountsUnder(dir)
+		if err != nil {
+			return fmt.Errorf("read mountinfo: %w", err)
+		}
+		if len(mps) == 0 {
+			return nil
+		}
+		errs = errs[:0]
+		for i := len(mps) - 1; i >= 0; i-- {
+			if err := unix.Unmount(mps[i], unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+				errs = append(errs, fmt.Errorf("unmount %s: %w", mps[i], err))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return fmt.Errorf("mounts left under %s", dir)
+}
+
+// sameDir reports whether a and b are the same directory (device and inode).
+func sameDir(a, b string) bool {
+	var sa, sb unix.Stat_t
+	if unix.Stat(a, &sa) != nil || unix.Stat(b, &sb) != nil {
+		return false
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino && sa.Mode&unix.S_IFMT == unix.S_IFDIR
+}
