@@ -131,8 +131,14 @@ func validate(spec *specs.Spec, bundle string) error {
 	if spec.Process.Cwd != "" && !filepath.IsAbs(spec.Process.Cwd) {
 		return fmt.Errorf("process.cwd %q is not an absolute path", spec.Process.Cwd)
 	}
+	if err := checkUser(spec.Process.User, "process.user"); err != nil {
+		return err
+	}
 	if spec.Linux == nil {
 		return errors.New("linux section is required")
+	}
+	if err := checkResources(spec.Linux.Resources); err != nil {
+		return err
 	}
 	root := spec.Root.Path
 	if !filepath.IsAbs(root) {

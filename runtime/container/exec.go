@@ -57,6 +57,9 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if !proc.Terminal && o.ConsoleSocket != "" {
 		return 0, errors.New("exec: --console-socket needs --tty")
 	}
+	if err := checkUser(proc.User, "process.user"); err != nil {
+		return 0, fmt.Errorf("exec: %w", err)
+	}
 	if err := checkLSM(proc, ""); err != nil {
 		return 0, fmt.Errorf("exec: %w", err)
 	}
