@@ -43,10 +43,11 @@ type saved struct {
 	// never encodes the spec and most commands never decode it, since encoding/json builds its
 	// coders for the whole spec type tree by reflection (~0.5 ms a process). spec() decodes it.
 	RawSpec json.RawMessage `json:"config"`
-	// Hooks are what start and delete need of the spec. Always written ("hooks": null without
-	// any), so that a state without the key is known to come from an older binary, whose hooks
-	// are then read from RawSpec.
-	Hooks *specs.Hooks `json:"hooks"`
+	// Hooks are what start and delete need of the spec, kept in the state as HooksJSON and
+	// decoded once needed. The key is always written ("hooks": null without any), so that a
+	// state without it is known to come from an older binary: its hooks are read from RawSpec.
+	Hooks     *specs.Hooks    `json:"-"`
+	HooksJSON json.RawMessage `json:"hooks"`
 	// Spec is RawSpec decoded, once needed.
 	Spec         *specs.Spec       `json:"-"`
 	NsPaths      map[string]string `json:"namespace_paths,omitempty"`
@@ -76,8 +77,8 @@ type Container struct {
 	root string
 	dir  string
 	s    saved
-	// hooksUnknown: the state has no "hooks" key (an older binary wrote it).
-	hooksUnknown bool
+	// hooksPending: loaded from a state whose HooksJSON is not decoded yet.
+	hooksPending bool
 	warn         func(string)
 }
 
@@ -91,19 +92,23 @@ func (c *Container) warnf(format string, a ...any) {
 	}
 }
 
-// noHooksKey marks, during Load, that the state had no "hooks" key: a JSON null would set
-// saved.Hooks to nil, an absent key leaves it alone.
-var noHooksKey specs.Hooks
-
 // hooks returns the container's hooks, from its spec when the state predates the hooks key.
 func (c *Container) hooks() *specs.Hooks {
-	if c.hooksUnknown {
-		c.hooksUnknown = false
-		if spec, err := c.spec(); err == nil {
+	if !c.hooksPending {
+		return c.s.Hooks
+	}
+	c.hooksPending = false
+	var err error
+	if c.s.HooksJSON == nil {
+		var spec *specs.Spec
+		if spec, err = c.spec(); err == nil {
 			c.s.Hooks = spec.Hooks
-		} else {
-			c.warnf("read hooks: %v", err)
 		}
+	} else {
+		err = json.Unmarshal(c.s.HooksJSON, &c.s.Hooks)
+	}
+	if err != nil {
+		c.warnf("hooks of %s: %v", c.s.ID, err)
 	}
 	return c.s.Hooks
 }
@@ -121,13 +126,9 @@ func Load(root, id string) (*Container, error) {
 		}
 		return nil, fmt.Errorf("read state of %s: %w", id, err)
 	}
-	c := &Container{root: root, dir: dir}
-	c.s.Hooks = &noHooksKey
+	c := &Container{root: root, dir: dir, hooksPending: true}
 	if err := json.Unmarshal(data, &c.s); err != nil {
 		return nil, fmt.Errorf("state of %s is corrupt: %w", id, err)
-	}
-	if c.s.Hooks == &noHooksKey {
-		c.s.Hooks, c.hooksUnknown = nil, true
 	}
 	return c, nil
 }
@@ -156,8 +157,11 @@ func List(root string) ([]*Container, error) {
 }
 
 func (c *Container) save() error {
-	// Resolved before the state is rewritten with a "hooks" key.
-	c.hooks()
+	hooks, err := json.Marshal(c.hooks())
+	if err != nil {
+		return fmt.Errorf("encode hooks: %w", err)
+	}
+	c.s.HooksJSON = hooks
 	if c.s.RawSpec == nil && c.s.Spec != nil {
 		raw, err := json.Marshal(c.s.Spec)
 		if err != nil {
