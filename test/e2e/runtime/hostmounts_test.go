@@ -128,3 +128,25 @@ func TestJoinedMountNamespaceCopy(t *testing.T) {
 		t.Errorf("the caller's mounts changed: / %q -> %q, under the rootfs %q", rootBefore, rootAfter, underAfter)
 	}
 }
+
+// TestNoMountNamespaceFailedCreate: a create without a mount namespace that fails part way
+// through its mounts leaves none of them behind in the caller's namespace.
+func TestNoMountNamespaceFailedCreate(t *testing.T) {
+	e := newEnv(t, "true")
+	e.spec.Linux.Namespaces = nil
+	e.spec.Hostname = ""
+	e.spec.Mounts = append(e.spec.Mounts, specs.Mount{Destination: "/late", Type: "no-such-fs", Source: "none"})
+	rootfs, err := filepath.EvalSymlinks(filepath.Join(e.bundle, "rootfs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootBefore, _ := rootMounts(t, rootfs)
+	r := e.run()
+	if r.code == 0 || !strings.Contains(r.stderr, "/late") {
+		t.Fatalf("run with a mount of an unknown filesystem: %s", r)
+	}
+	rootAfter, under := rootMounts(t, rootfs)
+	if strings.Join(rootAfter, "\n") != strings.Join(rootBefore, "\n") || len(under) != 0 {
+		t.Errorf("failed create left mounts: / %q -> %q, under the rootfs %q", rootBefore, rootAfter, under)
+	}
+}
