@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -89,9 +88,9 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	first.Fork()
 	first.ReadPlan()
 
-	files := make([]*os.File, 0, o.PreserveFds+1)
-	for i := 0; i < o.PreserveFds; i++ {
-		files = append(files, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(i)))
+	files, err := passedFiles(o.PreserveFds, "--preserve-fds")
+	if err != nil {
+		return 0, fmt.Errorf("exec: %w", err)
 	}
 	consoleFd := -1
 	if proc.Terminal && o.ConsoleSocket == "" {

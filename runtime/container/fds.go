@@ -39,3 +39,33 @@ func CloexecInherited() error {
 	}
 	return nil
 }
+
+// passedFiles returns the caller's descriptors 3..3+n-1, which the container is to get (the
+// socket-activation fds, then --preserve-fds): each must be open.
+func passedFiles(n int, what string) ([]*os.File, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("%s %d: must not be negative", what, n)
+	}
+	files := make([]*os.File, 0, n+2)
+	for i := 0; i < n; i++ {
+		fd := 3 + i
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			return nil, fmt.Errorf("%s %d: descriptor %d is not open: %w", what, n, fd, err)
+		}
+		files = append(files, os.NewFile(uintptr(fd), "passed-"+strconv.Itoa(fd)))
+	}
+	return files, nil
+}
+
+// ListenFds returns how many descriptors from 3 up systemd socket activation passed to this
+// process (LISTEN_FDS, when LISTEN_PID names it), 0 without any.
+func ListenFds() int {
+	if os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
+		return 0
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}

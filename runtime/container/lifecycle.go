@@ -26,6 +26,10 @@ type CreateOpts struct {
 	ConsoleSocket string
 	NoPivot       bool
 	PreserveFds   int
+	// ListenFds descriptors from 3 up (systemd socket activation, see ListenFds) go to the
+	// container first, its process gets LISTEN_FDS and LISTEN_PID=1, and the PreserveFds
+	// follow them, as with runc.
+	ListenFds int
 	// NoNewKeyring keeps the caller's session keyring instead of one of the container's own.
 	NoNewKeyring bool
 	// Stdio of the container process when it has no terminal.
@@ -66,6 +70,17 @@ func Create(o CreateOpts) (c *Container, err error) {
 	spec, rawSpec, err := loadSpec(bundle)
 	if err != nil {
 		return nil, err
+	}
+	if o.ListenFds < 0 {
+		return nil, fmt.Errorf("LISTEN_FDS %d: must not be negative", o.ListenFds)
+	}
+	passed := o.ListenFds + o.PreserveFds
+	files, err := passedFiles(passed, "--preserve-fds")
+	if err != nil {
+		return nil, err
+	}
+	if o.ListenFds > 0 {
+		spec.Process.Env = append(spec.Process.Env, "LISTEN_FDS="+strconv.Itoa(o.ListenFds), "LISTEN_PID=1")
 	}
 	mountLabel := spec.Linux.MountLabel
 	if mountLabel != "" && !selinuxEnabled() {
@@ -181,10 +196,6 @@ func Create(o CreateOpts) (c *Container, err error) {
 	}
 	defer fifo.Close()
 
-	files := make([]*os.File, 0, o.PreserveFds+2)
-	for i := 0; i < o.PreserveFds; i++ {
-		files = append(files, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(i)))
-	}
 	fifoFd := 3 + len(files)
 	files = append(files, fifo)
 	consoleFd := -1
@@ -213,7 +224,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 	}
 	in := &planInput{
 		spec: spec, rootfs: rootfs, bundle: bundle, noPivot: o.NoPivot,
-		fifoFd: fifoFd, consoleFd: consoleFd, firstFreeFd: 3 + o.PreserveFds,
+		fifoFd: fifoFd, consoleFd: consoleFd, firstFreeFd: 3 + passed,
 		cgroupPaths: c.s.CgroupPaths, cgroupV2: cgroupV2, warn: o.Warn,
 		keyring: c.keyringName(),
 	}

@@ -221,6 +221,20 @@ func TestBadInput(t *testing.T) {
 			spec: func(s *specs.Spec) { s.Process.Terminal = true },
 			want: []string{"terminal", "--console-socket"},
 		},
+		{
+			name: "negative --preserve-fds",
+			args: func(bundle string) []string {
+				return []string{"create", "--preserve-fds", "-1", "--bundle", bundle, newID}
+			},
+			want: []string{"--preserve-fds", "-1", "negative"},
+		},
+		{
+			name: "--preserve-fds of descriptors that are not open",
+			args: func(bundle string) []string {
+				return []string{"create", "--preserve-fds", "100", "--bundle", bundle, newID}
+			},
+			want: []string{"--preserve-fds", "not open"},
+		},
 		// setresuid reads 4294967295 as -1, "unchanged": the process would stay root.
 		{
 			name: "uid 4294967295",

@@ -197,3 +197,35 @@ func TestCVE202421626PreservedCwd(t *testing.T) {
 		t.Errorf("run --preserve-fds 5 with cwd /proc/self/fd/7: %s\nwant an error saying the cwd is outside the container's root", r)
 	}
 }
+
+// TestListenFds: the descriptors systemd socket activation passed (LISTEN_FDS, for the pid in
+// LISTEN_PID) reach the container from fd 3, with LISTEN_FDS and LISTEN_PID=1 set, as runc
+// passes them; the caller's next descriptor, asked for by no one, does not.
+func TestListenFds(t *testing.T) {
+	e := newEnv(t, "sh", "-c", `test -e /proc/self/fd/3 && echo fd3-open; test -e /proc/self/fd/4 && echo fd4-open; echo "listen=$LISTEN_FDS:$LISTEN_PID"`)
+	e.write()
+	listen, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listen.Close()
+	stray := hostDirFd7(t)[4]
+	out := filepath.Join(t.TempDir(), "out")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// exec keeps the shell's pid, so LISTEN_PID names berth-runtime.
+	cmd := exec.Command("sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"`, binary, "--root", e.root, "run", "--bundle", e.bundle, e.id)
+	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = f, f, []*os.File{listen, stray}
+	if err := cmd.Run(); err != nil {
+		b, _ := os.ReadFile(out)
+		t.Fatalf("run: %v\n%s", err, b)
+	}
+	b, _ := os.ReadFile(out)
+	got := string(b)
+	if !strings.Contains(got, "fd3-open") || strings.Contains(got, "fd4-open") || !strings.Contains(got, "listen=1:1") {
+		t.Errorf("container output %q: want fd 3 only, LISTEN_FDS=1 and LISTEN_PID=1", got)
+	}
+}
