@@ -5,7 +5,8 @@
 #   hack/oci-validation.sh [TEST...]      (as root; default: every validation test)
 #
 # BERTH_RUNTIME_BINARY picks the runtime (default bin/berth-runtime, built by hack/build.sh if
-# missing): /usr/sbin/runc, or hack/crun-oci-wrapper.sh for crun, give the peers' results. OCI_VALIDATION_KEEP=1 keeps the work directory (logs in WORK/logs/TEST.{out,err}).
+# missing): /usr/sbin/runc, or hack/crun-oci-wrapper.sh for crun, give the peers' results.
+# OCI_VALIDATION_KEEP=1 keeps the work directory (logs in WORK/logs/TEST.{out,err}).
 #
 # The Go module proxy serves that commit only under its pseudo-version (RUNTIME_TOOLS_VERSION
 # below). The suite is built once per version into OCI_VALIDATION_CACHE (default
