@@ -228,3 +228,40 @@ func TestHookFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestPostHookFailures: a failing poststart or poststop hook is logged as a warning and the rest
+// go on (the later hooks of the phase, start, delete), as the spec asks; the OCI suite's
+// poststart_fail and poststop_fail.
+func TestPostHookFailures(t *testing.T) {
+	e := newEnv(t, "sleep", "300")
+	dir := t.TempDir()
+	e.spec.Hooks = &specs.Hooks{
+		Poststart: []specs.Hook{recordHook("poststart1", dir, "exit 3"), recordHook("poststart2", dir, "")},
+		Poststop:  []specs.Hook{recordHook("poststop1", dir, "exit 4"), recordHook("poststop2", dir, "")},
+	}
+	e.create()
+	r := e.rt("start", e.id)
+	if r.code != 0 {
+		t.Fatalf("start with a failing poststart hook: %s", r)
+	}
+	if !strings.Contains(r.stderr, "warning") || !strings.Contains(r.stderr, "poststart") || !strings.Contains(r.stderr, "exit status 3") {
+		t.Errorf("start did not warn about the failing poststart hook: %q", r.stderr)
+	}
+	if st := e.state(); st.Status != specs.StateRunning {
+		t.Errorf("after start: %s", st.Status)
+	}
+	r = e.rt("delete", "--force", e.id)
+	if r.code != 0 {
+		t.Fatalf("delete with a failing poststop hook: %s", r)
+	}
+	if !strings.Contains(r.stderr, "warning") || !strings.Contains(r.stderr, "poststop") || !strings.Contains(r.stderr, "exit status 4") {
+		t.Errorf("delete did not warn about the failing poststop hook: %q", r.stderr)
+	}
+	if entries, _ := os.ReadDir(e.root); len(entries) != 0 {
+		t.Errorf("state left after delete: %v", entries)
+	}
+	log := hookLog{t, dir}
+	if got, want := log.order(), []string{"poststart1", "poststart2", "poststop1", "poststop2"}; !slices.Equal(got, want) {
+		t.Errorf("hooks run: %v, want %v", got, want)
+	}
+}
