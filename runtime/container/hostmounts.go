@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,25 +14,49 @@ import (
 // A container without a mount namespace of its own has its rootfs set up in the caller's: its
 // mounts all lie under the rootfs and stay there until delete removes them.
 
-// mountsUnder lists the mount points at or under dir in the caller's mount namespace, in the
-// order of /proc/self/mountinfo (parents before their children).
-func mountsUnder(dir string) ([]string, error) {
+// hostMount is a mount point in the caller's mount namespace and its mount id.
+type hostMount struct {
+	id   int
+	path string
+}
+
+// mountsUnder lists the mounts at or under dir in the caller's mount namespace, in the order of
+// /proc/self/mountinfo (parents before their children).
+func mountsUnder(dir string) ([]hostMount, error) {
 	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	var out []hostMount
 	for _, line := range strings.Split(string(data), "\n") {
 		f := strings.Fields(line)
 		if len(f) < 5 {
 			continue
 		}
+		id, err := strconv.Atoi(f[0])
+		if err != nil {
+			continue
+		}
 		mp := unescapeMountinfo(f[4])
 		if mp == dir || strings.HasPrefix(mp, dir+"/") {
-			out = append(out, mp)
+			out = append(out, hostMount{id, mp})
 		}
 	}
 	return out, nil
+}
+
+// mountIDsUnder returns the ids of the mounts at or under dir: those that were there before
+// the container, which its delete must leave alone (an engine's overlay mount of the rootfs).
+func mountIDsUnder(dir string) ([]int, error) {
+	ms, err := mountsUnder(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read mountinfo: %w", err)
+	}
+	ids := make([]int, 0, len(ms))
+	for _, m := range ms {
+		ids = append(ids, m.id)
+	}
+	return ids, nil
 }
 
 // unescapeMountinfo undoes the kernel's octal escapes (\040 for a space and so on).
@@ -53,22 +78,23 @@ func unescapeMountinfo(s string) string {
 	return b.String()
 }
 
-// unmountUnder detaches every mount at or under dir, the last made first.
-func unmountUnder(dir string) error {
+// unmountUnder detaches every mount at or under dir but those in keep, the last made first.
+func unmountUnder(dir string, keep []int) error {
 	var errs []error
 	// A mount stacked over another shows up again after its top is gone: a few rounds.
 	for round := 0; round < 8; round++ {
-		mps, err := mountsUnder(dir)
+		ms, err := mountsUnder(dir)
 		if err != nil {
 			return fmt.Errorf("read mountinfo: %w", err)
 		}
-		if len(mps) == 0 {
+		ms = slices.DeleteFunc(ms, func(m hostMount) bool { return slices.Contains(keep, m.id) })
+		if len(ms) == 0 {
 			return nil
 		}
 		errs = errs[:0]
-		for i := len(mps) - 1; i >= 0; i-- {
-			if err := unix.Unmount(mps[i], unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-				errs = append(errs, fmt.Errorf("unmount %s: %w", mps[i], err))
+		for i := len(ms) - 1; i >= 0; i-- {
+			if err := unix.Unmount(ms[i].path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+				errs = append(errs, fmt.Errorf("unmount %s: %w", ms[i].path, err))
 			}
 		}
 	}

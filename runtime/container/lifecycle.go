@@ -149,7 +149,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 			_ = cg.Destroy()
 		}
 		if created.s.HostMounts {
-			_ = unmountUnder(created.s.Rootfs)
+			_ = unmountUnder(created.s.Rootfs, created.s.KeepMounts)
 		}
 		_ = os.RemoveAll(dir)
 	}()
@@ -176,8 +176,12 @@ func Create(o CreateOpts) (c *Container, err error) {
 	if cg != nil {
 		c.s.CgroupPaths = cg.Paths()
 	}
-	_, hasMnt := hasNS(spec, specs.MountNamespace)
-	c.s.HostMounts = !hasMnt
+	if _, hasMnt := hasNS(spec, specs.MountNamespace); !hasMnt {
+		if c.s.KeepMounts, err = mountIDsUnder(rootfs); err != nil {
+			return nil, err
+		}
+		c.s.HostMounts = true
+	}
 	// Saved now, before any process exists, so that if this runtime is killed mid-create a
 	// later `delete` still finds the cgroups and state to remove.
 	if err := c.save(); err != nil {
@@ -534,7 +538,7 @@ func (c *Container) Delete(force bool) error {
 		}
 	}
 	if c.s.HostMounts {
-		if err := unmountUnder(c.s.Rootfs); err != nil {
+		if err := unmountUnder(c.s.Rootfs, c.s.KeepMounts); err != nil {
 			errs = append(errs, fmt.Errorf("remove rootfs mounts: %w", err))
 		}
 	}

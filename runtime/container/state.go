@@ -59,6 +59,9 @@ type saved struct {
 	// HostMounts: the container has no mount namespace of its own, so the mounts of its rootfs
 	// were made in the caller's; delete removes every mount under Rootfs.
 	HostMounts bool `json:"host_mounts,omitempty"`
+	// KeepMounts are the ids of the mounts under Rootfs before create (an engine's mount of the
+	// rootfs itself): delete leaves them.
+	KeepMounts []int `json:"keep_mounts,omitempty"`
 }
 
 // State is the OCI state, with runc's extra fields that tools read.

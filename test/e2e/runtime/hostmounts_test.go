@@ -150,3 +150,27 @@ func TestNoMountNamespaceFailedCreate(t *testing.T) {
 		t.Errorf("failed create left mounts: / %q -> %q, under the rootfs %q", rootBefore, rootAfter, under)
 	}
 }
+
+// TestNoMountNamespaceKeepsRootfsMount: a rootfs that is a mount of its own before create (an
+// engine's overlay of the image) stays mounted after delete; only the container's mounts go.
+func TestNoMountNamespaceKeepsRootfsMount(t *testing.T) {
+	e := newEnv(t, "true")
+	e.spec.Linux.Namespaces = nil
+	e.spec.Hostname = ""
+	rootfs, err := filepath.EvalSymlinks(filepath.Join(e.bundle, "rootfs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount(rootfs, rootfs, "", syscall.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(rootfs, syscall.MNT_DETACH) })
+	_, before := rootMounts(t, rootfs)
+	if len(before) != 1 {
+		t.Fatalf("mounts under the rootfs before create: %v", before)
+	}
+	e.mustRun()
+	if _, after := rootMounts(t, rootfs); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("mounts under the rootfs: before %q, after delete %q", before, after)
+	}
+}
