@@ -378,10 +378,7 @@ func (c *Container) Start() error {
 	}
 	h := c.hooks()
 	poststart := h != nil && len(h.Poststart) > 0
-	var before exeID
-	if poststart {
-		before, _ = procExe(c.s.Pid)
-	}
+	before, _ := procExe(c.s.Pid)
 	fifoPath := filepath.Join(c.dir, fifoFile)
 	f, err := os.OpenFile(fifoPath, os.O_WRONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
@@ -398,11 +395,15 @@ func (c *Container) Start() error {
 	if err := os.Remove(fifoPath); err != nil {
 		return fmt.Errorf("remove exec fifo: %w", err)
 	}
+	// Start returns once the user process has started: the container process has exec'd it
+	// (its executable is no longer the runtime's). Poststart hooks must run only then, and a
+	// caller's next command (a kill) then meets the user's process, not the runtime's code
+	// before the exec. Bounded, in case the container runs the runtime's own binary.
 	if poststart {
-		// The spec runs poststart hooks once the user process has started: wait until the
-		// container process has exec'd it (its executable is no longer the runtime's).
 		c.waitExec(before, 5*time.Second)
 		hooks.RunAll("poststart", h.Poststart, c.stateJSON(StatusRunning), c.warn)
+	} else {
+		c.waitExec(before, time.Second)
 	}
 	return nil
 }
