@@ -38,7 +38,9 @@ func checkResources(r *specs.LinuxResources) error {
 	var limits []limit
 	if m := r.Memory; m != nil {
 		limits = append(limits, limit{"memory.limit", m.Limit}, limit{"memory.reservation", m.Reservation},
-			limit{"memory.swap", m.Swap}, limit{"memory.kernel", m.Kernel}, limit{"memory.kernelTCP", m.KernelTCP})
+			limit{"memory.swap", m.Swap}, limit{"memory.kernelTCP", m.KernelTCP})
+		//lint:ignore SA1019 the field is deprecated, but a spec may still set it: check it as the others.
+		limits = append(limits, limit{"memory.kernel", m.Kernel})
 	}
 	if p := r.Pids; p != nil {
 		limits = append(limits, limit{"pids.limit", p.Limit})
