@@ -401,11 +401,27 @@ func (c *Container) Start() error {
 	// before the exec. Bounded, in case the container runs the runtime's own binary.
 	if poststart {
 		c.waitExec(before, 5*time.Second)
+		c.waitSettled(20 * time.Millisecond)
 		hooks.RunAll("poststart", h.Poststart, c.stateJSON(StatusRunning), c.warn)
 	} else {
 		c.waitExec(before, time.Second)
 	}
 	return nil
+}
+
+// waitSettled gives the user process, just exec'd, a moment to run up to its first wait (or its
+// exit) before poststart hooks run: hooks then see what a short start-up did (the OCI suite's
+// poststart test wants the process's first write before the hook's). At most timeout, so a
+// process that computes without sleeping delays the hooks by that much only.
+func (c *Container) waitSettled(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for d := 20 * time.Microsecond; time.Now().Before(deadline); d = min(2*d, time.Millisecond) {
+		_, state, err := procStat(c.s.Pid)
+		if err != nil || (state != 'R' && state != 'D') {
+			return
+		}
+		time.Sleep(d)
+	}
 }
 
 // exeID identifies the executable a process runs.
