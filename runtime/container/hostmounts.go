@@ -45,18 +45,19 @@ func mountsUnder(dir string) ([]hostMount, error) {
 	return out, nil
 }
 
-// mountIDsUnder returns the ids of the mounts at or under dir: those that were there before
-// the container, which its delete must leave alone (an engine's overlay mount of the rootfs).
-func mountIDsUnder(dir string) ([]int, error) {
+// mountIDsUnder returns the ids of the mounts at or under dir, those that were there before the
+// container, which its delete must leave alone (an engine's overlay mount of the rootfs), and
+// whether dir itself is a mount point.
+func mountIDsUnder(dir string) (ids []int, isMount bool, err error) {
 	ms, err := mountsUnder(dir)
 	if err != nil {
-		return nil, fmt.Errorf("read mountinfo: %w", err)
+		return nil, false, fmt.Errorf("read mountinfo: %w", err)
 	}
-	ids := make([]int, 0, len(ms))
 	for _, m := range ms {
 		ids = append(ids, m.id)
+		isMount = isMount || m.path == dir
 	}
-	return ids, nil
+	return ids, isMount, nil
 }
 
 // unescapeMountinfo undoes the kernel's octal escapes (\040 for a space and so on).
@@ -93,6 +94,10 @@ func unmountUnder(dir string, keep []int) error {
 		}
 		errs = errs[:0]
 		for i := len(ms) - 1; i >= 0; i-- {
+			// An unmount by path takes the top mount there: never one that is to be kept.
+			if top, ok := topMountID(ms[i].path); ok && slices.Contains(keep, top) {
+				continue
+			}
 			if err := unix.Unmount(ms[i].path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 				errs = append(errs, fmt.Errorf("unmount %s: %w", ms[i].path, err))
 			}
@@ -102,6 +107,28 @@ func unmountUnder(dir string, keep []int) error {
 		return errors.Join(errs...)
 	}
 	return fmt.Errorf("mounts left under %s", dir)
+}
+
+// restoreRW makes the rootfs mount writable again (a bind remount changes that mount's flags
+// only), keeping its other flags.
+func restoreRW(rootfs string) error {
+	if lockedFlags(rootfs)&unix.MS_RDONLY == 0 {
+		return nil
+	}
+	flags := uintptr(unix.MS_BIND|unix.MS_REMOUNT) | lockedFlags(rootfs)&^unix.MS_RDONLY
+	if err := unix.Mount("", rootfs, "", flags, ""); err != nil {
+		return fmt.Errorf("make rootfs %s writable again: %w", rootfs, err)
+	}
+	return nil
+}
+
+// topMountID returns the id of the mount that path resolves into (the top one at a mount point).
+func topMountID(path string) (int, bool) {
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &stx); err != nil || stx.Mask&unix.STATX_MNT_ID == 0 {
+		return 0, false
+	}
+	return int(stx.Mnt_id), true
 }
 
 // sameDir reports whether a and b are the same directory (device and inode).

@@ -150,6 +150,9 @@ func Create(o CreateOpts) (c *Container, err error) {
 		}
 		if created.s.HostMounts {
 			_ = unmountUnder(created.s.Rootfs, created.s.KeepMounts)
+			if created.s.RestoreRootfsRW {
+				_ = restoreRW(created.s.Rootfs)
+			}
 		}
 		_ = os.RemoveAll(dir)
 	}()
@@ -176,11 +179,13 @@ func Create(o CreateOpts) (c *Container, err error) {
 	if cg != nil {
 		c.s.CgroupPaths = cg.Paths()
 	}
+	rootfsIsMount := false
 	if _, hasMnt := hasNS(spec, specs.MountNamespace); !hasMnt {
-		if c.s.KeepMounts, err = mountIDsUnder(rootfs); err != nil {
+		if c.s.KeepMounts, rootfsIsMount, err = mountIDsUnder(rootfs); err != nil {
 			return nil, err
 		}
 		c.s.HostMounts = true
+		c.s.RestoreRootfsRW = rootfsIsMount && spec.Root.Readonly && lockedFlags(rootfs)&unix.MS_RDONLY == 0
 	}
 	// Saved now, before any process exists, so that if this runtime is killed mid-create a
 	// later `delete` still finds the cgroups and state to remove.
@@ -230,7 +235,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 		spec: spec, rootfs: rootfs, bundle: bundle, noPivot: o.NoPivot,
 		fifoFd: fifoFd, consoleFd: consoleFd, firstFreeFd: 3 + passed,
 		cgroupPaths: c.s.CgroupPaths, cgroupV2: cgroupV2, warn: o.Warn,
-		keyring: c.keyringName(),
+		keyring: c.keyringName(), rootfsIsMount: rootfsIsMount,
 	}
 	phase("cgroups created")
 	child, err = nsexec.Start(nsexec.Config{
@@ -557,6 +562,11 @@ func (c *Container) Delete(force bool) error {
 	if c.s.HostMounts {
 		if err := unmountUnder(c.s.Rootfs, c.s.KeepMounts); err != nil {
 			errs = append(errs, fmt.Errorf("remove rootfs mounts: %w", err))
+		}
+		if c.s.RestoreRootfsRW {
+			if err := restoreRW(c.s.Rootfs); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if h := c.hooks(); h != nil && len(h.Poststop) > 0 {

@@ -58,6 +58,8 @@ type planInput struct {
 	// hostMounts: no mount namespace of its own: the rootfs is set up in the caller's, which
 	// keeps its propagation, and entered with chroot (a pivot_root would move the caller's root).
 	hostMounts bool
+	// rootfsIsMount: with hostMounts, the rootfs is a mount point of its own already.
+	rootfsIsMount bool
 	// joinedSeesRootfs: the joined mount namespace shows the bundle's rootfs (it is a copy of the
 	// caller's, as unshare -m makes), so the rootfs is set up in it and pivoted to.
 	joinedSeesRootfs bool
@@ -425,8 +427,13 @@ func rootfsPlan(p *nsexec.Plan, in *planInput) error {
 		p.Mount("", "/", "", rootProp, "")
 	}
 	// pivot_root needs the new root to be a mount point (and with chroot, a read-only root or
-	// rootfsPropagation must change the container's mount, not the one holding the rootfs).
-	p.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, "")
+	// rootfsPropagation must change the container's mount, not the one holding the rootfs). In
+	// the caller's mount namespace a rootfs that is a mount already (an engine's) is used as it
+	// is: a bind stacked on it would, under shared propagation, leave copies tucked beneath it
+	// whose removal at delete takes the engine's mount along.
+	if !in.hostMounts || !in.rootfsIsMount {
+		p.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, "")
+	}
 
 	hasDev := false
 	for _, m := range spec.Mounts {

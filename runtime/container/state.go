@@ -62,6 +62,9 @@ type saved struct {
 	// KeepMounts are the ids of the mounts under Rootfs before create (an engine's mount of the
 	// rootfs itself): delete leaves them.
 	KeepMounts []int `json:"keep_mounts,omitempty"`
+	// RestoreRootfsRW: the rootfs was such a mount, writable, and the container's read-only
+	// root made it read-only: delete makes it writable again.
+	RestoreRootfsRW bool `json:"restore_rootfs_rw,omitempty"`
 }
 
 // State is the OCI state, with runc's extra fields that tools read.

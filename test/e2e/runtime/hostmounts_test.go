@@ -157,9 +157,10 @@ func TestNoMountNamespaceFailedCreate(t *testing.T) {
 }
 
 // TestNoMountNamespaceKeepsRootfsMount: a rootfs that is a mount of its own before create (an
-// engine's overlay of the image) stays mounted after delete; only the container's mounts go.
+// engine's overlay of the image) stays mounted, as it was, after delete; only the container's
+// mounts go. The read-only root the spec asks for applies to it while the container runs.
 func TestNoMountNamespaceKeepsRootfsMount(t *testing.T) {
-	e := newEnv(t, "true")
+	e := newEnv(t, "sh", "-c", "touch /rw-probe 2>/dev/null && echo root=writable || echo root=readonly")
 	e.spec.Linux.Namespaces = nil
 	e.spec.Hostname = ""
 	rootfs, err := filepath.EvalSymlinks(filepath.Join(e.bundle, "rootfs"))
@@ -174,7 +175,9 @@ func TestNoMountNamespaceKeepsRootfsMount(t *testing.T) {
 	if len(before) != 1 {
 		t.Fatalf("mounts under the rootfs before create: %v", before)
 	}
-	e.mustRun()
+	if out := e.mustRun(); !strings.Contains(out, "root=readonly") {
+		t.Errorf("container output %q: want a read-only root", out)
+	}
 	if _, after := rootMounts(t, rootfs); strings.Join(after, "\n") != strings.Join(before, "\n") {
 		t.Errorf("mounts under the rootfs: before %q, after delete %q", before, after)
 	}
