@@ -25,6 +25,7 @@ declare -A EXECS=(
 	[FuzzExtract]=60000  # ~6,000 execs/s: every input unpacks a layer twice
 	[FuzzParse]=500000   # ~50,000 execs/s
 	[FuzzCompile]=400000 # ~40,000 execs/s
+	[FuzzConfig]=200000  # ~20,000 execs/s: decode, validate and build both plans
 )
 scale=${FUZZ_SCALE:-1}
 dirs=("$@")

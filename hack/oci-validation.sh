@@ -1,16 +1,20 @@
 #!/bin/bash
-# Runs the OCI runtime conformance suite (opencontainers/runtime-tools v0.9.0, its validation/*
-# test programs) against berth-runtime and fails if a test outside EXPECTED_FAIL fails.
+# Runs the OCI runtime conformance suite (opencontainers/runtime-tools at commit 5e63903, its
+# validation/* test programs) against berth-runtime and fails if a test outside EXPECTED_FAIL fails.
 #
 #   hack/oci-validation.sh [TEST...]      (as root; default: every validation test)
 #
 # BERTH_RUNTIME_BINARY picks the runtime (default bin/berth-runtime, built by hack/build.sh if
-# missing). OCI_VALIDATION_KEEP=1 keeps the work directory (logs in WORK/logs/TEST.{out,err}).
+# missing): /usr/sbin/runc, or hack/crun-oci-wrapper.sh for crun, give the peers' results.
+# OCI_VALIDATION_KEEP=1 keeps the work directory (logs in WORK/logs/TEST.{out,err}).
 #
-# runtime-tools v0.9.0 is the only version the Go module proxy serves; it predates Go modules
-# (Godeps), so the script gives it a go.mod pinning dependency versions close to its Godeps.json
-# (the newest ones break the build) and builds it in a temporary directory. Nothing is written
-# into this repository.
+# The Go module proxy serves that commit only under its pseudo-version (RUNTIME_TOOLS_VERSION
+# below). The suite is built once per version into OCI_VALIDATION_CACHE (default
+# /var/cache/berth-oci/VERSION) and reused from there; nothing is written into this repository.
+#
+# At 5e63903 on this host (2026-12): berth-runtime passes 37 of the 58 test files, runc 1.1.5
+# passes 27 and crun 1.8.1 36 (through hack/crun-oci-wrapper.sh, whose private mount namespace
+# alone fails its linux_ns_itype); berth-runtime passes every file crun passes.
 #
 # The suite uses the runtime's default state root (no --root), so other containers may share it:
 # the clean-up deletes only containers whose bundle lies in this run's work directory.
@@ -19,31 +23,35 @@ export PATH=/usr/local/go/bin:$PATH
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD
 
-# Tests that fail here for a known reason, one line each. Most fail with runc 1.1.5 too (see
-# the per-test reasons); keep this list short and re-check it when the suite or the host changes.
+# The suite at its latest commit (5e63903): the proxy serves it only under this pseudo-version.
+RUNTIME_TOOLS_VERSION=v0.9.1-0.20251205004911-5e639034dcdc
+
+# Tests that fail here for a reason outside the runtime (the machine, or a bug of the suite that
+# makes every runtime fail), one line each, with what runc 1.1.5 and crun 1.8.1 do at the same
+# commit; two are deliberate runc-compatible choices, marked so. Re-check it when the suite or
+# the host changes: a test in this list that passes is reported.
 declare -A EXPECTED_FAIL=(
-	[delete]="suite expects delete of a created container to fail; runc and berth delete it (runc fails too)"
-	[hooks_stdin]="suite v0.9.0 reads the state's pid from the wrong field and wants status created in prestart (runc fails too)"
-	[linux_cgroups_blkio]="host: no blkio.leaf_weight/blkio.weight on cgroup v1 here, only blkio.bfq.* (runc fails too)"
-	[linux_cgroups_relative_blkio]="host: no blkio.leaf_weight/blkio.weight on cgroup v1 here (runc fails too)"
-	[linux_cgroups_hugetlb]="host: no cgroup v1 hugetlb hierarchy (hugetlb sits on the hybrid cgroup2 mount) (runc fails too)"
-	[linux_cgroups_relative_hugetlb]="host: no cgroup v1 hugetlb hierarchy (runc fails too)"
-	[linux_cgroups_network]="host: no cgroup v1 net_cls/net_prio hierarchy (runc fails too)"
-	[linux_cgroups_relative_network]="host: no cgroup v1 net_cls/net_prio hierarchy (runc fails too)"
-	[linux_cgroups_memory]="suite wants memory.kernel limits: deprecated in the spec, unsupported by this kernel; berth refuses them (runc ignores them and fails the check)"
-	[linux_cgroups_relative_memory]="as linux_cgroups_memory: kernel memory limits (runc fails too)"
-	[linux_mount_label]="host: SELinux is not enabled (runc fails too)"
-	[linux_rootfs_propagation]="host: the test asks for every capability and root here lacks CAP_SYS_RESOURCE, so create fails (runc fails too); TestRootfsPropagation covers propagation"
-	[linux_process_apparmor_profile]="host: AppArmor is not enabled (runc fails too)"
-	[linux_ns_itype]="berth requires a mount namespace; runc 1.1.5 passes by mounting the rootfs in the host mount namespace and leaks those mounts"
-	[linux_ns_path]="mnt case: berth treats a joined mount namespace as set up (no rootfs, no pivot_root; TestNamespacesJoin); runc pivot_roots inside it"
-	[misc_props]="suite bug: the test does not copy runtimetest into its bundle (runc fails too)"
-	[pidfile]="suite race: kills a container whose process (true) has already exited; kill of a stopped container errors (runc fails too)"
-	[process_capabilities]="host: root here lacks some capabilities (CAP_SYS_RESOURCE), so all capabilities cannot be set (runc fails too)"
-	[process_capabilities_fail]="suite expects an error for an unknown capability; berth and runc warn and go on (runc fails too)"
-	[process_rlimits]="suite artefact: runtimetest, built with Go >= 1.19, raises its own soft RLIMIT_NOFILE at start and reads 3999, not 3000 (runc fails too)"
-	[process_rlimits_fail]="suite wants TAP output from a failed create; berth and runc both reject RLIMIT_TEST (runc fails too)"
-	[start]="suite deletes a container it has not stopped in its last case (runc fails too)"
+	[delete]="choice: delete of a created container succeeds, as in runc and crun (engines delete containers whose start failed); the spec wants an error for any container not stopped (runc and crun fail too)"
+	[delete_resources]="suite bug: its pids check compares the *int64 limits as pointers, not values (runc and crun fail too)"
+	[hooks]="suite bug: wants the hooks' output as 'post-start1' where its hooks write 'post-start1 called' (runc and crun fail too)"
+	[linux_cgroups_blkio]="host: no blkio.weight/blkio.leaf_weight on cgroup v1 here, only blkio.bfq.* (runc and crun fail too)"
+	[linux_cgroups_relative_blkio]="host: as linux_cgroups_blkio (runc and crun fail too)"
+	[linux_cgroups_hugetlb]="host: no cgroup v1 hugetlb hierarchy (hugetlb sits on the hybrid cgroup2 mount) (runc and crun fail too)"
+	[linux_cgroups_relative_hugetlb]="host: as linux_cgroups_hugetlb (runc and crun fail too)"
+	[linux_cgroups_memory]="host: the suite sets memory.kernel limits, which this kernel lacks; berth refuses them, runc and crun ignore them and fail the check"
+	[linux_cgroups_relative_memory]="host: as linux_cgroups_memory (runc and crun fail too)"
+	[linux_cgroups_network]="host: no cgroup v1 net_cls/net_prio hierarchy (runc and crun fail too)"
+	[linux_cgroups_relative_network]="host: as linux_cgroups_network (runc and crun fail too)"
+	[linux_cgroups_pids]="suite bug: compares the *int64 pids limits as pointers, not values (runc and crun fail too)"
+	[linux_cgroups_relative_pids]="suite bug: as linux_cgroups_pids (runc and crun fail too)"
+	[linux_process_apparmor_profile]="host: AppArmor is not enabled (runc and crun fail too)"
+	[misc_props]="suite bug: the test does not copy runtimetest into its bundle (runc and crun fail too)"
+	[pidfile]="suite race: kills a container whose process (true) may have exited; the spec wants kill of a stopped container to fail (runc and crun fail too)"
+	[prestart]="suite bug: wants prestart hooks run by start; the spec runs them during create, as runc, crun and berth do"
+	[process_capabilities]="host: root here lacks CAP_SYS_RESOURCE, so the full capability set cannot be granted (runc and crun fail too)"
+	[process_capabilities_fail]="choice: an unknown capability is ignored with a warning, as runc and crun do (a newer profile still runs); the spec wants an error (runc and crun fail too)"
+	[process_rlimits]="suite artefact: runtimetest, built with Go >= 1.19, raises its own soft RLIMIT_NOFILE at start and reads 3999, not 3000 (runc and crun fail too)"
+	[start]="suite bug: its last case wants create without process to succeed and start to succeed, the spec wants start to fail (runc and crun refuse the create too)"
 )
 
 if [ "$(id -u)" != 0 ]; then
@@ -102,54 +110,36 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Fetch runtime-tools v0.9.0 through the module proxy and give it a go.mod.
-src_dir=$(cd "$work" && go mod download -json github.com/opencontainers/runtime-tools@v0.9.0 | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-[ -d "$src_dir" ] || { echo "oci-validation: cannot fetch runtime-tools v0.9.0" >&2; exit 1; }
-cp -r "$src_dir" "$work/src"
-chmod -R u+w "$work/src"
+# Fetch the suite through the module proxy and build it once per version into the cache
+# (outside the clone, so CI runs reuse it). The module carries its own go.mod and vendor tree;
+# -mod=mod builds from the module cache instead, which the proxy fills.
+cache=${OCI_VALIDATION_CACHE:-/var/cache/berth-oci}/$RUNTIME_TOOLS_VERSION
+if [ ! -x "$cache/runtimetest" ] || [ ! -f "$cache/.complete" ]; then
+	src_dir=$(cd "$work" && go mod download -json "github.com/opencontainers/runtime-tools@$RUNTIME_TOOLS_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+	[ -d "$src_dir" ] || { echo "oci-validation: cannot fetch runtime-tools $RUNTIME_TOOLS_VERSION" >&2; exit 1; }
+	cp -r "$src_dir" "$work/build"
+	chmod -R u+w "$work/build"
+	rm -rf "$cache.tmp"
+	mkdir -p "$cache.tmp/bin"
+	echo "oci-validation: building runtime-tools $RUNTIME_TOOLS_VERSION into $cache" >&2
+	(
+		cd "$work/build"
+		export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
+		CGO_ENABLED=0 go build -tags "netgo osusergo" -o "$cache.tmp/runtimetest" ./cmd/runtimetest
+		go build -o "$cache.tmp/bin/" ./validation/...
+		cp rootfs-amd64.tar.gz "$cache.tmp/"
+	)
+	touch "$cache.tmp/.complete"
+	rm -rf "$cache"
+	mv "$cache.tmp" "$cache"
+fi
+mkdir "$work/src"
+cp "$cache/runtimetest" "$cache/rootfs-amd64.tar.gz" "$work/src/"
 cd "$work/src"
-cat >go.mod <<'EOF'
-module github.com/opencontainers/runtime-tools
-
-go 1.22
-
-require (
-	github.com/blang/semver v3.5.0+incompatible
-	github.com/hashicorp/go-multierror v1.0.0
-	github.com/mndrix/tap-go v0.0.0-20171203230836-629fa407e90b
-	github.com/mrunalp/fileutils v0.5.0
-	github.com/opencontainers/runtime-spec v1.0.2
-	github.com/opencontainers/selinux v1.8.2
-	github.com/satori/go.uuid v1.1.0
-	github.com/sirupsen/logrus v1.0.6
-	github.com/stretchr/testify v1.2.2
-	github.com/syndtr/gocapability v0.0.0-20200815063812-42c35b437635
-	github.com/urfave/cli v1.19.1
-	github.com/xeipuuv/gojsonschema v1.1.0
-	golang.org/x/sys v0.50.0
-)
-
-require (
-	github.com/bits-and-blooms/bitset v1.2.0 // indirect
-	github.com/davecgh/go-spew v1.1.1 // indirect
-	github.com/hashicorp/errwrap v1.0.0 // indirect
-	github.com/pkg/errors v0.9.1 // indirect
-	github.com/pmezard/go-difflib v1.0.0 // indirect
-	github.com/xeipuuv/gojsonpointer v0.0.0-20190905194746-02993c407bfb // indirect
-	github.com/xeipuuv/gojsonreference v0.0.0-20180127040603-bd5ef7bd5415 // indirect
-	golang.org/x/crypto v0.59.0 // indirect
-	golang.org/x/term v0.48.0 // indirect
-)
-EOF
-# -mod=mod lets the build record the go.sum entries of the pinned versions.
-export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
-echo "oci-validation: building runtime-tools v0.9.0 in $work/src" >&2
-CGO_ENABLED=0 go build -installsuffix cgo -o runtimetest ./cmd/runtimetest
-go build -o "$work/bin/" ./validation/...
 
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
-	mapfile -t tests < <(ls "$work/bin")
+	mapfile -t tests < <(ls "$cache/bin")
 fi
 
 # The tests read rootfs-amd64.tar.gz and runtimetest from the current directory and make their
@@ -160,22 +150,31 @@ npass=0 nfail=0 nskip=0 nxfail=0 nxpass=0
 unexpected=()
 printf '%-32s %-6s %5s %7s %5s %6s  %s\n' TEST RESULT OK NOT_OK SKIP SECS NOTE
 for t in "${tests[@]}"; do
-	if [ ! -x "$work/bin/$t" ]; then
+	if [ ! -x "$cache/bin/$t" ]; then
 		echo "oci-validation: no such test $t" >&2
 		exit 1
 	fi
 	start=$(date +%s%N)
 	rc=0
-	timeout -k 5 60 "$work/bin/$t" >"$work/logs/$t.out" 2>"$work/logs/$t.err" </dev/null || rc=$?
+	timeout -k 5 60 "$cache/bin/$t" >"$work/logs/$t.out" 2>"$work/logs/$t.err" </dev/null || rc=$?
 	secs=$(( ($(date +%s%N) - start) / 10000000 ))
 	ok=$(grep -c '^ok' "$work/logs/$t.out" || true)
 	notok=$(grep -c '^not ok' "$work/logs/$t.out" || true)
 	skip=$(grep -c '^ok.*# SKIP' "$work/logs/$t.out" || true)
 	plan=$(grep -c '^1\.\.' "$work/logs/$t.out" || true)
+	yaml=$(grep -c '^  ---' "$work/logs/$t.out" || true)
 	# A test fails on any "not ok", a non-zero exit (timeout: 124) or no TAP plan at all (the
 	# inside-the-container tests print runtimetest's TAP, nothing when the container never ran).
-	if [ "$rc" != 0 ] || [ "$notok" -gt 0 ] || [ "$plan" -eq 0 ]; then
+	# The lifecycle tests (hooks, poststart, ...) print no test point at all: only a plan 1..0,
+	# and a YAML diagnostic when they fail.
+	if [ "$rc" = 0 ] && [ "$plan" -eq 0 ] && grep -q '^failed to create the container' "$work/logs/$t.err"; then
+		# A *_fail test that wants create refused: it exits 0 after the refusal, printing no TAP.
+		r=PASS
+	elif [ "$rc" != 0 ] || [ "$notok" -gt 0 ] || [ "$plan" -eq 0 ] || { [ "$ok" -eq 0 ] && [ "$yaml" -gt 0 ]; }; then
 		r=FAIL
+	elif [ "$ok" -eq 0 ] && grep -q '^1\.\.0$' "$work/logs/$t.out"; then
+		# A lifecycle test that ran through without a diagnostic.
+		r=PASS
 	elif [ "$ok" -eq "$skip" ]; then
 		r=SKIP
 	else
@@ -203,7 +202,7 @@ echo
 echo "oci-validation: ${#tests[@]} tests: $npass passed, $nfail failed, $nskip skipped, $nxfail expected failures, $nxpass expected failures passing"
 for t in "${unexpected[@]}"; do
 	echo "--- $t (unexpected failure)"
-	grep -B1 -A8 '^not ok' "$work/logs/$t.out" | head -40 || true
+	grep -B1 -A8 -e '^not ok' -e '^  ---' "$work/logs/$t.out" | head -40 || true
 	head -20 "$work/logs/$t.err"
 done
 [ "$nfail" -eq 0 ]

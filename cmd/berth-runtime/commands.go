@@ -38,7 +38,8 @@ func (f *createFlags) opts(g *globals, id string) container.CreateOpts {
 	return container.CreateOpts{
 		Root: g.root, ID: id, Bundle: f.bundle, PidFile: f.pidFile, ConsoleSocket: f.consoleSocket,
 		NoPivot: f.noPivot, PreserveFds: f.preserveFds, NoNewKeyring: f.noNewKeyring,
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		ListenFds: container.ListenFds(),
+		Stdin:     os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Warn:     func(s string) { g.logger.warnf("%s", s) },
 		Debug:    g.logger.debugFunc(),
 		Rootless: g.rootless,
@@ -72,6 +73,7 @@ func cmdStart(g *globals, args []string) error {
 	if err != nil {
 		return err
 	}
+	c.SetWarn(func(s string) { g.logger.warnf("%s", s) })
 	return c.Start()
 }
 
@@ -272,6 +274,7 @@ func cmdDelete(g *globals, args []string) error {
 		}
 		return err
 	}
+	c.SetWarn(func(s string) { g.logger.warnf("%s", s) })
 	return c.Delete(force)
 }
 

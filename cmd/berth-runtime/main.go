@@ -61,6 +61,12 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func main() {
+	// Before anything else, and above all before any process is started: no descriptor the
+	// caller leaked to us reaches a container unless it is asked for (CVE-2024-21626).
+	if err := container.CloexecInherited(); err != nil {
+		fmt.Fprintf(os.Stderr, "berth-runtime: %v\n", err)
+		os.Exit(1)
+	}
 	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 

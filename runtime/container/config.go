@@ -7,26 +7,70 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
-// loadSpec reads and checks bundle/config.json and returns it with the bytes read (kept as
-// they are in the state). Errors name the file and what is wrong.
+// MaxConfigSize is the largest config.json the runtime reads. Real configs are a few KiB; the
+// bound keeps a huge or endless file (a symlink to /dev/zero) from exhausting memory.
+const MaxConfigSize = 16 << 20
+
+// loadSpec reads and checks bundle/config.json and returns it with the bytes of its JSON value
+// (kept as they are in the state). Errors name the file and what is wrong.
 func loadSpec(bundle string) (*specs.Spec, []byte, error) {
 	path := filepath.Join(bundle, "config.json")
-	data, err := os.ReadFile(path)
+	// O_NONBLOCK: a FIFO put there must not hang the open.
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil, fmt.Errorf("%s not found: is %s an OCI bundle?", path, bundle)
 		}
 		return nil, nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	spec, err := ParseSpec(path, data, bundle)
-	return spec, data, err
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("read %s: not a regular file (%s)", path, st.Mode().Type())
+	}
+	if st.Size() > MaxConfigSize {
+		return nil, nil, fmt.Errorf("read %s: %d bytes is larger than the %d MiB a config may have", path, st.Size(), MaxConfigSize>>20)
+	}
+	spec, raw, err := decodeSpecFrom(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	if err := validate(spec, bundle); err != nil {
+		return nil, nil, fmt.Errorf("invalid %s: %w", path, err)
+	}
+	return spec, raw, nil
+}
+
+var errConfigTooLarge = fmt.Errorf("larger than the %d MiB a config may have", MaxConfigSize>>20)
+
+// decodeSpecFrom decodes the first JSON value of r, reading at most MaxConfigSize bytes as it
+// goes (the file may grow after a stat), and returns the bytes of that value: trailing data
+// after it is ignored, as encoding/json's Decoder does.
+func decodeSpecFrom(r io.Reader) (*specs.Spec, []byte, error) {
+	var buf bytes.Buffer
+	lr := &io.LimitedReader{R: r, N: MaxConfigSize + 1}
+	dec := json.NewDecoder(io.TeeReader(lr, &buf))
+	var ls linuxSpec
+	err := dec.Decode(&ls)
+	if lr.N == 0 {
+		return nil, nil, errConfigTooLarge
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return ls.spec(), buf.Bytes()[:dec.InputOffset()], nil
 }
 
 // ParseSpec decodes and validates a config.json; name is used in errors.
@@ -63,11 +107,15 @@ func decodeSpec(data []byte) (*specs.Spec, error) {
 	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&ls); err != nil {
 		return nil, err
 	}
+	return ls.spec(), nil
+}
+
+func (ls *linuxSpec) spec() *specs.Spec {
 	return &specs.Spec{
 		Version: ls.Version, Process: ls.Process, Root: ls.Root, Hostname: ls.Hostname,
 		Domainname: ls.Domainname, Mounts: ls.Mounts, Hooks: ls.Hooks, Annotations: ls.Annotations,
 		Linux: ls.Linux,
-	}, nil
+	}
 }
 
 func validate(spec *specs.Spec, bundle string) error {
@@ -83,8 +131,14 @@ func validate(spec *specs.Spec, bundle string) error {
 	if spec.Process.Cwd != "" && !filepath.IsAbs(spec.Process.Cwd) {
 		return fmt.Errorf("process.cwd %q is not an absolute path", spec.Process.Cwd)
 	}
+	if err := checkUser(spec.Process.User, "process.user"); err != nil {
+		return err
+	}
 	if spec.Linux == nil {
 		return errors.New("linux section is required")
+	}
+	if err := checkResources(spec.Linux.Resources); err != nil {
+		return err
 	}
 	root := spec.Root.Path
 	if !filepath.IsAbs(root) {

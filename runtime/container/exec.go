@@ -58,6 +58,9 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if !proc.Terminal && o.ConsoleSocket != "" {
 		return 0, errors.New("exec: --console-socket needs --tty")
 	}
+	if err := checkUser(proc.User, "process.user"); err != nil {
+		return 0, fmt.Errorf("exec: %w", err)
+	}
 	if err := checkLSM(proc, ""); err != nil {
 		return 0, fmt.Errorf("exec: %w", err)
 	}
@@ -87,9 +90,13 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	first.Fork()
 	first.ReadPlan()
 
+	files, err := passedFiles(o.PreserveFds, "--preserve-fds")
+	if err != nil {
+		return 0, fmt.Errorf("exec: %w", err)
+	}
 	ls := launchSpec{
 		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
-		inherited: preservedFiles(o.PreserveFds), extraFiles: o.ExtraFiles,
+		inherited: files, extraFiles: o.ExtraFiles,
 		terminal: proc.Terminal, consoleSocket: o.ConsoleSocket, openConsole: o.OpenConsole,
 		exe: o.Exe, first: &first,
 	}
@@ -109,6 +116,10 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 				}
 			}
 			var p nsexec.Plan
+			if c.s.HostMounts {
+				// No mount namespace to join: enter the rootfs as the init did.
+				p.ChrootInPlace(c.s.Rootfs)
+			}
 			if err := processPlan(&p, in, proc, false); err != nil {
 				return nil, err
 			}

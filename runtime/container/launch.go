@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -43,15 +42,6 @@ func (ls *launchSpec) consoleFd() int {
 
 // firstFreeFd is the first fd that is the runtime's, not the process's: closed at its exec.
 func (ls *launchSpec) firstFreeFd() int { return ls.ownFd(0) }
-
-// preservedFiles are the caller's fds 3..3+n-1, which the process is to get at the same numbers.
-func preservedFiles(n int) []*os.File {
-	files := make([]*os.File, 0, n)
-	for i := 0; i < n; i++ {
-		files = append(files, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(i)))
-	}
-	return files
-}
 
 // launchHooks are the steps that differ between create and exec.
 type launchHooks struct {

@@ -57,6 +57,14 @@ type planInput struct {
 	noSetgroups bool
 	// consoleMount: the init's pty is bound over /dev/console (a rootfs the runtime set up).
 	consoleMount bool
+	// hostMounts: no mount namespace of its own: the rootfs is set up in the caller's, which
+	// keeps its propagation, and entered with chroot (a pivot_root would move the caller's root).
+	hostMounts bool
+	// rootfsIsMount: with hostMounts, the rootfs is a mount point of its own already.
+	rootfsIsMount bool
+	// joinedSeesRootfs: the joined mount namespace shows the bundle's rootfs (it is a copy of the
+	// caller's, as unshare -m makes), so the rootfs is set up in it and pivoted to.
+	joinedSeesRootfs bool
 }
 
 // keyringName is runc's session keyring name for the container, or "" with --no-new-keyring.
@@ -155,7 +163,12 @@ func secondPlan(in *planInput) (*nsexec.Plan, error) {
 		p.Unshare(unix.CLONE_NEWCGROUP)
 	}
 	mntNS, hasMnt := hasNS(spec, specs.MountNamespace)
-	setupRootfs := hasMnt && mntNS.Path == ""
+	in.hostMounts = !hasMnt
+	// A joined mount namespace gets the rootfs set up in it, as runc and crun do, when it shows
+	// the bundle's rootfs. One that does not (another container's, whose root is that container's
+	// rootfs) is already set up by its owner: no rootfs work and no pivot_root, but createContainer
+	// hooks still run, in that namespace, as the spec asks.
+	setupRootfs := !hasMnt || mntNS.Path == "" || in.joinedSeesRootfs
 	if len(spec.Linux.Sysctl) > 0 || spec.Process.ApparmorProfile != "" {
 		// Before any container mount: a fallback to /proc must find the runtime's own.
 		p.ProcFd()
@@ -165,11 +178,7 @@ func secondPlan(in *planInput) (*nsexec.Plan, error) {
 		if err := rootfsPlan(&p, in); err != nil {
 			return nil, err
 		}
-	} else if !hasMnt {
-		return nil, fmt.Errorf("a mount namespace is required")
 	} else if spec.Hooks != nil {
-		// A joined mount namespace is already set up (by its owner): no rootfs work and no
-		// pivot_root, but createContainer hooks still run, in that namespace, as the spec asks.
 		for _, h := range spec.Hooks.CreateContainer {
 			p.Hook(hookTimeout(h), in.createCtrHook, h.Path, hookArgs(h), h.Env)
 		}
@@ -593,9 +602,17 @@ func rootfsPlan(p *nsexec.Plan, in *planInput) error {
 			rootProp = f
 		}
 	}
-	p.Mount("", "/", "", rootProp, "")
-	// pivot_root needs the new root to be a mount point.
-	p.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, "")
+	if !in.hostMounts {
+		p.Mount("", "/", "", rootProp, "")
+	}
+	// pivot_root needs the new root to be a mount point (and with chroot, a read-only root or
+	// rootfsPropagation must change the container's mount, not the one holding the rootfs). In
+	// the caller's mount namespace a rootfs that is a mount already (an engine's) is used as it
+	// is: a bind stacked on it would, under shared propagation, leave copies tucked beneath it
+	// whose removal at delete takes the engine's mount along.
+	if !in.hostMounts || !in.rootfsIsMount {
+		p.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, "")
+	}
 	p.RootFd(rootfs)
 
 	hasDev := false
@@ -630,7 +647,9 @@ func rootfsPlan(p *nsexec.Plan, in *planInput) error {
 			p.Hook(hookTimeout(h), in.createCtrHook, h.Path, hookArgs(h), h.Env)
 		}
 	}
-	if in.noPivot {
+	if in.hostMounts {
+		p.ChrootInPlace(rootfs)
+	} else if in.noPivot {
 		p.Chroot(rootfs)
 	} else {
 		p.PivotRoot(rootfs)

@@ -43,8 +43,11 @@ type saved struct {
 	// never encodes the spec and most commands never decode it, since encoding/json builds its
 	// coders for the whole spec type tree by reflection (~0.5 ms a process). spec() decodes it.
 	RawSpec json.RawMessage `json:"config"`
-	// Hooks are what start and delete need of the spec.
-	Hooks *specs.Hooks `json:"hooks,omitempty"`
+	// Hooks are what start and delete need of the spec, kept in the state as HooksJSON and
+	// decoded once needed. The key is always written ("hooks": null without any), so that a
+	// state without it is known to come from an older binary: its hooks are read from RawSpec.
+	Hooks     *specs.Hooks    `json:"-"`
+	HooksJSON json.RawMessage `json:"hooks"`
 	// Spec is RawSpec decoded, once needed.
 	Spec         *specs.Spec       `json:"-"`
 	NsPaths      map[string]string `json:"namespace_paths,omitempty"`
@@ -53,6 +56,15 @@ type saved struct {
 	// NoNewKeyring: created with --no-new-keyring, so exec'd processes keep the caller's
 	// session keyring too (as runc does).
 	NoNewKeyring bool `json:"no_new_keyring,omitempty"`
+	// HostMounts: the container has no mount namespace of its own, so the mounts of its rootfs
+	// were made in the caller's; delete removes every mount under Rootfs.
+	HostMounts bool `json:"host_mounts,omitempty"`
+	// KeepMounts are the ids of the mounts under Rootfs before create (an engine's mount of the
+	// rootfs itself): delete leaves them.
+	KeepMounts []int `json:"keep_mounts,omitempty"`
+	// RestoreRootfsRW: the rootfs was such a mount, writable, and the container's read-only
+	// root made it read-only: delete makes it writable again.
+	RestoreRootfsRW bool `json:"restore_rootfs_rw,omitempty"`
 }
 
 // State is the OCI state, with runc's extra fields that tools read.
@@ -71,6 +83,40 @@ type Container struct {
 	root string
 	dir  string
 	s    saved
+	// hooksPending: loaded from a state whose HooksJSON is not decoded yet.
+	hooksPending bool
+	warn         func(string)
+}
+
+// SetWarn sets where warnings go that do not fail an operation (a failing poststart or
+// poststop hook). Without one they are dropped.
+func (c *Container) SetWarn(warn func(string)) { c.warn = warn }
+
+func (c *Container) warnf(format string, a ...any) {
+	if c.warn != nil {
+		c.warn(fmt.Sprintf(format, a...))
+	}
+}
+
+// hooks returns the container's hooks, from its spec when the state predates the hooks key.
+func (c *Container) hooks() *specs.Hooks {
+	if !c.hooksPending {
+		return c.s.Hooks
+	}
+	c.hooksPending = false
+	var err error
+	if c.s.HooksJSON == nil {
+		var spec *specs.Spec
+		if spec, err = c.spec(); err == nil {
+			c.s.Hooks = spec.Hooks
+		}
+	} else {
+		err = json.Unmarshal(c.s.HooksJSON, &c.s.Hooks)
+	}
+	if err != nil {
+		c.warnf("hooks of %s: %v", c.s.ID, err)
+	}
+	return c.s.Hooks
 }
 
 // Load opens an existing container.
@@ -86,7 +132,7 @@ func Load(root, id string) (*Container, error) {
 		}
 		return nil, fmt.Errorf("read state of %s: %w", id, err)
 	}
-	c := &Container{root: root, dir: dir}
+	c := &Container{root: root, dir: dir, hooksPending: true}
 	if err := json.Unmarshal(data, &c.s); err != nil {
 		return nil, fmt.Errorf("state of %s is corrupt: %w", id, err)
 	}
@@ -117,6 +163,11 @@ func List(root string) ([]*Container, error) {
 }
 
 func (c *Container) save() error {
+	hooks, err := json.Marshal(c.hooks())
+	if err != nil {
+		return fmt.Errorf("encode hooks: %w", err)
+	}
+	c.s.HooksJSON = hooks
 	if c.s.RawSpec == nil && c.s.Spec != nil {
 		raw, err := json.Marshal(c.s.Spec)
 		if err != nil {

@@ -28,6 +28,9 @@ func (c *Container) UpdateResources(r *specs.LinuxResources) error {
 	if r == nil {
 		return errors.New("update: no resources given")
 	}
+	if err := checkResources(r); err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
 	if st := c.Status(); st == StatusStopped {
 		return errorf(ErrNotRunning, "cannot update a stopped container %s", c.s.ID)
 	}

@@ -23,6 +23,17 @@ func Run(phase string, hooks []specs.Hook, state []byte) error {
 	return nil
 }
 
+// RunAll runs every hook in order and reports each failure to warn instead of stopping: the
+// spec's rule for poststart and poststop hooks, whose failures are logged while the remaining
+// hooks and the lifecycle go on.
+func RunAll(phase string, hooks []specs.Hook, state []byte, warn func(string)) {
+	for _, h := range hooks {
+		if err := run(h, state); err != nil && warn != nil {
+			warn(fmt.Sprintf("%s hook: %v", phase, err))
+		}
+	}
+}
+
 func run(h specs.Hook, state []byte) error {
 	ctx := context.Background()
 	if h.Timeout != nil && *h.Timeout > 0 {

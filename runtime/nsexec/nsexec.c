@@ -1263,7 +1263,9 @@ static void run_op(struct op *o) {
 		const char *root = S(o, 0);
 		if (chdir(root) < 0)
 			bail("chdir %s", root);
-		if (mount(root, "/", NULL, MS_MOVE, NULL) < 0)
+		// A second argument 0: no mount namespace of our own, so the rootfs mount stays where
+		// it is (moving it to / would cover the caller's root).
+		if ((o->nargs < 2 || U(o, 1)) && mount(root, "/", NULL, MS_MOVE, NULL) < 0)
 			bail("move %s to /", root);
 		if (chroot(".") < 0)
 			bail("chroot %s", root);
@@ -1271,10 +1273,23 @@ static void run_op(struct op *o) {
 			bail("chdir /");
 		break;
 	}
-	case OP_CHDIR:
+	case OP_CHDIR: {
 		if (chdir(S(o, 0)) < 0)
 			bail("chdir to cwd %s", S(o, 0));
+		// The cwd must lie inside the container's root: a path through a descriptor open on a
+		// host directory (/proc/self/fd/N) would leave the process outside it, where ".." leads
+		// to the host's root (CVE-2024-21626). The kernel's getcwd then starts with
+		// "(unreachable)" instead of "/".
+		char cwd[4096];
+		long n = syscall(SYS_getcwd, cwd, sizeof cwd);
+		if (n < 0 && errno != ENAMETOOLONG)
+			bail("getcwd after chdir to %s", S(o, 0));
+		if (n >= 0 && cwd[0] != '/') {
+			errno = 0;
+			bail("current working directory %s is outside of the container's root: possible container breakout", S(o, 0));
+		}
 		break;
+	}
 	case OP_HOSTNAME:
 		if (sethostname(S(o, 0), o->args[0].len) < 0)
 			bail("sethostname %s", S(o, 0));

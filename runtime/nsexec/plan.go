@@ -201,9 +201,13 @@ func (p *Plan) MkdirAt(rel string, isFile bool) {
 func (p *Plan) MknodAt(rel string, mode uint32, dev uint64, uid, gid uint32) {
 	p.add(opMknod, s(rel), u(uint64(mode)), u(dev), u(uint64(uid)), u(uint64(gid)))
 }
-func (p *Plan) SymlinkAt(target, rel string)       { p.add(opSymlink, s(target), s(rel)) }
-func (p *Plan) PivotRoot(rootfs string)            { p.add(opPivot, s(rootfs)) }
-func (p *Plan) Chroot(rootfs string)               { p.add(opChroot, s(rootfs)) }
+func (p *Plan) SymlinkAt(target, rel string) { p.add(opSymlink, s(target), s(rel)) }
+func (p *Plan) PivotRoot(rootfs string)      { p.add(opPivot, s(rootfs)) }
+func (p *Plan) Chroot(rootfs string)         { p.add(opChroot, s(rootfs)) }
+
+// ChrootInPlace chroots into rootfs without moving its mount to / first: for a process in
+// the caller's mount namespace, whose / must stay as it is.
+func (p *Plan) ChrootInPlace(rootfs string)        { p.add(opChroot, s(rootfs), u(0)) }
 func (p *Plan) Chdir(path string)                  { p.add(opChdir, s(path)) }
 func (p *Plan) Hostname(name string)               { p.add(opHostname, s(name)) }
 func (p *Plan) Domainname(name string)             { p.add(opDomainname, s(name)) }

@@ -1,11 +1,13 @@
 package runtime_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -219,6 +221,114 @@ func TestBadInput(t *testing.T) {
 			spec: func(s *specs.Spec) { s.Process.Terminal = true },
 			want: []string{"terminal", "--console-socket"},
 		},
+		{
+			name: "negative --preserve-fds",
+			args: func(bundle string) []string {
+				return []string{"create", "--preserve-fds", "-1", "--bundle", bundle, newID}
+			},
+			want: []string{"--preserve-fds", "-1", "negative"},
+		},
+		{
+			name: "--preserve-fds of descriptors that are not open",
+			args: func(bundle string) []string {
+				return []string{"create", "--preserve-fds", "100", "--bundle", bundle, newID}
+			},
+			want: []string{"--preserve-fds", "not open"},
+		},
+		// setresuid reads 4294967295 as -1, "unchanged": the process would stay root.
+		{
+			name: "uid 4294967295",
+			spec: func(s *specs.Spec) { s.Process.User.UID = 4294967295 },
+			want: []string{"process.user.uid", "4294967295", "out of range"},
+		},
+		{
+			name: "gid 4294967295",
+			spec: func(s *specs.Spec) { s.Process.User.GID = 4294967295 },
+			want: []string{"process.user.gid", "4294967295", "out of range"},
+		},
+		{
+			name: "uid 2147483648",
+			spec: func(s *specs.Spec) { s.Process.User.UID = 2147483648 },
+			want: []string{"process.user.uid", "2147483648", "out of range"},
+		},
+		{
+			name: "additional gid 4294967295",
+			spec: func(s *specs.Spec) { s.Process.User.AdditionalGids = []uint32{10, 4294967295} },
+			want: []string{"additionalGids", "4294967295", "out of range"},
+		},
+		{
+			name: "negative memory limit",
+			spec: func(s *specs.Spec) {
+				s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(-5)}}
+			},
+			want: []string{"memory.limit", "-5", "invalid"},
+		},
+		{
+			name: "negative swap limit",
+			spec: func(s *specs.Spec) {
+				s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Swap: i64(-2)}}
+			},
+			want: []string{"memory.swap", "-2", "invalid"},
+		},
+		{
+			name: "negative memory reservation",
+			spec: func(s *specs.Spec) {
+				s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Reservation: i64(-1 << 40)}}
+			},
+			want: []string{"memory.reservation", "invalid"},
+		},
+		{
+			name: "negative pids limit",
+			spec: func(s *specs.Spec) { s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(-5)}} },
+			want: []string{"pids.limit", "-5", "invalid"},
+		},
+		{
+			name: "negative cpu quota",
+			spec: func(s *specs.Spec) { s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: i64(-7)}} },
+			want: []string{"cpu.quota", "-7", "invalid"},
+		},
+		{
+			// Read whole, this ended in Go running out of memory.
+			name: "config.json a symlink to /dev/zero",
+			raw: func(t *testing.T, bundle string) {
+				path := filepath.Join(bundle, "config.json")
+				if err := os.Remove(path); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink("/dev/zero", path); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: []string{"config.json", "not a regular file"},
+		},
+		{
+			// Opened blocking, a FIFO would hang create until someone writes to it.
+			name: "config.json a fifo",
+			raw: func(t *testing.T, bundle string) {
+				path := filepath.Join(bundle, "config.json")
+				if err := os.Remove(path); err != nil {
+					t.Fatal(err)
+				}
+				if err := syscall.Mkfifo(path, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: []string{"config.json", "not a regular file"},
+		},
+		{
+			name: "config.json larger than 16 MiB",
+			raw: func(t *testing.T, bundle string) {
+				path := filepath.Join(bundle, "config.json")
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Valid JSON: the size alone is refused.
+				b = append(b, bytes.Repeat([]byte(" "), 16<<20)...)
+				writeTestFile(t, path, string(b))
+			},
+			want: []string{"config.json", "larger than the 16 MiB"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -311,4 +421,65 @@ func existing(paths []string) []string {
 		}
 	}
 	return out
+}
+
+func i64(v int64) *int64 { return &v }
+
+// TestConfigSizeAndTrailingData: a config.json of nearly 16 MiB (a big annotation) runs, and so
+// does one with data after its JSON value, which is ignored (as encoding/json's decoder and
+// earlier versions did) and kept out of the state.
+func TestConfigSizeAndTrailingData(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(t *testing.T, e *env)
+	}{
+		{"16 MiB", func(t *testing.T, e *env) {
+			e.spec.Annotations = map[string]string{"big": strings.Repeat("x", 16<<20-64<<10)}
+			e.write()
+		}},
+		{"trailing data", func(t *testing.T, e *env) {
+			e.write()
+			path := filepath.Join(e.bundle, "config.json")
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeTestFile(t, path, string(b)+"\n}} trailing garbage {\n")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, "sh", "-c", "echo ran")
+			tt.edit(t, e)
+			r := e.rt("run", "--bundle", e.bundle, e.id)
+			if r.code != 0 || !strings.Contains(r.stdout, "ran") {
+				t.Fatalf("run: %s", r)
+			}
+		})
+	}
+}
+
+// TestExecBadUser: exec refuses the same out-of-range ids, in a process.json and in --user.
+func TestExecBadUser(t *testing.T) {
+	e := newEnv(t, "sleep", "300")
+	e.create()
+	e.start()
+	proc := e.spec.Process
+	proc.Args = []string{"true"}
+	proc.User.UID = 4294967295
+	b, err := json.Marshal(proc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	procFile := filepath.Join(t.TempDir(), "process.json")
+	writeTestFile(t, procFile, string(b))
+	for _, args := range [][]string{
+		{"exec", "--process", procFile, e.id},
+		{"exec", "--user", "4294967295:0", e.id, "true"},
+		{"exec", "--user", "0:4294967295", e.id, "true"},
+	} {
+		r := e.rt(args...)
+		failsCleanly(t, r, "out of range")
+	}
+	e.delete("--force")
 }

@@ -256,7 +256,9 @@ func uptime(t *testing.T) float64 {
 // (net, ipc, uts, pid, mount and, in one case, user): the second must see the first's
 // namespaces, its filesystem (joined mount namespace) and its uid_map (joined user namespace).
 //
-// With a joined mount namespace the runtime sets up no rootfs at all (secondPlan skips rootfsPlan:
+// A joined mount namespace that does not show the bundle's rootfs (another container's, whose root
+// is that container's rootfs; one that does is set up: TestJoinedMountNamespaceCopy) gets no rootfs
+// set-up at all (secondPlan skips rootfsPlan:
 // mounts, devices, pivot_root, masked and read-only paths, the read-only root): setns has made the
 // first container's root the process's root, which is already set up, and the second spec's root,
 // mounts, devices, masked and read-only paths are ignored. Only process.cwd is applied, by chdir,
