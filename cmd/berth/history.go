@@ -36,11 +36,12 @@ func newHistoryCmd(g *globals) *cobra.Command {
 		Short: "Show the history of an image",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.open()
+			e, err := g.open()
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer e.Close()
+			s := e.Images()
 			rows, err := historyRows(s, args[0], noTrunc, human)
 			if err != nil {
 				return err

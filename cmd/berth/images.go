@@ -14,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/image/distribution"
 	"github.com/berth-dev/berth/image/imagearchive"
 	"github.com/berth-dev/berth/image/progress"
@@ -57,14 +58,15 @@ func newPullCmd(g *globals) *cobra.Command {
 			if o.Registries, err = g.registries(); err != nil {
 				return err
 			}
-			s, err := g.open()
+			e, err := g.open()
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer e.Close()
+			s := e.Images()
 			rec, err := distribution.Pull(cmd.Context(), s, args[0], o)
 			if err != nil {
-				tidy(s)
+				tidy(e)
 				return err
 			}
 			if quiet {
@@ -96,11 +98,12 @@ func newPushCmd(g *globals) *cobra.Command {
 			if o.Registries, err = g.registries(); err != nil {
 				return err
 			}
-			s, err := g.open()
+			e, err := g.open()
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer e.Close()
+			s := e.Images()
 			dest := ""
 			if len(args) == 2 {
 				dest = args[1]
@@ -119,11 +122,12 @@ func newTagCmd(g *globals) *cobra.Command {
 		Short: "Give an image another name",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.open()
+			e, err := g.open()
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer e.Close()
+			s := e.Images()
 			return s.Tag(args[0], args[1])
 		},
 	}
@@ -136,11 +140,12 @@ func newRmiCmd(g *globals, use string) *cobra.Command {
 		Short: "Remove images",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.open()
+			e, err := g.open()
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer e.Close()
+			s := e.Images()
 			var errs []error
 			for _, a := range args {
 				res, err := s.Remove(a, force)
@@ -157,7 +162,7 @@ func newRmiCmd(g *globals, use string) *cobra.Command {
 			}
 			// Layers go now when no other berth process is running, else
 			// at a later rmi or prune.
-			if _, err := s.GC(); err != nil && !errors.Is(err, store.ErrBusy) {
+			if _, err := e.GC(); err != nil {
 				errs = append(errs, err)
 			}
 			return errors.Join(errs...)
@@ -174,11 +179,12 @@ func newPruneCmd(g *globals) *cobra.Command {
 		Short: "Remove unnamed images (-a: all images) and unused layers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.open()
+			e, err := g.open()
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer e.Close()
+			s := e.Images()
 			imgs, err := s.Images()
 			if err != nil {
 				return err
@@ -196,7 +202,7 @@ func newPruneCmd(g *globals) *cobra.Command {
 					fmt.Fprintln(cmd.OutOrStdout(), "deleted:", d)
 				}
 			}
-			gc, err := s.GC()
+			gc, err := e.GC()
 			if err != nil {
 				return err
 			}
@@ -228,11 +234,12 @@ func newImagesCmd(g *globals, use string) *cobra.Command {
 		Short: "List images",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.open()
+			e, err := g.open()
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer e.Close()
+			s := e.Images()
 			imgs, err := s.Images()
 			if err != nil {
 				return err
@@ -439,11 +446,12 @@ func newInspectCmd(g *globals) *cobra.Command {
 		Short: "Show details of images",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.open()
+			e, err := g.open()
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer e.Close()
+			s := e.Images()
 			var out []inspectJSON
 			var errs []error
 			for _, a := range args {
@@ -537,11 +545,12 @@ func newLoadCmd(g *globals) *cobra.Command {
 		Short: "Load images from a docker-archive tarball or an OCI layout",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.open()
+			e, err := g.open()
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer e.Close()
+			s := e.Images()
 			path := input
 			if path == "" || path == "-" {
 				// Archives are read more than once: spool stdin to the root.
@@ -561,7 +570,7 @@ func newLoadCmd(g *globals) *cobra.Command {
 			}
 			loaded, err := imagearchive.Load(cmd.Context(), s, path, distribution.Options{})
 			if err != nil {
-				tidy(s)
+				tidy(e)
 				if path != input {
 					// Name stdin, not the spool file.
 					err = errors.New(strings.ReplaceAll(err.Error(), path, "(stdin)"))
@@ -593,11 +602,12 @@ func newSaveCmd(g *globals) *cobra.Command {
 		Short: "Save images to a docker-archive tarball, an OCI layout tarball or an OCI layout directory",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.open()
+			e, err := g.open()
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer e.Close()
+			s := e.Images()
 			if format == imagearchive.FormatOCIDir {
 				if output == "" {
 					return errors.New("save: --format oci-dir needs -o DIRECTORY")
@@ -638,7 +648,8 @@ func newSaveCmd(g *globals) *cobra.Command {
 
 // tidy removes what a failed pull, load or import left unreferenced
 // (layers unpacked before a later one failed), so that the store is as it
-// was; with other berth processes running that waits for a later GC.
-func tidy(s *store.Store) {
-	_, _ = s.GC()
+// was: the command's lease goes first, so its content is no longer kept.
+func tidy(e *engine.Engine) {
+	_ = e.ReleaseLease()
+	_, _ = e.GC()
 }

@@ -46,14 +46,15 @@ func newImportCmd(g *globals) *cobra.Command {
 				}
 				in = f
 			}
-			s, err := g.open()
+			e, err := g.open()
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer e.Close()
+			s := e.Images()
 			img, err := importer.Import(cmd.Context(), s, in, ref, opts)
 			if err != nil {
-				tidy(s)
+				tidy(e)
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), img.ID)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/image/store"
+	"github.com/berth-dev/berth/engine"
 )
 
 // globals are the root command's flags.
@@ -19,19 +19,16 @@ type globals struct {
 	root string
 }
 
-// open opens the store, with short names resolved through the default
+// open opens the engine, with short names resolved through the default
 // registry of the engine's registries.json.
-func (g *globals) open() (*store.Store, error) {
+func (g *globals) open() (*engine.Engine, error) {
 	cfg, err := g.registries()
 	if err != nil {
 		return nil, err
 	}
-	s, err := store.Open(g.root)
-	if err != nil {
-		return nil, err
-	}
-	s.SetShortNames(cfg.Qualify)
-	return s, nil
+	// The run root comes from the environment until the global flags
+	// (issue 9, engine config) carry it.
+	return engine.Open(engine.Options{Root: g.root, RunRoot: os.Getenv("BERTH_RUNROOT"), ShortNames: cfg.Qualify})
 }
 
 func newRootCmd() *cobra.Command {
@@ -44,7 +41,7 @@ func newRootCmd() *cobra.Command {
 	}
 	def := os.Getenv("BERTH_ROOT")
 	if def == "" {
-		def = store.DefaultRoot
+		def = engine.DefaultRoot
 	}
 	root.PersistentFlags().StringVar(&g.root, "root", def, "engine root directory (env BERTH_ROOT)")
 

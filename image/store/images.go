@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/berth-dev/berth/image/reference"
+	"github.com/berth-dev/berth/snapshot/flock"
 )
 
 var (
@@ -66,7 +68,7 @@ func (s *Store) PutImage(img Image, names ...string) error {
 		}
 	}
 	for _, l := range img.Layers {
-		if !s.snaps.Has(l.DiffID) {
+		if !s.HasLayer(l.DiffID) {
 			return fmt.Errorf("put image %s: layer %s not unpacked", img.ID, l.DiffID)
 		}
 	}
@@ -333,16 +335,31 @@ func (s *Store) Remove(ref string, force bool) (RemoveResult, error) {
 		if !byName && len(names) > 1 && !force {
 			return fmt.Errorf("unable to delete %s (must be forced): image is referenced in multiple repositories", ref)
 		}
+		h, _ := v1.NewHash(id)
+		var busy error
+		if s.inUse != nil {
+			busy = s.inUse(tx, h)
+		}
+		if busy != nil && !force {
+			if byName {
+				// Docker keeps the last name of an image a container uses.
+				return fmt.Errorf("unable to remove %s (must be forced): %w", ref, busy)
+			}
+			return fmt.Errorf("unable to delete %s (must be forced): %w", ref, busy)
+		}
 		for _, n := range names {
 			if err := nb.Delete([]byte(n)); err != nil {
 				return err
 			}
 			res.Untagged = append(res.Untagged, n)
 		}
+		if busy != nil {
+			// Forced: the names go, the image stays for what uses it.
+			return nil
+		}
 		if err := tx.Bucket(bucketImages).Delete([]byte(id)); err != nil {
 			return err
 		}
-		h, _ := v1.NewHash(id)
 		res.Deleted = append(res.Deleted, h)
 		return nil
 	})
@@ -380,72 +397,87 @@ type GCResult struct {
 	Blobs, Layers int
 }
 
-// GC removes blobs and unpacked layers no image references (keep lists
-// layers that something else, e.g. a container, still uses), and what
-// killed processes left behind. It needs the root to itself: with other
-// berth processes running it returns ErrBusy and changes nothing.
-func (s *Store) GC(keep ...v1.Hash) (GCResult, error) {
+// Referenced adds to blobs and layers (keyed by hex digest) the content
+// every image record in tx uses.
+func Referenced(tx *bolt.Tx, blobs, layers map[string]bool) error {
+	ib := tx.Bucket(bucketImages)
+	if ib == nil {
+		return nil
+	}
+	return ib.ForEach(func(k, v []byte) error {
+		var img Image
+		if err := json.Unmarshal(v, &img); err != nil {
+			return fmt.Errorf("image record %s: %w", k, err)
+		}
+		MarkImage(img, blobs, layers)
+		return nil
+	})
+}
+
+// MarkImage adds img's blobs and layers to the sets.
+func MarkImage(img Image, blobs, layers map[string]bool) {
+	blobs[img.ID.Hex], blobs[img.Manifest.Hex] = true, true
+	for _, e := range img.Extra {
+		blobs[e.Hex] = true
+	}
+	for _, l := range img.Layers {
+		blobs[l.Digest.Hex], layers[l.DiffID.Hex] = true, true
+	}
+}
+
+// Sweep removes the blobs and unpacked layers not in the sets (hex
+// digests). The caller holds what keeps every other process from pinning
+// content meanwhile (the engine's GC lock) and computed the sets under it.
+func (s *Store) Sweep(blobs, layers map[string]bool) (GCResult, error) {
 	var res GCResult
-	ok, err := s.lock.TryUpgrade()
-	if err != nil {
-		return res, err
-	}
-	if !ok {
-		return res, ErrBusy
-	}
-	defer s.lock.Downgrade()
-	images, err := s.Images()
-	if err != nil {
-		return res, err
-	}
-	blobs := map[string]bool{}
-	layers := map[string]bool{}
-	for _, h := range keep {
-		layers[h.Hex] = true
-	}
-	for _, img := range images {
-		blobs[img.ID.Hex], blobs[img.Manifest.Hex] = true, true
-		for _, e := range img.Extra {
-			blobs[e.Hex] = true
-		}
-		for _, l := range img.Layers {
-			blobs[l.Digest.Hex], layers[l.DiffID.Hex] = true, true
-		}
-	}
 	var errs []error
-	dir := fmt.Sprintf("%s/image/blobs/sha256", s.root)
+	dir := filepath.Join(s.root, "image", "blobs", "sha256")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return res, fmt.Errorf("gc: %w", err)
 	}
 	for _, e := range entries {
-		if !blobs[e.Name()] {
-			if err := os.Remove(dir + "/" + e.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
-				errs = append(errs, err)
-				continue
-			}
-			// Nobody else is in the root (exclusive lock): the blob's
-			// lock file can go with it.
-			os.Remove(fmt.Sprintf("%s/image/locks/%s.lock", s.root, e.Name()))
-			res.Blobs++
+		if blobs[e.Name()] {
+			continue
 		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		s.dropBlobLock(e.Name())
+		res.Blobs++
 	}
 	diffIDs, err := s.snaps.List()
 	if err != nil {
 		return res, err
 	}
 	for _, d := range diffIDs {
-		if !layers[d.Hex] {
-			if err := s.snaps.Remove(d); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			res.Layers++
+		if layers[d.Hex] {
+			continue
 		}
+		if err := s.snaps.Remove(d); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		res.Layers++
 	}
-	errs = append(errs, s.cleanTmp())
 	if err := errors.Join(errs...); err != nil {
 		return res, fmt.Errorf("gc: %w", err)
 	}
 	return res, nil
+}
+
+// dropBlobLock removes a removed blob's lock file if no one holds it;
+// LockBlob retries on a lock file removed under it.
+func (s *Store) dropBlobLock(hex string) {
+	path := filepath.Join(s.root, "image", "locks", hex+".lock")
+	if _, err := os.Lstat(path); err != nil {
+		return
+	}
+	l, ok, err := flock.TryAcquire(path, true)
+	if err != nil || !ok {
+		return
+	}
+	os.Remove(path)
+	l.Release()
 }

@@ -24,8 +24,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-
-	"github.com/berth-dev/berth/image/store"
 )
 
 // pushImage loads img into a scratch root and pushes it to ref.
@@ -66,11 +64,8 @@ func randomLayer(t *testing.T, size int64) v1.Layer {
 // is left in the tmp dirs. It returns the image IDs.
 func checkStore(t *testing.T, root string) []string {
 	t.Helper()
-	s, err := store.Open(root) // alone: cleans what killed processes left
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, e := openStore(t, root) // alone: cleans what killed processes left
+	defer e.Close()
 	images, err := s.Images()
 	if err != nil {
 		t.Fatalf("list images: %v", err)
