@@ -326,6 +326,9 @@ func TestMigrateImageStore(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(r.root, "meta.db")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("old layout has ROOT/meta.db: %v", err)
 	}
+	if first := recordBytes(t, filepath.Join(r.root, "image", "meta.db")); first != '{' {
+		t.Fatalf("old layout's records start with %q, want JSON", first)
+	}
 
 	e := r.open(t)
 	s := e.Images()
@@ -341,6 +344,12 @@ func TestMigrateImageStore(t *testing.T) {
 	}
 	whole(t, s, a)
 	whole(t, s, b)
+	e.Close()
+	if first := recordBytes(t, filepath.Join(r.root, "meta.db")); first != 0x01 {
+		t.Errorf("migrated records start with %q, want the compact form", first)
+	}
+	e = r.open(t)
+	s = e.Images()
 	if _, err := os.Stat(filepath.Join(r.root, "image", "meta.db")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("old metadata still in place: %v", err)
 	}
@@ -362,6 +371,29 @@ func TestMigrateImageStore(t *testing.T) {
 	if imgs, _ := r.open(t).Images().Images(); len(imgs) != 1 {
 		t.Errorf("after reopen: %d images", len(imgs))
 	}
+}
+
+// recordBytes is the first byte shared by every image record of the
+// bbolt file at path (0 if they differ).
+func recordBytes(t *testing.T, path string) byte {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var first byte
+	db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("images")).ForEach(func(k, v []byte) error {
+			if first == 0 {
+				first = v[0]
+			} else if first != v[0] {
+				first = 0xff
+			}
+			return nil
+		})
+	})
+	return first
 }
 
 // TestContainerPinsImage: an image that a container record uses keeps

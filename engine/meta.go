@@ -11,6 +11,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/berth-dev/berth/image/store"
 )
 
 // SchemaVersion is the metadata layout this binary reads and writes.
@@ -177,7 +179,7 @@ func openMeta(root string, timeout time.Duration) (*metaFile, error) {
 }
 
 // migrateLegacy copies every bucket of the pre-engine image metadata
-// (images and names, in the same record format) into tx.
+// (images and names) into tx, image records in the compact form.
 func migrateLegacy(tx *bolt.Tx, path string, timeout time.Duration) error {
 	old, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: true})
 	if err != nil {
@@ -196,7 +198,14 @@ func migrateLegacy(tx *bolt.Tx, path string, timeout time.Duration) error {
 				}
 				// bbolt keeps what Put gets until commit, and the old
 				// file's pages are unmapped before that: copy.
-				return nb.Put(bytes.Clone(k), bytes.Clone(v))
+				v = bytes.Clone(v)
+				if string(name) == "images" {
+					var err error
+					if v, err = store.CompactRecord(v); err != nil {
+						return fmt.Errorf("migrate image %s: %w", k, err)
+					}
+				}
+				return nb.Put(bytes.Clone(k), v)
 			})
 		})
 	})

@@ -75,7 +75,7 @@ func parseImageFilters(s *store.Store, args []string) (*imageFilter, error) {
 
 // images keeps the images that pass the image-level filters.
 func (f *imageFilter) images(s *store.Store, imgs []store.Image) ([]store.Image, error) {
-	var out []store.Image
+	out := make([]store.Image, 0, len(imgs))
 	for _, img := range imgs {
 		if f.dangling != nil && (len(img.Names) == 0) != *f.dangling {
 			continue

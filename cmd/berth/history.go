@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -173,10 +174,12 @@ func printTable[T any](out io.Writer, format string, header T, rows []T) error {
 	if err != nil {
 		return fmt.Errorf("invalid --format: %w", err)
 	}
-	w := out
+	bw := bufio.NewWriter(out)
+	defer bw.Flush()
+	w := io.Writer(bw)
 	var tw *tabwriter.Writer
 	if table {
-		tw = tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
+		tw = tabwriter.NewWriter(bw, 10, 1, 3, ' ', 0)
 		w = tw
 		if err := tmpl.Execute(w, header); err != nil {
 			return fmt.Errorf("--format: %w", err)
@@ -188,7 +191,9 @@ func printTable[T any](out io.Writer, format string, header T, rows []T) error {
 		}
 	}
 	if tw != nil {
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
-	return nil
+	return bw.Flush()
 }

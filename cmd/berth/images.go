@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"text/tabwriter"
 	"text/template"
 	"time"
 
@@ -255,8 +257,8 @@ func newImagesCmd(g *globals, use string) *cobra.Command {
 			if len(args) == 1 {
 				rows = filterRows(rows, args[0])
 			}
-			out := cmd.OutOrStdout()
 			if quiet {
+				out := bufio.NewWriter(cmd.OutOrStdout())
 				seen := map[string]bool{}
 				for _, r := range rows {
 					id := r.ID
@@ -268,14 +270,14 @@ func newImagesCmd(g *globals, use string) *cobra.Command {
 						fmt.Fprintln(out, id)
 					}
 				}
-				return nil
+				return out.Flush()
 			}
 			if !noTrunc {
 				for i := range rows {
 					rows[i].ID = shortID(rows[i].ID)
 				}
 			}
-			return printRows(out, rows, format, digests)
+			return printRows(cmd.OutOrStdout(), rows, format, digests)
 		},
 	}
 	f := cmd.Flags()
@@ -297,10 +299,10 @@ func shortID(id string) string {
 }
 
 func imageRows(imgs []store.Image) []imageRow {
-	var rows []imageRow
+	rows := make([]imageRow, 0, len(imgs))
 	for _, img := range imgs {
 		base := imageRow{
-			ID: img.ID.String(), CreatedSince: since(img.Created), CreatedAt: img.Created.Format("2006-01-02 15:04:05 -0700 MST"),
+			ID: img.ID.String(), CreatedSince: since(img.Created), CreatedAt: createdAt(img.Created),
 			Size: humanSize(img.Size()), Digest: "<none>",
 		}
 		digestFor := func(repo string) string {
@@ -352,13 +354,28 @@ func filterRows(rows []imageRow, arg string) []imageRow {
 
 func printRows(out io.Writer, rows []imageRow, format string, digests bool) error {
 	if format == "" || format == "table" {
-		format = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-		if digests {
-			format = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+		// The default table without a template (executing one per row
+		// was a fifth of `berth images` with 1,000 images), buffered
+		// under the tabwriter, which writes every cell and pad apart.
+		bw := bufio.NewWriter(out)
+		tw := tabwriter.NewWriter(bw, 10, 1, 3, ' ', 0)
+		for _, r := range append([]imageRow{headerRow}, rows...) {
+			io.WriteString(tw, r.Repository+"\t"+r.Tag+"\t")
+			if digests {
+				io.WriteString(tw, r.Digest+"\t")
+			}
+			io.WriteString(tw, r.ID+"\t"+r.CreatedSince+"\t"+r.Size+"\n")
 		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		return bw.Flush()
 	}
 	return printTable(out, format, headerRow, rows)
 }
+
+// createdAt prints a time as Docker's CREATED AT column does.
+func createdAt(t time.Time) string { return t.Format("2006-01-02 15:04:05 -0700 MST") }
 
 // since prints a time the way Docker's CREATED column does.
 func since(t time.Time) string {

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -94,14 +93,13 @@ func (s *Store) PutImage(img Image, names ...string) error {
 		}
 		// Keep repo digests an earlier pull of the same image recorded.
 		if old := ib.Get([]byte(img.ID.String())); old != nil {
-			var prev Image
-			if json.Unmarshal(old, &prev) == nil {
+			if prev, err := decodeImage(old); err == nil {
 				img.RepoDigests = union(prev.RepoDigests, img.RepoDigests)
 				img.Extra = unionHash(prev.Extra, img.Extra)
 				img.Stored = prev.Stored
 			}
 		}
-		b, err := json.Marshal(img)
+		b, err := encodeImage(img, s.compact)
 		if err != nil {
 			return err
 		}
@@ -151,8 +149,8 @@ func (s *Store) Images() ([]Image, error) {
 			return nil
 		}
 		return ib.ForEach(func(k, v []byte) error {
-			var img Image
-			if err := json.Unmarshal(v, &img); err != nil {
+			img, err := decodeImage(v)
+			if err != nil {
 				return fmt.Errorf("image record %s: %w", k, err)
 			}
 			img.Names = names[string(k)]
@@ -160,8 +158,18 @@ func (s *Store) Images() ([]Image, error) {
 			return nil
 		})
 	})
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
-	return out, err
+	// Sort an index, not the records: a stable sort of 1,000 records
+	// moved them around for longer than it took to read them.
+	idx := make([]int, len(out))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool { return out[idx[i]].Created.After(out[idx[j]].Created) })
+	sorted := make([]Image, len(out))
+	for i, k := range idx {
+		sorted[i] = out[k]
+	}
+	return sorted, err
 }
 
 func namesByID(tx *bolt.Tx) map[string][]string {
@@ -192,9 +200,11 @@ func (s *Store) Resolve(ref string) (Image, error) {
 		if v == nil {
 			return fmt.Errorf("%w: %s", ErrNotFound, ref)
 		}
-		if err := json.Unmarshal(v, &img); err != nil {
+		rec, err := decodeImage(v)
+		if err != nil {
 			return fmt.Errorf("image record %s: %w", id, err)
 		}
+		img = rec
 		img.Names = namesByID(tx)[id]
 		return nil
 	})
@@ -245,8 +255,7 @@ func resolveID(tx *bolt.Tx, ref string) (string, error) {
 	if strings.Contains(canon, "@") {
 		var found string
 		ib.ForEach(func(k, v []byte) error {
-			var img Image
-			if json.Unmarshal(v, &img) == nil {
+			if img, err := decodeImage(v); err == nil {
 				for _, d := range img.RepoDigests {
 					if d == canon {
 						found = string(k)
@@ -405,8 +414,8 @@ func Referenced(tx *bolt.Tx, blobs, layers map[string]bool) error {
 		return nil
 	}
 	return ib.ForEach(func(k, v []byte) error {
-		var img Image
-		if err := json.Unmarshal(v, &img); err != nil {
+		img, err := decodeImage(v)
+		if err != nil {
 			return fmt.Errorf("image record %s: %w", k, err)
 		}
 		MarkImage(img, blobs, layers)

@@ -88,6 +88,9 @@ type Store struct {
 	// it has something in a tmp dir; cleaning takes it exclusive without
 	// waiting (other processes: the root's lock, held by the caller).
 	tmp *sync.RWMutex
+	// compact: image records in the binary form (record.go); JSON for a
+	// standalone store, as older berth binaries read.
+	compact bool
 	// qualify maps a short name to the default registry's name for it
 	// (registry.Config.Qualify); nil when Docker Hub is the default.
 	qualify func(string) string
@@ -115,7 +118,7 @@ func OpenWith(root string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{root: root, meta: opts.Meta, pin: opts.Pin, inUse: opts.InUse, snaps: snaps, tmp: new(sync.RWMutex)}, nil
+	return &Store{root: root, meta: opts.Meta, pin: opts.Pin, inUse: opts.InUse, snaps: snaps, tmp: new(sync.RWMutex), compact: true}, nil
 }
 
 // WithPin is a view of s whose pins go to pin (one lease per operation of
@@ -140,6 +143,7 @@ func Open(root string) (*Store, error) {
 		return nil, fmt.Errorf("open image store: %w", err)
 	}
 	s.lock = lock
+	s.compact = false
 	// Alone? Then whatever sits in tmp/ was left by a killed process.
 	if ok, err := lock.TryUpgrade(); err != nil {
 		lock.Release()
