@@ -417,6 +417,9 @@ func TestContainerPinsImage(t *testing.T) {
 	if err != nil || len(res.Untagged) != 1 || len(res.Deleted) != 0 {
 		t.Fatalf("rmi -f: %+v %v", res, err)
 	}
+	if res, err := s.Prune(true); err != nil || len(res) != 0 {
+		t.Fatalf("prune -a of an image in use: %+v %v", res, err)
+	}
 	if gc, err := e.GC(); err != nil || gc.Blobs != 0 || gc.Layers != 0 {
 		t.Fatalf("gc removed %+v %v", gc, err)
 	}
@@ -602,5 +605,57 @@ func TestPullGCSecondProcess(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(filepath.Join(r.root, "leases")); len(entries) != 0 {
 		t.Errorf("leases left: %v", entries)
+	}
+}
+
+// TestOneCommitPerCommand: what a command writes goes in one metadata
+// transaction; reading, opening a current root and GC write none.
+func TestOneCommitPerCommand(t *testing.T) {
+	rg := newRegistry(t)
+	r := newRoots(t)
+	r.open(t).Close() // create the file
+	refs := []string{rg.push(t, "batch/a", 3), rg.push(t, "batch/b", 1), rg.push(t, "batch/c", 2)}
+	steps := []struct {
+		name string
+		do   func(e *engine.Engine) error
+		want int64
+	}{
+		{"open", func(*engine.Engine) error { return nil }, 0},
+		{"pull", func(e *engine.Engine) error {
+			_, err := distribution.Pull(context.Background(), e.Images(), refs[0], distribution.Options{})
+			return err
+		}, 1},
+		{"pull two more", func(e *engine.Engine) error {
+			for _, ref := range refs[1:] {
+				if _, err := distribution.Pull(context.Background(), e.Images(), ref, distribution.Options{}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, 2},
+		{"images", func(e *engine.Engine) error { _, err := e.Images().Images(); return err }, 0},
+		{"tag", func(e *engine.Engine) error { return e.Images().Tag(refs[0], "other:v1") }, 1},
+		{"rmi three", func(e *engine.Engine) error {
+			_, errs, err := e.Images().RemoveMany([]string{refs[0], refs[1], "no-such:v1"}, false)
+			if err == nil && errs[2] == nil {
+				err = errors.New("rmi of a missing image did not fail")
+			}
+			return err
+		}, 1},
+		{"prune -a", func(e *engine.Engine) error { _, err := e.Images().Prune(true); return err }, 1},
+		{"gc", func(e *engine.Engine) error { _, err := e.GC(); return err }, 0},
+	}
+	for _, st := range steps {
+		e := r.open(t)
+		if err := st.do(e); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got := engine.Updates(e); got != st.want {
+			t.Errorf("%s: %d metadata commits, want %d", st.name, got, st.want)
+		}
+		e.Close()
+	}
+	if imgs, _ := r.open(t).Images().Images(); len(imgs) != 0 {
+		t.Errorf("%d images left after prune -a", len(imgs))
 	}
 }

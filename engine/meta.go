@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -51,10 +52,14 @@ var ErrCorrupt = errors.New("metadata file is corrupt")
 type metaFile struct {
 	path    string
 	timeout time.Duration
+	updates atomic.Int64 // write transactions run (each one commit, one fsync)
 }
 
-func (m *metaFile) View(fn func(*bolt.Tx) error) error   { return m.tx(false, fn) }
-func (m *metaFile) Update(fn func(*bolt.Tx) error) error { return m.tx(true, fn) }
+func (m *metaFile) View(fn func(*bolt.Tx) error) error { return m.tx(false, fn) }
+func (m *metaFile) Update(fn func(*bolt.Tx) error) error {
+	m.updates.Add(1)
+	return m.tx(true, fn)
+}
 
 func (m *metaFile) open(write bool) (*bolt.DB, error) {
 	db, err := bolt.Open(m.path, 0o600, &bolt.Options{Timeout: m.timeout, ReadOnly: !write})

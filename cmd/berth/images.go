@@ -148,11 +148,15 @@ func newRmiCmd(g *globals, use string) *cobra.Command {
 			}
 			defer e.Close()
 			s := e.Images()
+			// One transaction for all of them: one commit per command.
+			results, rerrs, err := s.RemoveMany(args, force)
+			if err != nil {
+				return err
+			}
 			var errs []error
-			for _, a := range args {
-				res, err := s.Remove(a, force)
-				if err != nil {
-					errs = append(errs, err)
+			for i, res := range results {
+				if rerrs[i] != nil {
+					errs = append(errs, rerrs[i])
 					continue
 				}
 				for _, u := range res.Untagged {
@@ -186,20 +190,11 @@ func newPruneCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			s := e.Images()
-			imgs, err := s.Images()
+			results, err := e.Images().Prune(all)
 			if err != nil {
 				return err
 			}
-			// No containers exist yet in this engine, so -a removes all.
-			for _, img := range imgs {
-				if len(img.Names) > 0 && !all {
-					continue
-				}
-				res, err := s.Remove(img.ID.String(), true)
-				if err != nil {
-					return err
-				}
+			for _, res := range results {
 				for _, d := range res.Deleted {
 					fmt.Fprintln(cmd.OutOrStdout(), "deleted:", d)
 				}

@@ -320,59 +320,115 @@ type RemoveResult struct {
 func (s *Store) Remove(ref string, force bool) (RemoveResult, error) {
 	var res RemoveResult
 	err := s.db(true, func(tx *bolt.Tx) error {
-		id, err := s.resolveID(tx, ref)
-		if err != nil {
-			return err
-		}
-		nb, err := tx.CreateBucketIfNotExists(bucketNames)
-		if err != nil {
-			return err
-		}
-		names := namesByID(tx)[id]
-		byName := false
-		if canon := s.nameKey(nb, ref); canon != "" {
-			byName = true
-			if err := nb.Delete([]byte(canon)); err != nil {
-				return err
-			}
-			res.Untagged = append(res.Untagged, canon)
-			names = remove(names, canon)
-		}
-		if byName && len(names) > 0 {
-			return nil
-		}
-		if !byName && len(names) > 1 && !force {
-			return fmt.Errorf("unable to delete %s (must be forced): image is referenced in multiple repositories", ref)
-		}
-		h, _ := v1.NewHash(id)
-		var busy error
-		if s.inUse != nil {
-			busy = s.inUse(tx, h)
-		}
-		if busy != nil && !force {
-			if byName {
-				// Docker keeps the last name of an image a container uses.
-				return fmt.Errorf("unable to remove %s (must be forced): %w", ref, busy)
-			}
-			return fmt.Errorf("unable to delete %s (must be forced): %w", ref, busy)
-		}
-		for _, n := range names {
-			if err := nb.Delete([]byte(n)); err != nil {
-				return err
-			}
-			res.Untagged = append(res.Untagged, n)
-		}
-		if busy != nil {
-			// Forced: the names go, the image stays for what uses it.
-			return nil
-		}
-		if err := tx.Bucket(bucketImages).Delete([]byte(id)); err != nil {
-			return err
-		}
-		res.Deleted = append(res.Deleted, h)
-		return nil
+		var err error
+		res, err = s.removeTx(tx, ref, force)
+		return err
 	})
 	return res, err
+}
+
+// RemoveMany is Remove of each ref in turn, in one transaction (one
+// commit for the whole command); a ref that fails changes nothing and
+// its error is in errs at its index.
+func (s *Store) RemoveMany(refs []string, force bool) (res []RemoveResult, errs []error, err error) {
+	err = s.db(true, func(tx *bolt.Tx) error {
+		res, errs = make([]RemoveResult, len(refs)), make([]error, len(refs))
+		for i, ref := range refs {
+			res[i], errs[i] = s.removeTx(tx, ref, force)
+		}
+		return nil
+	})
+	return res, errs, err
+}
+
+// Prune removes, in one transaction, the images without a name (all
+// images with all) that nothing uses (Options.InUse), with their names,
+// as `image prune` does; their content goes at the next GC.
+func (s *Store) Prune(all bool) ([]RemoveResult, error) {
+	var out []RemoveResult
+	err := s.db(true, func(tx *bolt.Tx) error {
+		out = nil
+		names := namesByID(tx)
+		var ids []string
+		if err := tx.Bucket(bucketImages).ForEach(func(k, _ []byte) error {
+			if len(names[string(k)]) == 0 || all {
+				ids = append(ids, string(k))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if s.inUse != nil {
+				h, _ := v1.NewHash(id)
+				if s.inUse(tx, h) != nil {
+					continue
+				}
+			}
+			res, err := s.removeTx(tx, id, true)
+			if err != nil {
+				return err
+			}
+			out = append(out, res)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// removeTx decides everything before it writes, so that a refusal leaves
+// the transaction as it was (RemoveMany commits the others).
+func (s *Store) removeTx(tx *bolt.Tx, ref string, force bool) (RemoveResult, error) {
+	var res RemoveResult
+	id, err := s.resolveID(tx, ref)
+	if err != nil {
+		return res, err
+	}
+	nb, err := tx.CreateBucketIfNotExists(bucketNames)
+	if err != nil {
+		return res, err
+	}
+	names := namesByID(tx)[id]
+	canon := s.nameKey(nb, ref)
+	byName := canon != ""
+	if byName {
+		names = append([]string{canon}, remove(names, canon)...)
+		if len(names) > 1 {
+			// One of several names: only the tag goes.
+			res.Untagged = []string{canon}
+			return res, nb.Delete([]byte(canon))
+		}
+	}
+	if !byName && len(names) > 1 && !force {
+		return res, fmt.Errorf("unable to delete %s (must be forced): image is referenced in multiple repositories", ref)
+	}
+	h, _ := v1.NewHash(id)
+	var busy error
+	if s.inUse != nil {
+		busy = s.inUse(tx, h)
+	}
+	if busy != nil && !force {
+		if byName {
+			// Docker keeps the last name of an image a container uses.
+			return res, fmt.Errorf("unable to remove %s (must be forced): %w", ref, busy)
+		}
+		return res, fmt.Errorf("unable to delete %s (must be forced): %w", ref, busy)
+	}
+	for _, n := range names {
+		if err := nb.Delete([]byte(n)); err != nil {
+			return RemoveResult{}, err
+		}
+		res.Untagged = append(res.Untagged, n)
+	}
+	if busy != nil {
+		// Forced: the names go, the image stays for what uses it.
+		return res, nil
+	}
+	if err := tx.Bucket(bucketImages).Delete([]byte(id)); err != nil {
+		return RemoveResult{}, err
+	}
+	res.Deleted = append(res.Deleted, h)
+	return res, nil
 }
 
 // nameKey is the key in the names bucket that ref matched: its own
