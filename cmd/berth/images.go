@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"text/template"
@@ -21,7 +20,6 @@ import (
 	"github.com/berth-dev/berth/image/imagearchive"
 	"github.com/berth-dev/berth/image/progress"
 	"github.com/berth-dev/berth/image/reference"
-	"github.com/berth-dev/berth/image/store"
 )
 
 func registryOptions(cmd *cobra.Command, tlsVerify bool, platform string) (distribution.Options, error) {
@@ -68,7 +66,7 @@ func newPullCmd(g *globals) *cobra.Command {
 			s := e.Images()
 			rec, err := distribution.Pull(cmd.Context(), s, args[0], o)
 			if err != nil {
-				tidy(e)
+				e.Tidy()
 				return err
 			}
 			if quiet {
@@ -147,13 +145,13 @@ func newRmiCmd(g *globals, use string) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			s := e.Images()
-			// One transaction for all of them: one commit per command.
-			results, rerrs, err := s.RemoveMany(args, force)
-			if err != nil {
+			// One transaction for all of them (one commit per command),
+			// then a GC.
+			results, rerrs, err := e.RemoveImages(args, force)
+			if err != nil && results == nil {
 				return err
 			}
-			var errs []error
+			errs := []error{err}
 			for i, res := range results {
 				if rerrs[i] != nil {
 					errs = append(errs, rerrs[i])
@@ -165,11 +163,6 @@ func newRmiCmd(g *globals, use string) *cobra.Command {
 				for _, d := range res.Deleted {
 					fmt.Fprintln(cmd.OutOrStdout(), "Deleted:", d)
 				}
-			}
-			// Layers go now when no other berth process is running, else
-			// at a later rmi or prune.
-			if _, err := e.GC(); err != nil {
-				errs = append(errs, err)
 			}
 			return errors.Join(errs...)
 		},
@@ -190,20 +183,14 @@ func newPruneCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			results, err := e.Images().Prune(all)
+			rep, err := e.PruneImages(all)
+			for _, d := range rep.Deleted {
+				fmt.Fprintln(cmd.OutOrStdout(), "deleted:", d)
+			}
 			if err != nil {
 				return err
 			}
-			for _, res := range results {
-				for _, d := range res.Deleted {
-					fmt.Fprintln(cmd.OutOrStdout(), "deleted:", d)
-				}
-			}
-			gc, err := e.GC()
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Removed %d blobs and %d layers\n", gc.Blobs, gc.Layers)
+			fmt.Fprintf(cmd.OutOrStdout(), "Removed %d blobs and %d layers\n", rep.Blobs, rep.Layers)
 			return nil
 		},
 	}
@@ -236,19 +223,15 @@ func newImagesCmd(g *globals, use string) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			s := e.Images()
-			imgs, err := s.Images()
+			flt, err := e.ParseImageFilters(filters)
 			if err != nil {
 				return err
 			}
-			flt, err := parseImageFilters(s, filters)
+			imgs, err := e.ListImages(flt)
 			if err != nil {
 				return err
 			}
-			if imgs, err = flt.images(s, imgs); err != nil {
-				return err
-			}
-			rows := flt.rows(imageRows(imgs))
+			rows := imageRows(imgs)
 			if len(args) == 1 {
 				rows = filterRows(rows, args[0])
 			}
@@ -293,7 +276,7 @@ func shortID(id string) string {
 	return id
 }
 
-func imageRows(imgs []store.Image) []imageRow {
+func imageRows(imgs []engine.Image) []imageRow {
 	rows := make([]imageRow, 0, len(imgs))
 	for _, img := range imgs {
 		base := imageRow{
@@ -422,35 +405,6 @@ func humanSize(n int64) string {
 	return fmt.Sprintf("%.3g%s", f, units[i]) // Docker: go-units HumanSizeWithPrecision(size, 3)
 }
 
-// inspectJSON is Docker's `image inspect` shape (the fields Berth knows).
-type inspectJSON struct {
-	ID           string          `json:"Id"`
-	RepoTags     []string        `json:"RepoTags"`
-	RepoDigests  []string        `json:"RepoDigests"`
-	Created      string          `json:"Created"`
-	Author       string          `json:"Author,omitempty"`
-	Architecture string          `json:"Architecture"`
-	Variant      string          `json:"Variant,omitempty"`
-	Os           string          `json:"Os"`
-	Size         int64           `json:"Size"`
-	Config       v1.Config       `json:"Config"`
-	RootFS       inspectRootFS   `json:"RootFS"`
-	Metadata     map[string]any  `json:"Metadata"`
-	Manifest     inspectManifest `json:"Descriptor"`
-	History      []v1.History    `json:"History,omitempty"`
-}
-
-type inspectRootFS struct {
-	Type   string   `json:"Type"`
-	Layers []string `json:"Layers"`
-}
-
-type inspectManifest struct {
-	MediaType string `json:"mediaType"`
-	Digest    string `json:"digest"`
-	Size      int64  `json:"size"`
-}
-
 func newInspectCmd(g *globals) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
@@ -463,41 +417,13 @@ func newInspectCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			s := e.Images()
-			var out []inspectJSON
+			out := []engine.ImageInspect{}
 			var errs []error
 			for _, a := range args {
-				rec, err := s.Resolve(a)
+				j, err := e.InspectImage(a)
 				if err != nil {
 					errs = append(errs, err)
 					continue
-				}
-				raw, err := s.ReadBlob(rec.ID)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				cf, err := v1.ParseConfigFile(strings.NewReader(string(raw)))
-				if err != nil {
-					errs = append(errs, fmt.Errorf("image %s: config: %w", a, err))
-					continue
-				}
-				j := inspectJSON{
-					ID: rec.ID.String(), RepoTags: familiar(rec.Names), RepoDigests: familiar(rec.RepoDigests),
-					Created: cf.Created.Time.UTC().Format(time.RFC3339Nano), Author: cf.Author,
-					Architecture: cf.Architecture, Variant: cf.Variant, Os: cf.OS, Size: rec.Size(),
-					Config: cf.Config, RootFS: inspectRootFS{Type: "layers"}, History: cf.History,
-					Metadata: map[string]any{"LastTagTime": rec.Stored.Format(time.RFC3339Nano)},
-					Manifest: inspectManifest{MediaType: rec.ManifestMediaType, Digest: rec.Manifest.String(), Size: rec.ManifestSize},
-				}
-				for _, d := range cf.RootFS.DiffIDs {
-					j.RootFS.Layers = append(j.RootFS.Layers, d.String())
-				}
-				if j.RepoTags == nil {
-					j.RepoTags = []string{}
-				}
-				if j.RepoDigests == nil {
-					j.RepoDigests = []string{}
 				}
 				out = append(out, j)
 			}
@@ -524,9 +450,6 @@ func newInspectCmd(g *globals) *cobra.Command {
 					}
 				}
 			} else {
-				if out == nil {
-					out = []inspectJSON{}
-				}
 				b, err := json.MarshalIndent(out, "", "    ")
 				if err != nil {
 					return err
@@ -538,15 +461,6 @@ func newInspectCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output with a Go template")
 	return cmd
-}
-
-func familiar(names []string) []string {
-	var out []string
-	for _, n := range names {
-		out = append(out, reference.Familiar(n))
-	}
-	sort.Strings(out)
-	return out
 }
 
 func newLoadCmd(g *globals) *cobra.Command {
@@ -582,7 +496,7 @@ func newLoadCmd(g *globals) *cobra.Command {
 			}
 			loaded, err := imagearchive.Load(cmd.Context(), s, path, distribution.Options{})
 			if err != nil {
-				tidy(e)
+				e.Tidy()
 				if path != input {
 					// Name stdin, not the spool file.
 					err = errors.New(strings.ReplaceAll(err.Error(), path, "(stdin)"))
@@ -656,12 +570,4 @@ func newSaveCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to this file (or directory for oci-dir) instead of stdout")
 	cmd.Flags().StringVar(&format, "format", imagearchive.FormatDockerArchive, "docker-archive, oci-archive or oci-dir")
 	return cmd
-}
-
-// tidy removes what a failed pull, load or import left unreferenced
-// (layers unpacked before a later one failed), so that the store is as it
-// was: the command's lease goes first, so its content is no longer kept.
-func tidy(e *engine.Engine) {
-	_ = e.ReleaseLease()
-	_, _ = e.GC()
 }

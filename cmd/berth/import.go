@@ -54,7 +54,7 @@ func newImportCmd(g *globals) *cobra.Command {
 			s := e.Images()
 			img, err := importer.Import(cmd.Context(), s, in, ref, opts)
 			if err != nil {
-				tidy(e)
+				e.Tidy()
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), img.ID)
