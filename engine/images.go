@@ -353,4 +353,3 @@ func (e *Engine) Tidy() {
 		_, _ = e.GC()
 	}
 }
-

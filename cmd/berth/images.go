@@ -16,14 +16,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/engine"
-	"github.com/berth-dev/berth/image/distribution"
-	"github.com/berth-dev/berth/image/imagearchive"
-	"github.com/berth-dev/berth/image/progress"
-	"github.com/berth-dev/berth/image/reference"
 )
 
-func registryOptions(cmd *cobra.Command, tlsVerify bool, platform string) (distribution.Options, error) {
-	o := distribution.Options{Insecure: !tlsVerify, Progress: cmd.OutOrStdout()}
+func registryOptions(cmd *cobra.Command, tlsVerify bool, platform string) (engine.TransferOptions, error) {
+	o := engine.TransferOptions{Insecure: !tlsVerify, Progress: cmd.OutOrStdout()}
 	if platform != "" {
 		p, err := v1.ParsePlatform(platform)
 		if err != nil {
@@ -49,7 +45,7 @@ func newPullCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pr := progress.New(cmd.OutOrStdout(), quiet)
+			pr := engine.NewProgress(cmd.OutOrStdout(), quiet)
 			defer pr.Close()
 			o.Progress, o.Layers = pr, pr
 			if quiet {
@@ -63,10 +59,8 @@ func newPullCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			s := e.Images()
-			rec, err := distribution.Pull(cmd.Context(), s, args[0], o)
+			rec, err := e.PullImage(cmd.Context(), args[0], o)
 			if err != nil {
-				e.Tidy()
 				return err
 			}
 			if quiet {
@@ -92,7 +86,7 @@ func newPushCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pr := progress.New(cmd.OutOrStdout(), quiet)
+			pr := engine.NewProgress(cmd.OutOrStdout(), quiet)
 			defer pr.Close()
 			o.Progress, o.Layers = pr, pr
 			if o.Registries, err = g.registries(); err != nil {
@@ -103,12 +97,11 @@ func newPushCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			s := e.Images()
 			dest := ""
 			if len(args) == 2 {
 				dest = args[1]
 			}
-			return distribution.Push(cmd.Context(), s, args[0], dest, o)
+			return e.PushImage(cmd.Context(), args[0], dest, o)
 		},
 	}
 	cmd.Flags().BoolVar(&tlsVerify, "tls-verify", true, "require HTTPS and verify certificates")
@@ -127,8 +120,7 @@ func newTagCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			s := e.Images()
-			return s.Tag(args[0], args[1])
+			return e.TagImage(args[0], args[1])
 		},
 	}
 }
@@ -158,7 +150,7 @@ func newRmiCmd(g *globals, use string) *cobra.Command {
 					continue
 				}
 				for _, u := range res.Untagged {
-					fmt.Fprintln(cmd.OutOrStdout(), "Untagged:", reference.Familiar(u))
+					fmt.Fprintln(cmd.OutOrStdout(), "Untagged:", engine.FamiliarName(u))
 				}
 				for _, d := range res.Deleted {
 					fmt.Fprintln(cmd.OutOrStdout(), "Deleted:", d)
@@ -285,7 +277,7 @@ func imageRows(imgs []engine.Image) []imageRow {
 		}
 		digestFor := func(repo string) string {
 			for _, d := range img.RepoDigests {
-				if r, dg := reference.SplitTag(d); r == repo {
+				if r, dg := engine.SplitName(d); r == repo {
 					return dg
 				}
 			}
@@ -295,16 +287,16 @@ func imageRows(imgs []engine.Image) []imageRow {
 			r := base
 			r.Repository, r.Tag = "<none>", "<none>"
 			if len(img.RepoDigests) > 0 {
-				repo, dg := reference.SplitTag(img.RepoDigests[0])
-				r.Repository, r.Digest = reference.Familiar(repo), dg
+				repo, dg := engine.SplitName(img.RepoDigests[0])
+				r.Repository, r.Digest = engine.FamiliarName(repo), dg
 			}
 			rows = append(rows, r)
 			continue
 		}
 		for _, n := range img.Names {
 			r := base
-			repo, tag := reference.SplitTag(n)
-			r.Repository, r.Tag, r.Digest = reference.Familiar(repo), tag, digestFor(repo)
+			repo, tag := engine.SplitName(n)
+			r.Repository, r.Tag, r.Digest = engine.FamiliarName(repo), tag, digestFor(repo)
 			rows = append(rows, r)
 		}
 	}
@@ -317,9 +309,9 @@ func filterRows(rows []imageRow, arg string) []imageRow {
 	if i := strings.LastIndex(arg, ":"); i > strings.LastIndex(arg, "/") {
 		repo, tag = arg[:i], arg[i+1:]
 	}
-	if c, err := reference.Normalize(repo); err == nil {
-		r, _ := reference.SplitTag(c)
-		repo = reference.Familiar(r)
+	if c, err := engine.NormalizeName(repo); err == nil {
+		r, _ := engine.SplitName(c)
+		repo = engine.FamiliarName(r)
 	}
 	var out []imageRow
 	for _, r := range rows {
@@ -476,11 +468,10 @@ func newLoadCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			s := e.Images()
 			path := input
 			if path == "" || path == "-" {
 				// Archives are read more than once: spool stdin to the root.
-				f, err := os.CreateTemp(s.Root()+"/image/tmp", "stdin-")
+				f, err := os.CreateTemp(e.Root()+"/image/tmp", "stdin-")
 				if err != nil {
 					return err
 				}
@@ -494,9 +485,8 @@ func newLoadCmd(g *globals) *cobra.Command {
 				}
 				path = f.Name()
 			}
-			loaded, err := imagearchive.Load(cmd.Context(), s, path, distribution.Options{})
+			loaded, err := e.LoadImages(cmd.Context(), path)
 			if err != nil {
-				e.Tidy()
 				if path != input {
 					// Name stdin, not the spool file.
 					err = errors.New(strings.ReplaceAll(err.Error(), path, "(stdin)"))
@@ -510,7 +500,7 @@ func newLoadCmd(g *globals) *cobra.Command {
 					fmt.Fprintln(cmd.OutOrStdout(), "Loaded image ID:", l.Image.ID)
 				}
 				for _, n := range l.Names {
-					fmt.Fprintln(cmd.OutOrStdout(), "Loaded image:", reference.Familiar(n))
+					fmt.Fprintln(cmd.OutOrStdout(), "Loaded image:", engine.FamiliarName(n))
 				}
 			}
 			return err
@@ -533,12 +523,11 @@ func newSaveCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			s := e.Images()
-			if format == imagearchive.FormatOCIDir {
+			if format == engine.FormatOCIDir {
 				if output == "" {
 					return errors.New("save: --format oci-dir needs -o DIRECTORY")
 				}
-				return imagearchive.Save(s, args, format, nil, output)
+				return e.SaveImages(args, format, nil, output)
 			}
 			w := cmd.OutOrStdout()
 			if output != "" {
@@ -547,7 +536,7 @@ func newSaveCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("save: %w", err)
 				}
-				err = imagearchive.Save(s, args, format, f, "")
+				err = e.SaveImages(args, format, f, "")
 				if cerr := f.Close(); err == nil {
 					err = cerr
 				}
@@ -564,10 +553,10 @@ func newSaveCmd(g *globals) *cobra.Command {
 					return errors.New("save: refusing to write an archive to a terminal; use -o or redirect")
 				}
 			}
-			return imagearchive.Save(s, args, format, w, "")
+			return e.SaveImages(args, format, w, "")
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to this file (or directory for oci-dir) instead of stdout")
-	cmd.Flags().StringVar(&format, "format", imagearchive.FormatDockerArchive, "docker-archive, oci-archive or oci-dir")
+	cmd.Flags().StringVar(&format, "format", engine.FormatDockerArchive, "docker-archive, oci-archive or oci-dir")
 	return cmd
 }
