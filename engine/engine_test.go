@@ -659,3 +659,58 @@ func TestOneCommitPerCommand(t *testing.T) {
 		t.Errorf("%d images left after prune -a", len(imgs))
 	}
 }
+
+// TestPinImage: a run holds its image through a lease between resolving
+// it and recording its container; an rmi meanwhile does not take the
+// content from under it.
+func TestPinImage(t *testing.T) {
+	rg := newRegistry(t)
+	r := newRoots(t)
+	e := r.open(t)
+	img := pull(t, e.Images(), rg.push(t, "run/a", 2))
+	e.ReleaseLease()
+	run := e.NewLease()
+	if err := run.PinImage(img); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.RemoveImages([]string{img.ID.String()}, true); err != nil {
+		t.Fatal(err)
+	}
+	whole(t, e.Images(), img)
+	if err := run.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if gc, err := e.GC(); err != nil || gc.Blobs != 4 || gc.Layers != 2 {
+		t.Fatalf("gc after the run's lease ended: %+v %v", gc, err)
+	}
+}
+
+// TestOpenDropsDeadLeases: opening the engine removes the lease files of
+// processes that are gone and keeps those of live ones.
+func TestOpenDropsDeadLeases(t *testing.T) {
+	r := newRoots(t)
+	r.open(t).Close()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(r.root, "leases")
+	deadLease := filepath.Join(dir, fmt.Sprintf("%d-7-1.json", dead.Process.Pid))
+	deadTmp := filepath.Join(dir, fmt.Sprintf("%d-7-2.json.tmp", dead.Process.Pid))
+	junk := filepath.Join(dir, "junk")
+	live := filepath.Join(dir, fmt.Sprintf("%d-%d-99.json", os.Getpid(), procStartOf(t, os.Getpid())))
+	for _, p := range []string{deadLease, deadTmp, junk, live} {
+		if err := os.WriteFile(p, []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.open(t)
+	for _, p := range []string{deadLease, deadTmp, junk} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s kept: %v", filepath.Base(p), err)
+		}
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("live lease removed: %v", err)
+	}
+}
