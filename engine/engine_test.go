@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -712,5 +713,59 @@ func TestOpenDropsDeadLeases(t *testing.T) {
 	}
 	if _, err := os.Stat(live); err != nil {
 		t.Errorf("live lease removed: %v", err)
+	}
+}
+
+// BenchmarkOpenAndList: open the engine, list 1,000 images with 1,000
+// stopped container records in the store, close (what `berth images`
+// does after the process starts; bench/engine-open.sh times the whole
+// command).
+func BenchmarkOpenAndList(b *testing.B) {
+	r := roots{filepath.Join(b.TempDir(), "root"), filepath.Join(b.TempDir(), "run")}
+	e, err := engine.Open(engine.Options{Root: r.root, RunRoot: r.run})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hash := func(i, kind int) v1.Hash {
+		s := sha256.Sum256([]byte(fmt.Sprint(i, kind)))
+		return v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", s)}
+	}
+	err = e.Update(func(tx *bolt.Tx) error {
+		for i := range 1000 {
+			img := store.Image{ID: hash(i, 0), Manifest: hash(i, 1), ManifestMediaType: "application/vnd.oci.image.manifest.v1+json",
+				Created: time.Unix(int64(1e9+i), 0), Stored: time.Now(), RepoDigests: []string{fmt.Sprintf("r.example/app%d@%s", i, hash(i, 1))},
+				Layers: []store.Layer{{Digest: hash(i, 2), DiffID: hash(i, 3), Size: 1000}, {Digest: hash(i, 4), DiffID: hash(i, 5), Size: 1000}}}
+			js, _ := json.Marshal(img)
+			v, err := store.CompactRecord(js)
+			if err != nil {
+				return err
+			}
+			if err := tx.Bucket([]byte("images")).Put([]byte(img.ID.String()), v); err != nil {
+				return err
+			}
+			if err := tx.Bucket([]byte("names")).Put([]byte(fmt.Sprintf("r.example/app%d:v1", i)), []byte(img.ID.String())); err != nil {
+				return err
+			}
+			c, _ := json.Marshal(engine.Container{ID: fmt.Sprintf("%064x", i), Image: img.ID.String(), State: engine.StateStopped})
+			if err := tx.Bucket([]byte("containers")).Put([]byte(fmt.Sprintf("%064x", i)), c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	e.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		e, err := engine.Open(engine.Options{Root: r.root, RunRoot: r.run})
+		if err != nil {
+			b.Fatal(err)
+		}
+		imgs, err := e.ListImages(nil)
+		if err != nil || len(imgs) != 1000 {
+			b.Fatal(len(imgs), err)
+		}
+		e.Close()
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -148,6 +149,7 @@ func (s *Store) Images() ([]Image, error) {
 		if ib == nil {
 			return nil
 		}
+		out = make([]Image, 0, ib.Stats().KeyN)
 		return ib.ForEach(func(k, v []byte) error {
 			img, err := decodeImage(v)
 			if err != nil {
@@ -158,13 +160,19 @@ func (s *Store) Images() ([]Image, error) {
 			return nil
 		})
 	})
-	// Sort an index, not the records: a stable sort of 1,000 records
-	// moved them around for longer than it took to read them.
+	// Sort an index, not the records (moving 1,000 records around took
+	// longer than reading them); records come in ID order, and ties on
+	// the creation time keep it.
 	idx := make([]int, len(out))
 	for i := range idx {
 		idx[i] = i
 	}
-	sort.SliceStable(idx, func(i, j int) bool { return out[idx[i]].Created.After(out[idx[j]].Created) })
+	slices.SortFunc(idx, func(a, b int) int {
+		if c := out[b].Created.Compare(out[a].Created); c != 0 {
+			return c
+		}
+		return a - b
+	})
 	sorted := make([]Image, len(out))
 	for i, k := range idx {
 		sorted[i] = out[k]

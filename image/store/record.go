@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -102,19 +103,41 @@ func decodeImage(b []byte) (Image, error) {
 	return img, nil
 }
 
+// reader decodes a recordV1. Digests are collected raw and hex-encoded
+// into one string at the end, and well-known media types are not copied:
+// listing decodes every record, so allocations per record count.
 type reader struct {
-	b   []byte
-	err error
+	b    []byte
+	err  error
+	raws [][]byte
+	dsts []*v1.Hash
+	// room for the digests of an image of up to five layers
+	rawBuf [12][]byte
+	dstBuf [12]*v1.Hash
 }
 
-func (r *reader) hash() v1.Hash {
+func (r *reader) hash(dst *v1.Hash) {
 	if r.err != nil || len(r.b) < 32 {
 		r.err = errRecord
-		return v1.Hash{}
+		return
 	}
-	h := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(r.b[:32])}
+	r.raws = append(r.raws, r.b[:32])
+	r.dsts = append(r.dsts, dst)
 	r.b = r.b[32:]
-	return h
+}
+
+// hexAll fills in the digests collected by hash.
+func (r *reader) hexAll() {
+	buf := make([]byte, 64*len(r.raws))
+	for i, raw := range r.raws {
+		hex.Encode(buf[64*i:], raw)
+	}
+	// buf is never written again: the string shares it (one copy less
+	// per record listed).
+	all := unsafe.String(unsafe.SliceData(buf), len(buf))
+	for i, d := range r.dsts {
+		*d = v1.Hash{Algorithm: "sha256", Hex: all[64*i : 64*i+64]}
+	}
 }
 
 func (r *reader) uvarint() uint64 {
@@ -154,22 +177,44 @@ func (r *reader) count() int {
 	return int(n)
 }
 
-func (r *reader) string() string {
+func (r *reader) bytes() []byte {
 	n := r.uvarint()
 	if r.err != nil || n > uint64(len(r.b)) {
 		r.err = errRecord
-		return ""
+		return nil
 	}
-	s := string(r.b[:n])
+	b := r.b[:n]
 	r.b = r.b[n:]
-	return s
+	return b
+}
+
+func (r *reader) string() string { return string(r.bytes()) }
+
+// knownTypes are the media types nearly every record holds.
+var knownTypes = []string{
+	"application/vnd.oci.image.manifest.v1+json",
+	"application/vnd.docker.distribution.manifest.v2+json",
+	"application/vnd.oci.image.layer.v1.tar+gzip",
+	"application/vnd.oci.image.layer.v1.tar+zstd",
+	"application/vnd.oci.image.layer.v1.tar",
+	"application/vnd.docker.image.rootfs.diff.tar.gzip",
+}
+
+func (r *reader) mediaType() string {
+	b := r.bytes()
+	for _, t := range knownTypes {
+		if string(b) == t {
+			return t
+		}
+	}
+	return string(b)
 }
 
 func (r *reader) time() time.Time {
-	s := r.string()
+	b := r.bytes()
 	var t time.Time
 	if r.err == nil {
-		if err := t.UnmarshalBinary([]byte(s)); err != nil {
+		if err := t.UnmarshalBinary(b); err != nil {
 			r.err = errRecord
 		}
 	}
@@ -177,12 +222,19 @@ func (r *reader) time() time.Time {
 }
 
 func decodeV1(b []byte) (Image, error) {
-	r := &reader{b: b}
-	img := Image{ID: r.hash(), Manifest: r.hash(), ManifestMediaType: r.string(), ManifestSize: r.varint()}
+	r := reader{b: b}
+	r.raws, r.dsts = r.rawBuf[:0], r.dstBuf[:0]
+	var img Image
+	r.hash(&img.ID)
+	r.hash(&img.Manifest)
+	img.ManifestMediaType, img.ManifestSize = r.mediaType(), r.varint()
 	if n := r.count(); n > 0 {
 		img.Layers = make([]Layer, n)
 		for i := range img.Layers {
-			img.Layers[i] = Layer{Digest: r.hash(), DiffID: r.hash(), Size: r.varint(), MediaType: r.string()}
+			l := &img.Layers[i]
+			r.hash(&l.Digest)
+			r.hash(&l.DiffID)
+			l.Size, l.MediaType = r.varint(), r.mediaType()
 		}
 	}
 	if n := r.count(); n > 0 {
@@ -194,7 +246,7 @@ func decodeV1(b []byte) (Image, error) {
 	if n := r.count(); n > 0 {
 		img.Extra = make([]v1.Hash, n)
 		for i := range img.Extra {
-			img.Extra[i] = r.hash()
+			r.hash(&img.Extra[i])
 		}
 	}
 	img.Created, img.Stored = r.time(), r.time()
@@ -204,6 +256,7 @@ func decodeV1(b []byte) (Image, error) {
 	if r.err != nil {
 		return Image{}, r.err
 	}
+	r.hexAll()
 	return img, nil
 }
 
