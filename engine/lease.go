@@ -30,6 +30,9 @@ import (
 // the instant of the write; GC holds it exclusive while it marks and
 // sweeps. So content pinned before it is looked for is either still
 // there and kept, or was swept before the pin and is fetched again.
+// Never pin inside a metadata transaction: GC takes gc.lock, then the
+// metadata file's lock; a pin waiting for GC while holding the file's
+// lock would wait forever.
 type Lease struct {
 	e    *Engine
 	path string

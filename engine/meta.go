@@ -174,8 +174,8 @@ func openMeta(root string, timeout time.Duration) (*metaFile, error) {
 		return nil, err
 	}
 	if migrated {
-		// Committed: the old file is kept for a downgrade, out of the way
-		// so that it is not migrated twice.
+		// Committed: the old file is kept as a backup, renamed so that it
+		// is not migrated twice.
 		if err := os.Rename(legacy, legacy+".migrated"); err != nil {
 			return nil, fmt.Errorf("migrate image metadata: %w", err)
 		}
