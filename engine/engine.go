@@ -39,9 +39,12 @@ type Options struct {
 type Engine struct {
 	root, runRoot string
 	meta          *metaFile
-	lock          *flock.Lock // ROOT/lock, shared for the engine's life
-	images        *store.Store
-	lease         *Lease // the default lease of Images()
+	// lock is ROOT/lock, held shared for the engine's life so that others
+	// know a berth process is in the root; cleanIfAlone takes it
+	// exclusive for the instant of cleaning the tmp dirs, never waiting.
+	lock   *flock.Lock
+	images *store.Store
+	lease  *Lease // the default lease of Images()
 }
 
 // Open opens the engine root and run root, creating them on first use:
