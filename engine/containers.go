@@ -147,8 +147,10 @@ func (e *Engine) reconcile() error {
 					continue
 				}
 				var c Container
-				if err := json.Unmarshal(v, &c); err != nil {
-					return fmt.Errorf("container record %s: %w", id, err)
+				if json.Unmarshal(v, &c) != nil {
+					// A damaged record is for the container commands to
+					// report; it must not keep the engine from opening.
+					continue
 				}
 				if c.State != StateRunning || c.PID != pid {
 					continue // restarted under another pid meanwhile
@@ -179,9 +181,11 @@ func (e *Engine) reconcile() error {
 func (e *Engine) stopAll() error {
 	var ids []string
 	err := e.meta.View(func(tx *bolt.Tx) error {
-		return forEachContainer(tx, func(c *Container) error {
-			if c.State == StateRunning && !alive(c.PID, c.PIDStart) {
-				ids = append(ids, c.ID)
+		return tx.Bucket(bucketContainers).ForEach(func(k, v []byte) error {
+			var c Container
+			// Damaged records are skipped, as in reconcile.
+			if json.Unmarshal(v, &c) == nil && c.State == StateRunning && !alive(c.PID, c.PIDStart) {
+				ids = append(ids, string(k))
 			}
 			return nil
 		})

@@ -501,7 +501,13 @@ func TestReconcile(t *testing.T) {
 		}
 	}
 	// A run root that was emptied (a reboot) stops every record at the
-	// next open: the boot marker is gone.
+	// next open: the boot marker is gone. A damaged record does not keep
+	// the engine from opening.
+	if err := e.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("containers")).Put([]byte("damaged"), []byte("{not json"))
+	}); err != nil {
+		t.Fatal(err)
+	}
 	e.Close()
 	os.RemoveAll(r.run)
 	live.Process.Kill()
