@@ -195,9 +195,10 @@ func newPruneCmd(g *globals) *cobra.Command {
 // prints both the header and the rows.
 type imageRow struct {
 	Repository, Tag, Digest, ID, CreatedSince, CreatedAt, Size string
+	created                                                    time.Time // CreatedAt, when a format shows it
 }
 
-var headerRow = imageRow{"REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "CREATED AT", "SIZE"}
+var headerRow = imageRow{"REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "CREATED AT", "SIZE", time.Time{}}
 
 func newImagesCmd(g *globals, use string) *cobra.Command {
 	var (
@@ -272,7 +273,7 @@ func imageRows(imgs []engine.Image) []imageRow {
 	rows := make([]imageRow, 0, len(imgs))
 	for _, img := range imgs {
 		base := imageRow{
-			ID: img.ID.String(), CreatedSince: since(img.Created), CreatedAt: createdAt(img.Created),
+			ID: img.ID.String(), CreatedSince: since(img.Created), created: img.Created,
 			Size: humanSize(img.Size()), Digest: "<none>",
 		}
 		digestFor := func(repo string) string {
@@ -329,17 +330,24 @@ func printRows(out io.Writer, rows []imageRow, format string, digests bool) erro
 		// under the tabwriter, which writes every cell and pad apart.
 		bw := bufio.NewWriter(out)
 		tw := tabwriter.NewWriter(bw, 10, 1, 3, ' ', 0)
+		var line []byte
 		for _, r := range append([]imageRow{headerRow}, rows...) {
-			io.WriteString(tw, r.Repository+"\t"+r.Tag+"\t")
+			line = append(append(append(line[:0], r.Repository...), '\t'), r.Tag...)
 			if digests {
-				io.WriteString(tw, r.Digest+"\t")
+				line = append(append(line, '\t'), r.Digest...)
 			}
-			io.WriteString(tw, r.ID+"\t"+r.CreatedSince+"\t"+r.Size+"\n")
+			line = append(append(append(append(append(append(line, '\t'), r.ID...), '\t'), r.CreatedSince...), '\t'), r.Size...)
+			tw.Write(append(line, '\n'))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
 		return bw.Flush()
+	}
+	// Only templates and json show CREATED AT: the default table and -q
+	// skip formatting a date per image.
+	for i := range rows {
+		rows[i].CreatedAt = createdAt(rows[i].created)
 	}
 	return printTable(out, format, headerRow, rows)
 }

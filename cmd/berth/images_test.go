@@ -71,6 +71,7 @@ func TestImageRowsAndFormats(t *testing.T) {
 		want    string
 	}{
 		{"template", rows[:1], "{{.Repository}}:{{.Tag}} {{.Digest}} {{.Size}}", false, "busybox:latest " + dg + " 1.5kB\n"},
+		{"created at", rows[:1], "{{.CreatedAt}}", false, "0001-01-01 00:00:00 +0000 UTC\n"},
 		{"digest of other repo", rows[1:2], "{{.Repository}} {{.Digest}}", false, "127.0.0.1:5000/bb <none>\n"},
 		{"dangling", rows[2:], "{{.Repository}}:{{.Tag}}", false, "<none>:<none>\n"},
 		{"json", rows[:1], "json", false, `"Repository":"busybox"`},
