@@ -45,6 +45,7 @@ func main() {
 	fmt.Printf("store: %d images, %d stopped containers (filled in %s)\n", *nImages, *nContainers, time.Since(start).Round(time.Millisecond))
 
 	env := append(os.Environ(), "BERTH_ROOT="+root, "BERTH_RUNROOT="+run)
+	empty := filepath.Join(*work, "empty")
 	cmds := []struct {
 		name string
 		argv []string
@@ -52,6 +53,8 @@ func main() {
 		{"bare Go start", []string{*bare}},
 		{"berth images", []string{*berth, "images"}},
 		{"berth images -q", []string{*berth, "images", "-q"}},
+		// berth's own start and an engine open, without the listing.
+		{"images, empty root", []string{*berth, "--root", empty, "images"}},
 	}
 	// One untimed run each warms the page cache.
 	for _, c := range cmds {

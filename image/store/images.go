@@ -173,11 +173,28 @@ func (s *Store) Images() ([]Image, error) {
 		}
 		return a - b
 	})
-	sorted := make([]Image, len(out))
-	for i, k := range idx {
-		sorted[i] = out[k]
+	permute(out, idx)
+	return out, err
+}
+
+// permute reorders imgs in place so that imgs[i] becomes the old
+// imgs[idx[i]], following each cycle of the permutation (idx is used up).
+func permute(imgs []Image, idx []int) {
+	for i := range idx {
+		if idx[i] < 0 {
+			continue
+		}
+		saved, j := imgs[i], i
+		for {
+			k := idx[j]
+			idx[j] = -1
+			if k == i {
+				imgs[j] = saved
+				break
+			}
+			imgs[j], j = imgs[k], k
+		}
 	}
-	return sorted, err
 }
 
 func namesByID(tx *bolt.Tx) map[string][]string {

@@ -73,3 +73,19 @@ func BenchmarkDecodeImage(b *testing.B) {
 		}
 	})
 }
+
+func TestPermute(t *testing.T) {
+	for _, order := range [][]int{{}, {0}, {1, 0}, {2, 0, 1}, {3, 2, 1, 0}, {1, 2, 3, 0, 5, 4}} {
+		imgs := make([]Image, len(order))
+		for i := range imgs {
+			imgs[i].ManifestSize = int64(i)
+		}
+		idx := append([]int(nil), order...)
+		permute(imgs, idx)
+		for i, k := range order {
+			if imgs[i].ManifestSize != int64(k) {
+				t.Errorf("order %v: position %d holds %d", order, i, imgs[i].ManifestSize)
+			}
+		}
+	}
+}
