@@ -775,3 +775,70 @@ func BenchmarkOpenAndList(b *testing.B) {
 		e.Close()
 	}
 }
+
+// TestServerOperations: one engine serving several operations at once,
+// as `berth serve` will: pulls each under its own lease (two of the same
+// image), GCs and removals of finished images in between; every pull
+// completes whole and nothing a pull uses goes.
+func TestServerOperations(t *testing.T) {
+	rg := newRegistry(t)
+	r := newRoots(t)
+	e := r.open(t)
+	a := rg.push(t, "srv/a", 3)
+	refs := []string{a, rg.push(t, "srv/b", 2), rg.push(t, "srv/c", 4), a}
+	rg.mu.Lock()
+	rg.delay = 20 * time.Millisecond
+	rg.mu.Unlock()
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	done := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if _, err := e.GC(); err != nil {
+				errs <- fmt.Errorf("gc: %w", err)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	var pulls sync.WaitGroup
+	results := make([]store.Image, len(refs))
+	for i, ref := range refs {
+		pulls.Add(1)
+		go func() {
+			defer pulls.Done()
+			l := e.NewLease()
+			defer l.Release()
+			img, err := distribution.Pull(context.Background(), l.Images(), ref, distribution.Options{})
+			if err != nil {
+				errs <- fmt.Errorf("pull %s: %w", ref, err)
+				return
+			}
+			results[i] = img
+		}()
+	}
+	pulls.Wait()
+	close(done)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	s := e.Images()
+	for _, img := range results {
+		if got, err := s.Resolve(img.ID.String()); err != nil {
+			t.Error(err)
+		} else {
+			whole(t, s, got)
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Join(r.root, "leases")); len(entries) != 0 {
+		t.Errorf("leases left: %v", entries)
+	}
+}
