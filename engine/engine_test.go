@@ -778,8 +778,7 @@ func BenchmarkOpenAndList(b *testing.B) {
 
 // TestServerOperations: one engine serving several operations at once,
 // as `berth serve` will: pulls each under its own lease (two of the same
-// image), GCs and removals of finished images in between; every pull
-// completes whole and nothing a pull uses goes.
+// image) while GCs run; every pull completes whole and no lease is left.
 func TestServerOperations(t *testing.T) {
 	rg := newRegistry(t)
 	r := newRoots(t)
