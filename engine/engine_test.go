@@ -34,10 +34,32 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("ENGINE_TEST_CHILD") != "" {
+	switch os.Getenv("ENGINE_TEST_CHILD") {
+	case "":
+	case "open":
+		os.Exit(childOpen())
+	default:
 		os.Exit(child())
 	}
 	os.Exit(m.Run())
+}
+
+// childOpen opens the engine given in the environment and prints how
+// many images it lists.
+func childOpen() int {
+	e, err := engine.Open(engine.Options{Root: os.Getenv("ENGINE_ROOT"), RunRoot: os.Getenv("ENGINE_RUNROOT")})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "open:", err)
+		return 1
+	}
+	defer e.Close()
+	imgs, err := e.Images().Images()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "images:", err)
+		return 1
+	}
+	fmt.Println(len(imgs))
+	return 0
 }
 
 // child is a second berth process: it opens the engine given in the
@@ -839,5 +861,41 @@ func TestServerOperations(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(filepath.Join(r.root, "leases")); len(entries) != 0 {
 		t.Errorf("leases left: %v", entries)
+	}
+}
+
+// TestFirstOpensAtOnce: several processes open a root of the pre-engine
+// layout at the same moment; one migrates it, every one sees its images.
+func TestFirstOpensAtOnce(t *testing.T) {
+	rg := newRegistry(t)
+	r := newRoots(t)
+	old, err := store.Open(r.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pull(t, old, rg.push(t, "first/a", 1))
+	pull(t, old, rg.push(t, "first/b", 1))
+	old.Close()
+	var cmds []*exec.Cmd
+	outs := make([]*bytes.Buffer, 6)
+	for i := range outs {
+		outs[i] = &bytes.Buffer{}
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), "ENGINE_TEST_CHILD=open", "ENGINE_ROOT="+r.root, "ENGINE_RUNROOT="+r.run)
+		cmd.Stdout, cmd.Stderr = outs[i], outs[i]
+		cmds = append(cmds, cmd)
+	}
+	for _, c := range cmds {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range cmds {
+		if err := c.Wait(); err != nil || strings.TrimSpace(outs[i].String()) != "2" {
+			t.Errorf("process %d: %v: %s", i, err, outs[i])
+		}
+	}
+	if imgs, err := r.open(t).Images().Images(); err != nil || len(imgs) != 2 {
+		t.Errorf("after: %d images, %v", len(imgs), err)
 	}
 }
