@@ -1,20 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"text/template"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/image/store"
+	"github.com/berth-dev/berth/engine"
 )
 
 // historyRow is one line of `image history`, newest first as in Docker.
@@ -36,12 +34,12 @@ func newHistoryCmd(g *globals) *cobra.Command {
 		Short: "Show the history of an image",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.open()
+			e, err := g.open()
 			if err != nil {
 				return err
 			}
-			defer s.Close()
-			rows, err := historyRows(s, args[0], noTrunc, human)
+			defer e.Close()
+			rows, err := historyRows(e, args[0], noTrunc, human)
 			if err != nil {
 				return err
 			}
@@ -66,53 +64,26 @@ func newHistoryCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func historyRows(s *store.Store, ref string, noTrunc, human bool) ([]historyRow, error) {
-	rec, err := s.Resolve(ref)
+func historyRows(e *engine.Engine, ref string, noTrunc, human bool) ([]historyRow, error) {
+	hist, err := e.ImageHistory(ref)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := s.ReadBlob(rec.ID)
-	if err != nil {
-		return nil, fmt.Errorf("history %s: %w", ref, err)
-	}
-	cf, err := v1.ParseConfigFile(strings.NewReader(string(raw)))
-	if err != nil {
-		return nil, fmt.Errorf("history %s: config: %w", ref, err)
-	}
-	hist := cf.History
-	// Images without history get one entry per layer.
-	if len(hist) == 0 {
-		for range rec.Layers {
-			hist = append(hist, v1.History{Created: cf.Created})
-		}
-	}
-	sizes := make([]int64, len(hist))
-	layer := 0
-	for i, h := range hist {
-		if h.EmptyLayer {
-			continue
-		}
-		if layer < len(rec.Layers) {
-			sizes[i] = layerSize(s, rec.Layers[layer])
-		}
-		layer++
-	}
 	rows := make([]historyRow, 0, len(hist))
-	for i := len(hist) - 1; i >= 0; i-- {
-		h := hist[i]
+	for _, h := range hist {
 		r := historyRow{ID: "<missing>", CreatedBy: h.CreatedBy, Comment: h.Comment}
-		if i == len(hist)-1 {
-			r.ID = rec.ID.String()
+		if h.ID != "" {
+			r.ID = h.ID
 			if !noTrunc {
 				r.ID = shortID(r.ID)
 			}
 		}
 		if human {
-			r.CreatedSince, r.CreatedAt = since(h.Created.Time), h.Created.Time.Format("2006-01-02 15:04:05 -0700 MST")
-			r.Size = humanSize(sizes[i])
+			r.CreatedSince, r.CreatedAt = since(h.Created), createdAt(h.Created)
+			r.Size = humanSize(h.Size)
 		} else {
-			r.CreatedSince = h.Created.Time.Format(time.RFC3339)
-			r.CreatedAt, r.Size = r.CreatedSince, fmt.Sprint(sizes[i])
+			r.CreatedSince = h.Created.Format(time.RFC3339)
+			r.CreatedAt, r.Size = r.CreatedSince, fmt.Sprint(h.Size)
 		}
 		if !noTrunc {
 			r.CreatedBy = ellipsis(strings.ReplaceAll(r.CreatedBy, "\t", " "), 45)
@@ -120,27 +91,6 @@ func historyRows(s *store.Store, ref string, noTrunc, human bool) ([]historyRow,
 		rows = append(rows, r)
 	}
 	return rows, nil
-}
-
-// layerSize is the unpacked size of a layer, which is what Docker's
-// history shows; the compressed size when the layer is not unpacked.
-func layerSize(s *store.Store, l store.Layer) int64 {
-	var n int64
-	err := filepath.WalkDir(s.Snapshots().Path(l.DiffID), func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() || d.Type()&fs.ModeSymlink != 0 {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return l.Size
-	}
-	return n
 }
 
 func ellipsis(s string, max int) string {
@@ -172,10 +122,12 @@ func printTable[T any](out io.Writer, format string, header T, rows []T) error {
 	if err != nil {
 		return fmt.Errorf("invalid --format: %w", err)
 	}
-	w := out
+	bw := bufio.NewWriter(out)
+	defer bw.Flush()
+	w := io.Writer(bw)
 	var tw *tabwriter.Writer
 	if table {
-		tw = tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
+		tw = tabwriter.NewWriter(bw, 10, 1, 3, ' ', 0)
 		w = tw
 		if err := tmpl.Execute(w, header); err != nil {
 			return fmt.Errorf("--format: %w", err)
@@ -187,7 +139,9 @@ func printTable[T any](out io.Writer, format string, header T, rows []T) error {
 		}
 	}
 	if tw != nil {
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
-	return nil
+	return bw.Flush()
 }

@@ -8,7 +8,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/berth-dev/berth/image/store"
+	"github.com/berth-dev/berth/engine"
 )
 
 func TestHumanSize(t *testing.T) {
@@ -51,9 +51,9 @@ func TestSince(t *testing.T) {
 func TestImageRowsAndFormats(t *testing.T) {
 	id, _ := v1.NewHash("sha256:" + strings.Repeat("ab", 32))
 	dg := "sha256:" + strings.Repeat("cd", 32)
-	imgs := []store.Image{{
+	imgs := []engine.Image{{
 		ID:          id,
-		Layers:      []store.Layer{{Size: 1500}},
+		Layers:      []engine.Layer{{Size: 1500}},
 		RepoDigests: []string{"docker.io/library/busybox@" + dg},
 		Names:       []string{"docker.io/library/busybox:latest", "127.0.0.1:5000/bb:v1"},
 	}, {
@@ -71,6 +71,7 @@ func TestImageRowsAndFormats(t *testing.T) {
 		want    string
 	}{
 		{"template", rows[:1], "{{.Repository}}:{{.Tag}} {{.Digest}} {{.Size}}", false, "busybox:latest " + dg + " 1.5kB\n"},
+		{"created at", rows[:1], "{{.CreatedAt}}", false, "0001-01-01 00:00:00 +0000 UTC\n"},
 		{"digest of other repo", rows[1:2], "{{.Repository}} {{.Digest}}", false, "127.0.0.1:5000/bb <none>\n"},
 		{"dangling", rows[2:], "{{.Repository}}:{{.Tag}}", false, "<none>:<none>\n"},
 		{"json", rows[:1], "json", false, `"Repository":"busybox"`},

@@ -8,7 +8,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/image/importer"
+	"github.com/berth-dev/berth/engine"
 )
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -22,7 +22,7 @@ func newImportCmd(g *globals) *cobra.Command {
 		Short: "Make an image from a root filesystem tarball (plain, gzip or zstd)",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := importer.Options{Changes: changes, Message: message, Source: args[0]}
+			opts := engine.ImportOptions{Changes: changes, Message: message, Source: args[0]}
 			if platform != "" {
 				p, err := v1.ParsePlatform(platform)
 				if err != nil {
@@ -46,14 +46,13 @@ func newImportCmd(g *globals) *cobra.Command {
 				}
 				in = f
 			}
-			s, err := g.open()
+			e, err := g.open()
 			if err != nil {
 				return err
 			}
-			defer s.Close()
-			img, err := importer.Import(cmd.Context(), s, in, ref, opts)
+			defer e.Close()
+			img, err := e.ImportImage(cmd.Context(), in, ref, opts)
 			if err != nil {
-				tidy(s)
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), img.ID)

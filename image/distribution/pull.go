@@ -263,8 +263,7 @@ func fetchLayerData(s *store.Store, img v1.Image, l v1.Descriptor, diffID v1.Has
 		return err
 	}
 	defer lk.Release()
-	snaps := s.Snapshots()
-	haveBlob, haveSnap := s.HasBlob(l.Digest), snaps.Has(diffID)
+	haveBlob, haveSnap := s.HasBlob(l.Digest), s.HasLayer(diffID)
 	switch {
 	case haveBlob && haveSnap:
 		return errAlreadyExists
@@ -280,7 +279,7 @@ func fetchLayerData(s *store.Store, img v1.Image, l v1.Descriptor, diffID v1.Has
 			return err
 		}
 		defer dr.Close()
-		return snaps.Unpack(diffID, dr, nil)
+		return s.UnpackLayer(diffID, dr, nil)
 	}
 	layer, err := img.LayerByDigest(l.Digest)
 	if err != nil {
@@ -311,7 +310,7 @@ func fetchLayerData(s *store.Store, img v1.Image, l v1.Descriptor, diffID v1.Has
 		return err
 	}
 	defer dr.Close()
-	return snaps.Unpack(diffID, dr, func() error {
+	return s.UnpackLayer(diffID, dr, func() error {
 		// The rest of the compressed stream (gzip trailer, padding) still
 		// counts for the digest.
 		if _, err := io.Copy(io.Discard, tee); err != nil {

@@ -120,11 +120,10 @@ func doImport(ctx context.Context, s *store.Store, r io.Reader, ref string, opts
 		digest = w.Digest()
 		return w.Commit(digest, -1)
 	}
-	snaps := s.Snapshots()
-	if snaps.Has(diffID) {
+	if s.HasLayer(diffID) {
 		err = commit()
 	} else {
-		err = snaps.Unpack(diffID, tee, commit)
+		err = s.UnpackLayer(diffID, tee, commit)
 	}
 	if err != nil {
 		return store.Image{}, err

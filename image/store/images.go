@@ -1,10 +1,11 @@
 package store
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/berth-dev/berth/image/reference"
+	"github.com/berth-dev/berth/snapshot/flock"
 )
 
 var (
@@ -66,7 +68,7 @@ func (s *Store) PutImage(img Image, names ...string) error {
 		}
 	}
 	for _, l := range img.Layers {
-		if !s.snaps.Has(l.DiffID) {
+		if !s.HasLayer(l.DiffID) {
 			return fmt.Errorf("put image %s: layer %s not unpacked", img.ID, l.DiffID)
 		}
 	}
@@ -92,14 +94,13 @@ func (s *Store) PutImage(img Image, names ...string) error {
 		}
 		// Keep repo digests an earlier pull of the same image recorded.
 		if old := ib.Get([]byte(img.ID.String())); old != nil {
-			var prev Image
-			if json.Unmarshal(old, &prev) == nil {
+			if prev, err := decodeImage(old); err == nil {
 				img.RepoDigests = union(prev.RepoDigests, img.RepoDigests)
 				img.Extra = unionHash(prev.Extra, img.Extra)
 				img.Stored = prev.Stored
 			}
 		}
-		b, err := json.Marshal(img)
+		b, err := encodeImage(img, s.compact)
 		if err != nil {
 			return err
 		}
@@ -148,9 +149,10 @@ func (s *Store) Images() ([]Image, error) {
 		if ib == nil {
 			return nil
 		}
+		out = make([]Image, 0, ib.Stats().KeyN)
 		return ib.ForEach(func(k, v []byte) error {
-			var img Image
-			if err := json.Unmarshal(v, &img); err != nil {
+			img, err := decodeImage(v)
+			if err != nil {
 				return fmt.Errorf("image record %s: %w", k, err)
 			}
 			img.Names = names[string(k)]
@@ -158,8 +160,41 @@ func (s *Store) Images() ([]Image, error) {
 			return nil
 		})
 	})
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	// Sort an index, not the records (moving 1,000 records around took
+	// longer than reading them); records come in ID order, and ties on
+	// the creation time keep it.
+	idx := make([]int, len(out))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		if c := out[b].Created.Compare(out[a].Created); c != 0 {
+			return c
+		}
+		return a - b
+	})
+	permute(out, idx)
 	return out, err
+}
+
+// permute reorders imgs in place so that imgs[i] becomes the old
+// imgs[idx[i]], following each cycle of the permutation (idx is used up).
+func permute(imgs []Image, idx []int) {
+	for i := range idx {
+		if idx[i] < 0 {
+			continue
+		}
+		saved, j := imgs[i], i
+		for {
+			k := idx[j]
+			idx[j] = -1
+			if k == i {
+				imgs[j] = saved
+				break
+			}
+			imgs[j], j = imgs[k], k
+		}
+	}
 }
 
 func namesByID(tx *bolt.Tx) map[string][]string {
@@ -190,9 +225,11 @@ func (s *Store) Resolve(ref string) (Image, error) {
 		if v == nil {
 			return fmt.Errorf("%w: %s", ErrNotFound, ref)
 		}
-		if err := json.Unmarshal(v, &img); err != nil {
+		rec, err := decodeImage(v)
+		if err != nil {
 			return fmt.Errorf("image record %s: %w", id, err)
 		}
+		img = rec
 		img.Names = namesByID(tx)[id]
 		return nil
 	})
@@ -243,8 +280,7 @@ func resolveID(tx *bolt.Tx, ref string) (string, error) {
 	if strings.Contains(canon, "@") {
 		var found string
 		ib.ForEach(func(k, v []byte) error {
-			var img Image
-			if json.Unmarshal(v, &img) == nil {
+			if img, err := decodeImage(v); err == nil {
 				for _, d := range img.RepoDigests {
 					if d == canon {
 						found = string(k)
@@ -309,44 +345,115 @@ type RemoveResult struct {
 func (s *Store) Remove(ref string, force bool) (RemoveResult, error) {
 	var res RemoveResult
 	err := s.db(true, func(tx *bolt.Tx) error {
-		id, err := s.resolveID(tx, ref)
-		if err != nil {
-			return err
-		}
-		nb, err := tx.CreateBucketIfNotExists(bucketNames)
-		if err != nil {
-			return err
-		}
-		names := namesByID(tx)[id]
-		byName := false
-		if canon := s.nameKey(nb, ref); canon != "" {
-			byName = true
-			if err := nb.Delete([]byte(canon)); err != nil {
-				return err
-			}
-			res.Untagged = append(res.Untagged, canon)
-			names = remove(names, canon)
-		}
-		if byName && len(names) > 0 {
-			return nil
-		}
-		if !byName && len(names) > 1 && !force {
-			return fmt.Errorf("unable to delete %s (must be forced): image is referenced in multiple repositories", ref)
-		}
-		for _, n := range names {
-			if err := nb.Delete([]byte(n)); err != nil {
-				return err
-			}
-			res.Untagged = append(res.Untagged, n)
-		}
-		if err := tx.Bucket(bucketImages).Delete([]byte(id)); err != nil {
-			return err
-		}
-		h, _ := v1.NewHash(id)
-		res.Deleted = append(res.Deleted, h)
-		return nil
+		var err error
+		res, err = s.removeTx(tx, ref, force)
+		return err
 	})
 	return res, err
+}
+
+// RemoveMany is Remove of each ref in turn, in one transaction (one
+// commit for the whole command); a ref that fails changes nothing and
+// its error is in errs at its index.
+func (s *Store) RemoveMany(refs []string, force bool) (res []RemoveResult, errs []error, err error) {
+	err = s.db(true, func(tx *bolt.Tx) error {
+		res, errs = make([]RemoveResult, len(refs)), make([]error, len(refs))
+		for i, ref := range refs {
+			res[i], errs[i] = s.removeTx(tx, ref, force)
+		}
+		return nil
+	})
+	return res, errs, err
+}
+
+// Prune removes, in one transaction, the images without a name (all
+// images with all) that nothing uses (Options.InUse), with their names,
+// as `image prune` does; their content goes at the next GC.
+func (s *Store) Prune(all bool) ([]RemoveResult, error) {
+	var out []RemoveResult
+	err := s.db(true, func(tx *bolt.Tx) error {
+		out = nil
+		names := namesByID(tx)
+		var ids []string
+		if err := tx.Bucket(bucketImages).ForEach(func(k, _ []byte) error {
+			if len(names[string(k)]) == 0 || all {
+				ids = append(ids, string(k))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if s.inUse != nil {
+				h, _ := v1.NewHash(id)
+				if s.inUse(tx, h) != nil {
+					continue
+				}
+			}
+			res, err := s.removeTx(tx, id, true)
+			if err != nil {
+				return err
+			}
+			out = append(out, res)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// removeTx decides everything before it writes, so that a refusal leaves
+// the transaction as it was (RemoveMany commits the others).
+func (s *Store) removeTx(tx *bolt.Tx, ref string, force bool) (RemoveResult, error) {
+	var res RemoveResult
+	id, err := s.resolveID(tx, ref)
+	if err != nil {
+		return res, err
+	}
+	nb, err := tx.CreateBucketIfNotExists(bucketNames)
+	if err != nil {
+		return res, err
+	}
+	names := namesByID(tx)[id]
+	canon := s.nameKey(nb, ref)
+	byName := canon != ""
+	if byName {
+		names = append([]string{canon}, remove(names, canon)...)
+		if len(names) > 1 {
+			// One of several names: only the tag goes.
+			res.Untagged = []string{canon}
+			return res, nb.Delete([]byte(canon))
+		}
+	}
+	if !byName && len(names) > 1 && !force {
+		return res, fmt.Errorf("unable to delete %s (must be forced): image is referenced in multiple repositories", ref)
+	}
+	h, _ := v1.NewHash(id)
+	var busy error
+	if s.inUse != nil {
+		busy = s.inUse(tx, h)
+	}
+	if busy != nil && !force {
+		if byName {
+			// Docker keeps the last name of an image a container uses.
+			return res, fmt.Errorf("unable to remove %s (must be forced): %w", ref, busy)
+		}
+		return res, fmt.Errorf("unable to delete %s (must be forced): %w", ref, busy)
+	}
+	for _, n := range names {
+		if err := nb.Delete([]byte(n)); err != nil {
+			return RemoveResult{}, err
+		}
+		res.Untagged = append(res.Untagged, n)
+	}
+	if busy != nil {
+		// Forced: the names go, the image stays for what uses it.
+		return res, nil
+	}
+	if err := tx.Bucket(bucketImages).Delete([]byte(id)); err != nil {
+		return RemoveResult{}, err
+	}
+	res.Deleted = append(res.Deleted, h)
+	return res, nil
 }
 
 // nameKey is the key in the names bucket that ref matched: its own
@@ -380,72 +487,87 @@ type GCResult struct {
 	Blobs, Layers int
 }
 
-// GC removes blobs and unpacked layers no image references (keep lists
-// layers that something else, e.g. a container, still uses), and what
-// killed processes left behind. It needs the root to itself: with other
-// berth processes running it returns ErrBusy and changes nothing.
-func (s *Store) GC(keep ...v1.Hash) (GCResult, error) {
+// Referenced adds to blobs and layers (keyed by hex digest) the content
+// every image record in tx uses.
+func Referenced(tx *bolt.Tx, blobs, layers map[string]bool) error {
+	ib := tx.Bucket(bucketImages)
+	if ib == nil {
+		return nil
+	}
+	return ib.ForEach(func(k, v []byte) error {
+		img, err := decodeImage(v)
+		if err != nil {
+			return fmt.Errorf("image record %s: %w", k, err)
+		}
+		MarkImage(img, blobs, layers)
+		return nil
+	})
+}
+
+// MarkImage adds img's blobs and layers to the sets.
+func MarkImage(img Image, blobs, layers map[string]bool) {
+	blobs[img.ID.Hex], blobs[img.Manifest.Hex] = true, true
+	for _, e := range img.Extra {
+		blobs[e.Hex] = true
+	}
+	for _, l := range img.Layers {
+		blobs[l.Digest.Hex], layers[l.DiffID.Hex] = true, true
+	}
+}
+
+// Sweep removes the blobs and unpacked layers not in the sets (hex
+// digests). The caller holds what keeps every other process from pinning
+// content meanwhile (the engine's GC lock) and computed the sets under it.
+func (s *Store) Sweep(blobs, layers map[string]bool) (GCResult, error) {
 	var res GCResult
-	ok, err := s.lock.TryUpgrade()
-	if err != nil {
-		return res, err
-	}
-	if !ok {
-		return res, ErrBusy
-	}
-	defer s.lock.Downgrade()
-	images, err := s.Images()
-	if err != nil {
-		return res, err
-	}
-	blobs := map[string]bool{}
-	layers := map[string]bool{}
-	for _, h := range keep {
-		layers[h.Hex] = true
-	}
-	for _, img := range images {
-		blobs[img.ID.Hex], blobs[img.Manifest.Hex] = true, true
-		for _, e := range img.Extra {
-			blobs[e.Hex] = true
-		}
-		for _, l := range img.Layers {
-			blobs[l.Digest.Hex], layers[l.DiffID.Hex] = true, true
-		}
-	}
 	var errs []error
-	dir := fmt.Sprintf("%s/image/blobs/sha256", s.root)
+	dir := filepath.Join(s.root, "image", "blobs", "sha256")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return res, fmt.Errorf("gc: %w", err)
 	}
 	for _, e := range entries {
-		if !blobs[e.Name()] {
-			if err := os.Remove(dir + "/" + e.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
-				errs = append(errs, err)
-				continue
-			}
-			// Nobody else is in the root (exclusive lock): the blob's
-			// lock file can go with it.
-			os.Remove(fmt.Sprintf("%s/image/locks/%s.lock", s.root, e.Name()))
-			res.Blobs++
+		if blobs[e.Name()] {
+			continue
 		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		s.dropBlobLock(e.Name())
+		res.Blobs++
 	}
 	diffIDs, err := s.snaps.List()
 	if err != nil {
 		return res, err
 	}
 	for _, d := range diffIDs {
-		if !layers[d.Hex] {
-			if err := s.snaps.Remove(d); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			res.Layers++
+		if layers[d.Hex] {
+			continue
 		}
+		if err := s.snaps.Remove(d); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		res.Layers++
 	}
-	errs = append(errs, s.cleanTmp())
 	if err := errors.Join(errs...); err != nil {
 		return res, fmt.Errorf("gc: %w", err)
 	}
 	return res, nil
+}
+
+// dropBlobLock removes a removed blob's lock file if no one holds it;
+// LockBlob retries on a lock file removed under it.
+func (s *Store) dropBlobLock(hex string) {
+	path := filepath.Join(s.root, "image", "locks", hex+".lock")
+	if _, err := os.Lstat(path); err != nil {
+		return
+	}
+	l, ok, err := flock.TryAcquire(path, true)
+	if err != nil || !ok {
+		return
+	}
+	os.Remove(path)
+	l.Release()
 }

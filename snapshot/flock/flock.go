@@ -120,3 +120,18 @@ func (l *Lock) Release() error {
 	l.f = nil
 	return err
 }
+
+// At tells whether the locked file is still the one at path: a lock on a
+// file that was removed (or replaced) since it was opened excludes no one
+// who opens path now.
+func (l *Lock) At(path string) bool {
+	if l == nil || l.f == nil {
+		return false
+	}
+	held, err := l.f.Stat()
+	if err != nil {
+		return false
+	}
+	now, err := os.Stat(path)
+	return err == nil && os.SameFile(held, now)
+}

@@ -26,6 +26,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/image/store"
 )
 
 // binary is the berth CLI under test.
@@ -42,6 +45,15 @@ func testMain(m *testing.M) int {
 		fmt.Println("berth image end-to-end tests need Debian's docker-registry: apt-get install docker-registry")
 		return 1
 	}
+	// One run root for every berth this test binary starts (each test
+	// has its own engine root); the engines it opens itself use it too.
+	runRoot, err := os.MkdirTemp("", "berth-e2e-run")
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	defer os.RemoveAll(runRoot)
+	os.Setenv("BERTH_RUNROOT", runRoot)
 	binary = os.Getenv("BERTH_BINARY")
 	if binary == "" {
 		dir, err := os.MkdirTemp("", "berth-e2e-bin")
@@ -120,6 +132,17 @@ http:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// openStore opens the engine at root (as a berth command does) for a
+// test to look into its image store.
+func openStore(t *testing.T, root string) (*store.Store, *engine.Engine) {
+	t.Helper()
+	e, err := engine.Open(engine.Options{Root: root, RunRoot: os.Getenv("BERTH_RUNROOT")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.Images(), e
 }
 
 // berth runs the CLI with its own engine root.

@@ -22,7 +22,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-dev/berth/image/store"
 	"github.com/berth-dev/berth/snapshot/archive"
 	"github.com/berth-dev/berth/test/fixture"
 )
@@ -224,11 +223,8 @@ func (b busybox) assertBusyboxTree(t *testing.T, dir string) {
 // fixture's rootfs among its unpacked layers (the snapshot dirs).
 func (b busybox) assertBusyboxLayers(t *testing.T, root, ref string) {
 	t.Helper()
-	s, err := store.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, e := openStore(t, root)
+	defer e.Close()
 	rec, err := s.Resolve(ref)
 	if err != nil {
 		t.Fatal(err)

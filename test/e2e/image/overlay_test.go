@@ -14,7 +14,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-dev/berth/image/store"
 	"github.com/berth-dev/berth/snapshot"
 	"github.com/berth-dev/berth/snapshot/archive"
 	"github.com/berth-dev/berth/test/fixture"
@@ -110,11 +109,8 @@ func TestSnapshotDriversMatchLayers(t *testing.T) {
 	root := t.TempDir()
 	mustBerth(t, root, "pull", "-q", "--tls-verify=false", ref)
 
-	s, err := store.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, e := openStore(t, root)
+	defer e.Close()
 	rec, err := s.Resolve(ref)
 	if err != nil {
 		t.Fatal(err)
