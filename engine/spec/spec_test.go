@@ -590,7 +590,9 @@ func TestMounts(t *testing.T) {
 			t.Errorf("%s: %+v\nwant %+v", dst, m, w)
 		}
 	}
-	idx := func(d string) int { return slices.IndexFunc(s.Mounts, func(m specs.Mount) bool { return m.Destination == d }) }
+	idx := func(d string) int {
+		return slices.IndexFunc(s.Mounts, func(m specs.Mount) bool { return m.Destination == d })
+	}
 	if idx("/data") > idx("/data/sub") || idx("/dev/shm") > idx("/data") {
 		t.Errorf("order: %+v", s.Mounts)
 	}
