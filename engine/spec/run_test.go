@@ -1,0 +1,183 @@
+package spec_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/berth-dev/berth/engine/spec"
+	"github.com/berth-dev/berth/runtime/caps"
+	"github.com/berth-dev/berth/test/fixture"
+)
+
+// TestRunBusybox builds a spec for the fixture's busybox rootfs with a handful of options and
+// runs it with berth-runtime, checking from inside the container that each took effect.
+func TestRunBusybox(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	dir := t.TempDir()
+	rt, err := fixture.RuntimeBinary(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootfs := filepath.Join(dir, "bundle", "rootfs")
+	if err := fixture.BusyboxRootfs(rootfs); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	id := "spec-e2e-" + hex.EncodeToString(b)
+	_, err = os.Stat("/sys/fs/cgroup/cgroup.controllers")
+	v2 := err == nil
+
+	const script = `
+id
+grep -E '^Cap(Eff|Bnd):' /proc/self/status
+awk '$5 == "/" || $5 == "/scratch" || $5 == "/dev/shm" {print "mnt", $5, $6, $0}' /proc/self/mountinfo
+echo "nofile $(ulimit -Sn) $(ulimit -Hn)"
+echo "env FOO=$FOO HOME=$HOME"
+echo "cwd $(pwd)"
+if touch /rootfs-write 2>/dev/null; then echo "root writable"; else echo "root read-only"; fi
+if touch /scratch/x; then echo "scratch writable"; fi
+for f in /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max; do
+	[ -f "$f" ] && echo "cg $f $(cat $f)"
+done
+cat /proc/self/cgroup | sed 's/^/self-cgroup /'
+`
+	img := &v1.ConfigFile{Config: v1.Config{Cmd: []string{"sh"}, Env: []string{"FOO=image", "PATH=/bin:/usr/bin"}}}
+	o := &spec.Options{
+		ContainerID: id,
+		RootfsPath:  rootfs,
+		Cmd:         []string{"sh", "-c", script},
+		User:        fixture.TestUser,
+		CapDrop:     []string{"net_raw", "CAP_CHOWN"},
+		ReadOnly:    true,
+		Tmpfs:       map[string]string{"/scratch": "size=1m,mode=1777"},
+		Memory:      64 << 20,
+		PidsLimit:   50,
+		Ulimits:     []spec.Ulimit{{Name: "nofile", Soft: 512, Hard: 1024}},
+		Env:         []string{"FOO=bar"},
+		WorkingDir:  "/home/berth",
+		CgroupV2:    v2,
+	}
+	res, err := spec.Generate(img, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(dir, "bundle")
+	if err := fixture.WriteSpec(bundle, res.Spec); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state")
+	t.Cleanup(func() { exec.Command(rt, "--root", state, "delete", "--force", id).Run() })
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(rt, "--root", state, "run", "--bundle", bundle, id)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("berth-runtime run: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	t.Logf("container output:\n%s", out)
+
+	lines := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.ReplaceAll(l, "\t", " ")
+		k, v, _ := strings.Cut(l, " ")
+		if k == "mnt" || k == "cg" {
+			k2, v2, _ := strings.Cut(v, " ")
+			k, v = k+" "+k2, v2
+		}
+		lines[k] = v
+	}
+	// busybox's id lists getgroups(2): the supplementary groups from /etc/group, without the
+	// primary group (Docker passes the same additionalGids).
+	want := fmt.Sprintf("uid=%d(berth) gid=%d(berth) groups=%d(extra)", fixture.TestUID, fixture.TestGID, fixture.ExtraGID)
+	if !strings.Contains(out, want+"\n") {
+		t.Errorf("id: want %q", want)
+	}
+
+	// Capabilities: the bounding set is Docker's defaults minus the drops; a non-root user's
+	// effective set is empty after execve, as in Docker.
+	var mask uint64
+	for _, c := range spec.DefaultCapabilities {
+		if c == "CAP_NET_RAW" || c == "CAP_CHOWN" {
+			continue
+		}
+		n, ok := caps.Number(c)
+		if !ok {
+			t.Fatalf("cap %s", c)
+		}
+		mask |= 1 << n
+	}
+	if got := strings.TrimSpace(lines["CapBnd:"]); got != fmt.Sprintf("%016x", mask) {
+		t.Errorf("CapBnd %s, want %016x", got, mask)
+	}
+	if got := strings.TrimSpace(lines["CapEff:"]); got != "0000000000000000" {
+		t.Errorf("CapEff %s, want 0 for a non-root user", got)
+	}
+
+	if m := lines["mnt /"]; !strings.HasPrefix(strings.Fields(m + " x")[0], "ro") {
+		t.Errorf("root mount %q: not read-only", m)
+	}
+	if m := lines["mnt /scratch"]; !strings.Contains(m, "nosuid") || !strings.Contains(m, "nodev") || !strings.Contains(m, "noexec") ||
+		!strings.Contains(m, "tmpfs") || !strings.Contains(m, "size=1024k") {
+		t.Errorf("/scratch mount %q", m)
+	}
+	if m := lines["mnt /dev/shm"]; !strings.Contains(m, "size=65536k") {
+		t.Errorf("/dev/shm mount %q", m)
+	}
+	for k, v := range map[string]string{
+		"nofile":  "512 1024",
+		"env":     "FOO=bar HOME=/home/berth",
+		"cwd":     "/home/berth",
+		"root":    "read-only",
+		"scratch": "writable",
+	} {
+		if lines[k] != v {
+			t.Errorf("%s: %q, want %q", k, lines[k], v)
+		}
+	}
+
+	// The cgroup limits as the container reads them: on v2 its own namespace's root.
+	memory := strconv.Itoa(64 << 20)
+	if v2 {
+		if lines["cg /sys/fs/cgroup/memory.max"] != memory || lines["cg /sys/fs/cgroup/pids.max"] != "50" {
+			t.Errorf("cgroup files: memory.max %q pids.max %q", lines["cg /sys/fs/cgroup/memory.max"], lines["cg /sys/fs/cgroup/pids.max"])
+		}
+		return
+	}
+	got := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		rest, ok := strings.CutPrefix(l, "self-cgroup ")
+		if !ok {
+			continue
+		}
+		f := strings.SplitN(rest, ":", 3)
+		if len(f) == 3 {
+			got[f[1]] = f[2]
+		}
+	}
+	// On a v1 host the container shares the host's cgroup namespace (Docker's v1 default); the
+	// runtime mounts each hierarchy with the container's own cgroup at its root, so the files
+	// it read are its own limits (the path from /proc/self/cgroup is in the error).
+	for _, c := range []struct{ ctrl, file, want string }{
+		{"memory", "memory.limit_in_bytes", memory},
+		{"pids", "pids.max", "50"},
+	} {
+		inside := lines["cg /sys/fs/cgroup/"+c.ctrl+"/"+c.file]
+		if inside == c.want {
+			continue
+		}
+		t.Errorf("%s (cgroup %s): %q inside, want %s", c.file, got[c.ctrl], inside, c.want)
+	}
+}
