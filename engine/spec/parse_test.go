@@ -328,9 +328,9 @@ func TestParseNamespace(t *testing.T) {
 	}
 }
 
-// FuzzParse runs every flag parser on one input: none may panic, and what ParseVolume,
+// FuzzFlagParsers runs every flag parser on one input: none may panic, and what ParseVolume,
 // ParseMount and ParseDevice accept has absolute, clean destinations.
-func FuzzParse(f *testing.F) {
+func FuzzFlagParsers(f *testing.F) {
 	for _, s := range []string{
 		"512m", "1g", "nofile=1024:2048", "/dev/null:/dev/x:rw", "berth:extra", "1000:1001",
 		"SIGRTMIN+3", "type=bind,src=/a,dst=/b,ro", "/h:/c:ro,rslave", "/run:size=1m,mode=700",
