@@ -36,6 +36,10 @@ const (
 type Namespace struct {
 	Mode NSMode
 	Path string // with NSPath
+	// Owned says an NSPath network namespace was made for this container (a bridge network's)
+	// rather than joined from another container: Docker's default network sysctls apply only to
+	// a namespace the container owns.
+	Owned bool
 }
 
 // MountType is the kind of a resolved mount.

@@ -105,10 +105,13 @@ func Generate(img *v1.ConfigFile, o *Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Docker sets bounding, effective and permitted; inheritable stays empty (CVE-2022-24769)
-	// and no ambient set is given, so a non-root user loses them on execve as the kernel says.
-	s.Process.Capabilities = &specs.LinuxCapabilities{
-		Bounding: caps, Effective: slices.Clone(caps), Permitted: slices.Clone(caps),
+	// Docker 28 (oci.SetCapabilities): bounding, effective and permitted for root; only the
+	// bounding set for another user, since execve would clear the others anyway. Inheritable
+	// stays empty (CVE-2022-24769) and no ambient set is given.
+	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps}
+	if u.UID == 0 {
+		s.Process.Capabilities.Effective = slices.Clone(caps)
+		s.Process.Capabilities.Permitted = slices.Clone(caps)
 	}
 	s.Process.NoNewPrivileges = sec.noNewPrivileges
 	s.Process.ApparmorProfile = sec.apparmor
@@ -893,9 +896,9 @@ var ipcSysctls = []string{
 
 func setSysctls(s *specs.Spec, o *Options) error {
 	out := map[string]string{}
-	if o.Network.Mode != NSHost {
-		// Docker's defaults for a container with its own network namespace: any user may bind
-		// low ports and open ping sockets.
+	if o.Network.Mode == NSPrivate || o.Network.Mode == NSPath && o.Network.Owned {
+		// Docker's defaults for a container with its own network namespace (not the host's, not
+		// another container's): any user may bind low ports and open ping sockets.
 		out["net.ipv4.ip_unprivileged_port_start"] = "0"
 		out["net.ipv4.ping_group_range"] = "0 2147483647"
 	}

@@ -393,6 +393,14 @@ func TestCapabilities(t *testing.T) {
 	}
 }
 
+func TestCapabilitiesNonRoot(t *testing.T) {
+	c := gen(t, image(nil, []string{"sh"}), func(o *Options) { o.User = "berth"; o.CapAdd = []string{"NET_ADMIN"} }).Spec.Process.Capabilities
+	want := append(slices.Clone(DefaultCapabilities), "CAP_NET_ADMIN")
+	if !reflect.DeepEqual(c.Bounding, want) || c.Effective != nil || c.Permitted != nil || c.Inheritable != nil || c.Ambient != nil {
+		t.Errorf("non-root caps %+v: Docker 28 sets only the bounding set", c)
+	}
+}
+
 func TestPrivileged(t *testing.T) {
 	s := gen(t, image(nil, []string{"sh"}), func(o *Options) { o.Privileged = true }).Spec
 	if !reflect.DeepEqual(s.Process.Capabilities.Bounding, allCapabilities) {
@@ -726,6 +734,14 @@ func TestSysctls(t *testing.T) {
 	if s.Linux.Sysctl["net.ipv4.ip_forward"] != "1" || s.Linux.Sysctl["kernel.shmmax"] != "1000" ||
 		s.Linux.Sysctl["net.ipv4.ping_group_range"] != "0 0" || s.Linux.Sysctl["fs.mqueue.msg_max"] != "20" {
 		t.Errorf("sysctls %v", s.Linux.Sysctl)
+	}
+	if s := gen(t, image(nil, []string{"sh"}), func(o *Options) { o.Network = Namespace{Mode: NSPath, Path: "/proc/1/ns/net"} }).Spec; len(s.Linux.Sysctl) != 0 {
+		t.Errorf("joined netns: Docker sets no default sysctls, got %v", s.Linux.Sysctl)
+	}
+	if s := gen(t, image(nil, []string{"sh"}), func(o *Options) {
+		o.Network = Namespace{Mode: NSPath, Path: "/run/netns/x", Owned: true}
+	}).Spec; s.Linux.Sysctl["net.ipv4.ip_unprivileged_port_start"] != "0" {
+		t.Errorf("owned netns: sysctls %v", s.Linux.Sysctl)
 	}
 	for _, tc := range []struct {
 		mod     func(*Options)
