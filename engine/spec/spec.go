@@ -894,13 +894,23 @@ var ipcSysctls = []string{
 	"kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
 }
 
+// procSys is where the host's sysctls are looked up.
+var procSys = "/proc/sys"
+
 func setSysctls(s *specs.Spec, o *Options) error {
 	out := map[string]string{}
 	if o.Network.Mode == NSPrivate || o.Network.Mode == NSPath && o.Network.Owned {
 		// Docker's defaults for a container with its own network namespace (not the host's, not
 		// another container's): any user may bind low ports and open ping sockets.
-		out["net.ipv4.ip_unprivileged_port_start"] = "0"
-		out["net.ipv4.ping_group_range"] = "0 2147483647"
+		// Only where the kernel has them, as Docker checks: the runtime fails on a missing one.
+		for k, v := range map[string]string{
+			"net.ipv4.ip_unprivileged_port_start": "0",
+			"net.ipv4.ping_group_range":           "0 2147483647",
+		} {
+			if _, err := os.Stat(filepath.Join(procSys, strings.ReplaceAll(k, ".", "/"))); err == nil {
+				out[k] = v
+			}
+		}
 	}
 	for k, v := range o.Sysctls {
 		switch {
