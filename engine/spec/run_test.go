@@ -19,9 +19,14 @@ import (
 	"github.com/berth-dev/berth/test/fixture"
 )
 
-// TestRunBusybox builds a spec for the fixture's busybox rootfs with a handful of options and
-// runs it with berth-runtime, checking from inside the container that each took effect.
-func TestRunBusybox(t *testing.T) {
+// e2e is one container of a test: a busybox rootfs, a state root and the runtime.
+type e2e struct {
+	rt, dir, rootfs, id string
+	v2                  bool
+}
+
+func newE2E(t *testing.T) *e2e {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
@@ -36,10 +41,50 @@ func TestRunBusybox(t *testing.T) {
 	}
 	b := make([]byte, 6)
 	rand.Read(b)
-	id := "spec-e2e-" + hex.EncodeToString(b)
 	_, err = os.Stat("/sys/fs/cgroup/cgroup.controllers")
-	v2 := err == nil
+	return &e2e{rt: rt, dir: dir, rootfs: rootfs, id: "spec-e2e-" + hex.EncodeToString(b), v2: err == nil}
+}
 
+// run generates the spec, runs it to its end with berth-runtime and returns its output, and
+// the output as a map from each line's first word (the first two for "mnt" and "cg" lines).
+func (e *e2e) run(t *testing.T, img *v1.ConfigFile, o *spec.Options) (string, map[string]string) {
+	t.Helper()
+	res, err := spec.Generate(img, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(e.dir, "bundle")
+	if err := fixture.WriteSpec(bundle, res.Spec); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(e.dir, "state")
+	t.Cleanup(func() { exec.Command(e.rt, "--root", state, "delete", "--force", e.id).Run() })
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(e.rt, "--root", state, "run", "--bundle", bundle, e.id)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("berth-runtime run: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	t.Logf("container output:\n%s", out)
+	lines := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.ReplaceAll(l, "\t", " ")
+		k, v, _ := strings.Cut(l, " ")
+		if k == "mnt" || k == "cg" {
+			k2, v2, _ := strings.Cut(v, " ")
+			k, v = k+" "+k2, v2
+		}
+		lines[k] = v
+	}
+	return out, lines
+}
+
+// TestRunBusybox builds a spec for the fixture's busybox rootfs with a handful of options and
+// runs it with berth-runtime, checking from inside the container that each took effect.
+func TestRunBusybox(t *testing.T) {
+	e := newE2E(t)
+	id, rootfs, v2 := e.id, e.rootfs, e.v2
 	const script = `
 id
 grep -E '^Cap(Eff|Bnd):' /proc/self/status
@@ -70,35 +115,8 @@ cat /proc/self/cgroup | sed 's/^/self-cgroup /'
 		WorkingDir:  "/home/berth",
 		CgroupV2:    v2,
 	}
-	res, err := spec.Generate(img, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bundle := filepath.Join(dir, "bundle")
-	if err := fixture.WriteSpec(bundle, res.Spec); err != nil {
-		t.Fatal(err)
-	}
-	state := filepath.Join(dir, "state")
-	t.Cleanup(func() { exec.Command(rt, "--root", state, "delete", "--force", id).Run() })
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(rt, "--root", state, "run", "--bundle", bundle, id)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("berth-runtime run: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-	}
-	out := stdout.String()
-	t.Logf("container output:\n%s", out)
+	out, lines := e.run(t, img, o)
 
-	lines := map[string]string{}
-	for _, l := range strings.Split(out, "\n") {
-		l = strings.ReplaceAll(l, "\t", " ")
-		k, v, _ := strings.Cut(l, " ")
-		if k == "mnt" || k == "cg" {
-			k2, v2, _ := strings.Cut(v, " ")
-			k, v = k+" "+k2, v2
-		}
-		lines[k] = v
-	}
 	// busybox's id lists getgroups(2): the supplementary groups from /etc/group, without the
 	// primary group (Docker passes the same additionalGids).
 	want := fmt.Sprintf("uid=%d(berth) gid=%d(berth) groups=%d(extra)", fixture.TestUID, fixture.TestGID, fixture.ExtraGID)
