@@ -199,3 +199,94 @@ cat /proc/self/cgroup | sed 's/^/self-cgroup /'
 		t.Errorf("%s (cgroup %s): %q inside, want %s", c.file, got[c.ctrl], inside, c.want)
 	}
 }
+
+// TestRunBusyboxRoot runs a root container with a second set of options: capabilities from
+// nothing, a device, no-new-privileges, Docker's seccomp profile, hostname, a sysctl, a
+// read-only bind and a tmpfs by --mount, --cpus and the image's entrypoint replaced.
+func TestRunBusyboxRoot(t *testing.T) {
+	e := newE2E(t)
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "f"), []byte("from-host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const script = `
+grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status
+echo "hostname $(hostname)"
+echo "forward $(cat /proc/sys/net/ipv4/ip_forward)"
+echo "portstart $(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)"
+ls -l /dev/mynull | awk '{print "dev", $1, $5, $6}'
+if echo x > /dev/mynull; then echo "devwrite ok"; fi
+echo "bind $(cat /hostdir/f)"
+if touch /hostdir/new 2>/dev/null; then echo "bindwrite yes"; else echo "bindwrite no"; fi
+awk '$5 == "/hostdir" || $5 == "/cache" || $5 == "/sys" {print "mnt", $5, $6, $0}' /proc/self/mountinfo
+for f in /sys/fs/cgroup/cpu.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us; do
+	[ -f "$f" ] && echo "cg $f $(cat $f)"
+done
+if chown 1000 /hostdir 2>/dev/null; then echo "chown allowed"; else echo "chown denied"; fi
+if unshare -m true 2>/dev/null; then echo "unshare allowed"; else echo "unshare denied"; fi
+`
+	img := &v1.ConfigFile{Config: v1.Config{Entrypoint: []string{"/bin/false"}, Cmd: []string{"ignored"}}}
+	o := &spec.Options{
+		ContainerID:   e.id,
+		RootfsPath:    e.rootfs,
+		Entrypoint:    []string{"/bin/sh"},
+		EntrypointSet: true,
+		Cmd:           []string{"-c", script},
+		CapDrop:       []string{"ALL"},
+		CapAdd:        []string{"kill", "CAP_NET_BIND_SERVICE"},
+		Devices:       []spec.Device{{HostPath: "/dev/null", ContainerPath: "/dev/mynull", Permissions: "rw"}},
+		Hostname:      "specbox",
+		Sysctls:       map[string]string{"net.ipv4.ip_forward": "1"},
+		Mounts: []spec.Mount{
+			{Type: spec.MountBind, Source: host, Destination: "/hostdir", ReadOnly: true},
+			{Type: spec.MountTmpfs, Destination: "/cache", TmpfsSize: 2 << 20, TmpfsMode: 0o700},
+		},
+		NanoCPUs: 5e8,
+		CgroupV2: e.v2,
+	}
+	if err := spec.ParseSecurityOpt(o, "no-new-privileges"); err != nil {
+		t.Fatal(err)
+	}
+	_, lines := e.run(t, img, o)
+
+	var mask uint64
+	for _, c := range []string{"CAP_KILL", "CAP_NET_BIND_SERVICE"} {
+		n, _ := caps.Number(c)
+		mask |= 1 << n
+	}
+	for k, v := range map[string]string{
+		"CapEff:":     fmt.Sprintf("%016x", mask),
+		"CapBnd:":     fmt.Sprintf("%016x", mask),
+		"NoNewPrivs:": "1",
+		"Seccomp:":    "2",
+		"hostname":    "specbox",
+		"forward":     "1",
+		"portstart":   "0",
+		"dev":         "crw-rw-rw- 1, 3",
+		"devwrite":    "ok",
+		"bind":        "from-host",
+		"bindwrite":   "no",
+		"chown":       "denied",
+		"unshare":     "denied",
+	} {
+		if got := strings.TrimSpace(lines[k]); got != v {
+			t.Errorf("%s %q, want %q", k, got, v)
+		}
+	}
+	if m := lines["mnt /hostdir"]; !strings.HasPrefix(m, "ro,") {
+		t.Errorf("/hostdir %q: not read-only", m)
+	}
+	if m := lines["mnt /cache"]; !strings.Contains(m, "size=2048k") || !strings.Contains(m, "mode=700") || !strings.Contains(m, "noexec") {
+		t.Errorf("/cache %q", m)
+	}
+	if m := lines["mnt /sys"]; !strings.HasPrefix(m, "ro,") {
+		t.Errorf("/sys %q: not read-only", m)
+	}
+	quota := lines["cg /sys/fs/cgroup/cpu/cpu.cfs_quota_us"]
+	if e.v2 {
+		quota = lines["cg /sys/fs/cgroup/cpu.max"]
+	}
+	if want := map[bool]string{true: "50000 100000", false: "50000"}[e.v2]; quota != want {
+		t.Errorf("cpu quota %q, want %q", quota, want)
+	}
+}
