@@ -112,7 +112,7 @@ cat /proc/self/cgroup | sed 's/^/self-cgroup /'
 		PidsLimit:   50,
 		Ulimits:     []spec.Ulimit{{Name: "nofile", Soft: 512, Hard: 1024}},
 		Env:         []string{"FOO=bar"},
-		WorkingDir:  "/home/berth",
+		WorkingDir:  "/home/berth/work", // missing: the runtime makes it, read-only root or not
 		CgroupV2:    v2,
 	}
 	out, lines := e.run(t, img, o)
@@ -157,7 +157,7 @@ cat /proc/self/cgroup | sed 's/^/self-cgroup /'
 	for k, v := range map[string]string{
 		"nofile":  "512 1024",
 		"env":     "FOO=bar HOME=/home/berth",
-		"cwd":     "/home/berth",
+		"cwd":     "/home/berth/work",
 		"root":    "read-only",
 		"scratch": "writable",
 	} {

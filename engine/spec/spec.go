@@ -80,7 +80,11 @@ func Generate(img *v1.ConfigFile, o *Options) (*Result, error) {
 	if err := setHostname(s, o); err != nil {
 		return nil, err
 	}
-	env, err := environment(cfg.Env, o.Env, s.Hostname, o.Tty, u.Home)
+	hostname := s.Hostname
+	if o.UTS.Mode == NSHost {
+		hostname, _ = os.Hostname()
+	}
+	env, err := environment(cfg.Env, o.Env, hostname, o.Tty, u.Home)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +222,7 @@ func setHostname(s *specs.Spec, o *Options) error {
 		if o.Hostname != "" {
 			return fmt.Errorf("conflicting options: --hostname %q and --uts host", o.Hostname)
 		}
-		return nil
+		return nil // no UTS namespace: the spec may not set a host name
 	}
 	h := o.Hostname
 	if h == "" && o.Network.Mode == NSHost {
@@ -804,17 +808,59 @@ func setDevices(s *specs.Spec, o *Options) error {
 		if !validPerms(perms) {
 			return fmt.Errorf("invalid %s: permissions %q are not a combination of r, w and m", flag, perms)
 		}
-		dev, err := deviceOf(flag, d.HostPath)
+		devs, err := devicesAt(flag, d.HostPath, path.Clean(d.ContainerPath))
 		if err != nil {
 			return err
 		}
-		dev.Path = path.Clean(d.ContainerPath)
-		s.Linux.Devices = append(s.Linux.Devices, dev)
-		r.Devices = append(r.Devices, specs.LinuxDeviceCgroup{
-			Allow: true, Type: dev.Type, Major: i64p(dev.Major), Minor: i64p(dev.Minor), Access: perms,
-		})
+		for _, dev := range devs {
+			s.Linux.Devices = append(s.Linux.Devices, dev)
+			r.Devices = append(r.Devices, specs.LinuxDeviceCgroup{
+				Allow: true, Type: dev.Type, Major: i64p(dev.Major), Minor: i64p(dev.Minor), Access: perms,
+			})
+		}
 	}
 	return nil
+}
+
+// devicesAt is one --device: the node at host (links followed, as Docker does), or, for a
+// directory such as /dev/snd, every node below it at the same place under dst.
+func devicesAt(flag, host, dst string) ([]specs.LinuxDevice, error) {
+	fi, err := os.Stat(host)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	if !fi.IsDir() {
+		dev, err := deviceOf(flag, host)
+		if err != nil {
+			return nil, err
+		}
+		dev.Path = dst
+		return []specs.LinuxDevice{dev}, nil
+	}
+	var out []specs.LinuxDevice
+	err = filepath.WalkDir(host, func(p string, de os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if de.Type()&os.ModeDevice == 0 {
+			return nil
+		}
+		dev, err := deviceOf(flag, p)
+		if err != nil {
+			return nil // gone or changed since the walk saw it
+		}
+		rel, _ := filepath.Rel(host, p)
+		dev.Path = path.Join(dst, filepath.ToSlash(rel))
+		out = append(out, dev)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: %s is a directory without device nodes", flag, host)
+	}
+	return out, nil
 }
 
 // hostDevices lists the host's device nodes for --privileged as Docker does (containerd's

@@ -674,12 +674,46 @@ func TestDevices(t *testing.T) {
 	if !last.Allow || last.Type != "c" || *last.Major != 1 || *last.Minor != 3 || last.Access != "rw" {
 		t.Errorf("rule %+v", last)
 	}
+	// A directory gives every node below it (Docker's --device /dev/snd).
+	devDir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(devDir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		for _, p := range []string{"a", "sub/b"} {
+			if err := syscall.Mknod(filepath.Join(devDir, p), syscall.S_IFCHR|0o620, int(1<<8|7)); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(filepath.Join(devDir, p), 0o620); err != nil { // past the umask
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(devDir, "notadev"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s = gen(t, image(nil, []string{"sh"}), func(o *Options) {
+			o.Devices = []Device{{HostPath: devDir, ContainerPath: "/dev/snd", Permissions: "rwm"}}
+		}).Spec
+		var paths []string
+		for _, d := range s.Linux.Devices {
+			paths = append(paths, d.Path)
+			if d.Major != 1 || d.Minor != 7 || *d.FileMode != 0o620 {
+				t.Errorf("device %+v", d)
+			}
+		}
+		if !reflect.DeepEqual(paths, []string{"/dev/snd/a", "/dev/snd/sub/b"}) {
+			t.Errorf("directory devices %q", paths)
+		}
+		if n := len(s.Linux.Resources.Devices); n != 10 {
+			t.Errorf("%d device rules, want the 8 defaults and 2", n)
+		}
+	}
 	for _, tc := range []struct {
 		d       Device
 		wantErr string
 	}{
 		{Device{HostPath: "/etc/hostname", ContainerPath: "/dev/x"}, "/etc/hostname is not a device node"},
-		{Device{HostPath: "/dev", ContainerPath: "/dev/x"}, "not a device node"},
+		{Device{HostPath: "/etc", ContainerPath: "/dev/x"}, "a directory without device nodes"},
 		{Device{HostPath: "/dev/nonexistent-berth", ContainerPath: "/dev/x"}, "no such file"},
 		{Device{HostPath: "/dev/null", ContainerPath: "x"}, "absolute"},
 		{Device{HostPath: "/dev/null", ContainerPath: "/dev/x", Permissions: "q"}, "permissions"},
@@ -706,13 +740,13 @@ func TestNamespaces(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("namespaces %v", got)
 	}
-	if s.Hostname != "" {
-		t.Errorf("--uts host: hostname %q", s.Hostname)
+	host, _ := os.Hostname()
+	if s.Hostname != "" || !slices.Contains(s.Process.Env, "HOSTNAME="+host) {
+		t.Errorf("--uts host: hostname %q env %q", s.Hostname, s.Process.Env)
 	}
 	if len(s.Linux.Sysctl) != 0 {
 		t.Errorf("--network host: sysctls %v", s.Linux.Sysctl)
 	}
-	host, _ := os.Hostname()
 	if s := gen(t, image(nil, []string{"sh"}), func(o *Options) { o.Network = Namespace{Mode: NSHost} }).Spec; s.Hostname != host {
 		t.Errorf("--network host: hostname %q, want the host's %q", s.Hostname, host)
 	}
