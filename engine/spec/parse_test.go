@@ -141,6 +141,9 @@ func TestParseTmpfs(t *testing.T) {
 		{"/x:bogus", "", "", "unknown tmpfs option"},
 		{"/x:mode=999", "", "", "octal"},
 		{"/x:size=abc", "", "", "not a size"},
+		{"/x:size=50%", "/x", "size=50%", ""},
+		{"/x:size=abc%", "", "", "not a percentage"},
+		{"/x:size=101%", "", "", "not a percentage"},
 	} {
 		dst, opts, err := ParseTmpfs(tc.in)
 		if tc.wantErr != "" {

@@ -325,6 +325,12 @@ func parseSecurityOpts(o *Options) (securityOpts, error) {
 				sec.seccomp = "unconfined"
 			case v == "builtin":
 				sec.seccomp = ""
+			case strings.HasPrefix(strings.TrimSpace(v), "{"):
+				// The Docker API's form: the CLI sends the profile's JSON, not its path.
+				if len(o.SeccompProfile) == 0 {
+					o.SeccompProfile = []byte(v)
+				}
+				sec.seccomp = "profile"
 			case v != "":
 				if len(o.SeccompProfile) == 0 {
 					return sec, fmt.Errorf("--security-opt %q: the profile was not read (use ParseSecurityOpt)", opt)
@@ -442,7 +448,7 @@ var tmpfsFlagOpposite = func() map[string]string {
 
 var tmpfsDataKeys = map[string]bool{
 	"size": true, "mode": true, "uid": true, "gid": true, "nr_inodes": true, "nr_blocks": true,
-	"mpol": true, "huge": true, "inode64": false,
+	"mpol": true, "huge": true,
 }
 
 // tmpfsOptions merges a --tmpfs option string over Docker's tmpfs defaults (noexec, nosuid,
@@ -462,7 +468,11 @@ func tmpfsOptions(opts string) ([]string, bool, error) {
 				return nil, false, fmt.Errorf("unknown tmpfs option %q", o)
 			}
 			if k == "size" {
-				if _, err := ParseMemory("tmpfs size", strings.TrimSuffix(v, "%")); err != nil && !strings.HasSuffix(v, "%") {
+				if pct, ok := strings.CutSuffix(v, "%"); ok {
+					if n, err := strconv.ParseUint(pct, 10, 8); err != nil || n == 0 || n > 100 {
+						return nil, false, fmt.Errorf("tmpfs size %q: not a percentage of memory", v)
+					}
+				} else if _, err := ParseMemory("tmpfs size", v); err != nil {
 					return nil, false, fmt.Errorf("tmpfs size %q: not a size", v)
 				}
 			}
@@ -790,6 +800,22 @@ func setDevices(s *specs.Spec, o *Options) error {
 		devs, err := hostDevices(hostDevDir)
 		if err != nil {
 			return fmt.Errorf("--privileged: %w", err)
+		}
+		// A --device at another path still shows there, as Docker adds it in privileged mode
+		// too; at its own path it is in the host list already.
+		for _, d := range o.Devices {
+			if path.Clean(d.HostPath) == path.Clean(d.ContainerPath) {
+				continue
+			}
+			flag := fmt.Sprintf("--device %s:%s", d.HostPath, d.ContainerPath)
+			if !path.IsAbs(d.HostPath) || !path.IsAbs(d.ContainerPath) {
+				return fmt.Errorf("invalid %s: paths must be absolute", flag)
+			}
+			more, err := devicesAt(flag, d.HostPath, path.Clean(d.ContainerPath))
+			if err != nil {
+				return err
+			}
+			devs = append(devs, more...)
 		}
 		s.Linux.Devices = devs
 		r.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}

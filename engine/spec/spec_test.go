@@ -425,6 +425,13 @@ func TestPrivileged(t *testing.T) {
 	}) {
 		t.Errorf("console or pty passed through")
 	}
+	s = gen(t, image(nil, []string{"sh"}), func(o *Options) {
+		o.Privileged = true
+		o.Devices = []Device{{HostPath: "/dev/null", ContainerPath: "/dev/other-null"}}
+	}).Spec
+	if !slices.ContainsFunc(s.Linux.Devices, func(d specs.LinuxDevice) bool { return d.Path == "/dev/other-null" && d.Major == 1 && d.Minor == 3 }) {
+		t.Errorf("--privileged --device at another path missing")
+	}
 }
 
 func TestSecurityOpts(t *testing.T) {
@@ -449,11 +456,12 @@ func TestSecurityOpts(t *testing.T) {
 		{[]string{"label=disable"}, func(s *specs.Spec) bool { return s.Process.SelinuxLabel == "" }, ""},
 		{[]string{"systempaths=unconfined"}, func(s *specs.Spec) bool { return s.Linux.MaskedPaths == nil && s.Linux.ReadonlyPaths == nil }, ""},
 		{[]string{"label=type:foo_t"}, nil, "SELinux labels are not supported"},
+		{[]string{"seccomp=/no/such/profile"}, nil, "was not read"},
 	} {
 		mod := func(o *Options) {
 			for _, so := range tc.opts {
 				if err := ParseSecurityOpt(o, so); err != nil {
-					t.Fatal(err)
+					o.SecurityOpt = append(o.SecurityOpt, so) // as an API caller would pass it
 				}
 			}
 		}
@@ -466,6 +474,17 @@ func TestSecurityOpts(t *testing.T) {
 		if s := gen(t, image(nil, []string{"sh"}), mod).Spec; !tc.check(s) {
 			t.Errorf("%q: spec does not show it", tc.opts)
 		}
+	}
+	// The Docker API carries the profile's JSON in the option itself.
+	api := gen(t, image(nil, []string{"sh"}), func(o *Options) {
+		o.SecurityOpt = []string{`seccomp={"defaultAction":"SCMP_ACT_LOG"}`}
+	}).Spec
+	if api.Linux.Seccomp == nil || api.Linux.Seccomp.DefaultAction != specs.ActLog {
+		t.Errorf("inline profile: %+v", api.Linux.Seccomp)
+	}
+	if err := genErr(t, image(nil, []string{"sh"}), func(o *Options) { o.SecurityOpt = []string{`seccomp={bad json`} }); err == nil ||
+		!strings.Contains(err.Error(), "--security-opt seccomp") {
+		t.Errorf("bad inline profile: %v", err)
 	}
 	// The default profile follows the capabilities: with CAP_SYS_ADMIN it allows mount.
 	has := func(s *specs.Spec, name string) bool {
