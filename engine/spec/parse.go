@@ -243,7 +243,7 @@ func ParseMount(s string) (Mount, error) {
 	bad := func(format string, a ...any) (Mount, error) {
 		return Mount{}, fmt.Errorf("invalid --mount %q: %s", s, fmt.Sprintf(format, a...))
 	}
-	var typed, bindOpt, volOpt, tmpfsOpt bool
+	var bindOpt, volOpt, tmpfsOpt bool
 	for _, f := range fields {
 		k, v, hasV := strings.Cut(f, "=")
 		k = strings.ToLower(strings.TrimSpace(k))
@@ -267,7 +267,6 @@ func ParseMount(s string) (Mount, error) {
 			switch MountType(v) {
 			case MountBind, MountVolume, MountTmpfs:
 				m.Type = MountType(v)
-				typed = true
 			default:
 				return bad("unknown type %q (bind, volume or tmpfs)", v)
 			}
@@ -325,7 +324,6 @@ func ParseMount(s string) (Mount, error) {
 			return bad("unknown option %q", k)
 		}
 	}
-	_ = typed
 	if m.Destination == "" {
 		return bad("target is required")
 	}

@@ -641,7 +641,6 @@ func setMounts(s *specs.Spec, o *Options) error {
 			if o.Privileged {
 				m.Options = slices.DeleteFunc(slices.Clone(m.Options), func(x string) bool { return x == "ro" })
 			}
-		case "/proc", "/dev", "/dev/pts", "/dev/mqueue":
 		}
 		if o.ReadOnly && !slices.Contains([]string{"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue"}, m.Destination) &&
 			!slices.Contains(m.Options, "ro") {
