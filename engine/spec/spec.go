@@ -636,15 +636,15 @@ func setMounts(s *specs.Spec, o *Options) error {
 			if shmSource != "" {
 				m = specs.Mount{Destination: "/dev/shm", Type: "bind", Source: shmSource, Options: []string{"rbind", "rprivate"}}
 			}
-		case "/sys", "/sys/fs/cgroup":
-			// Docker gives --privileged a writable /sys and cgroup mount.
-			if o.Privileged {
-				m.Options = slices.DeleteFunc(slices.Clone(m.Options), func(x string) bool { return x == "ro" })
-			}
 		}
 		if o.ReadOnly && !slices.Contains([]string{"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue"}, m.Destination) &&
 			!slices.Contains(m.Options, "ro") {
 			m.Options = append(m.Options, "ro")
+		}
+		// Docker gives --privileged a writable cgroup mount, and a writable /sys unless the
+		// root is read-only.
+		if o.Privileged && (m.Destination == "/sys/fs/cgroup" || m.Destination == "/sys" && !o.ReadOnly) {
+			m.Options = slices.DeleteFunc(slices.Clone(m.Options), func(x string) bool { return x == "ro" })
 		}
 		mounts = append(mounts, m)
 	}

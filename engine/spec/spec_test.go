@@ -414,6 +414,10 @@ func TestPrivileged(t *testing.T) {
 			t.Errorf("%s read-only", d)
 		}
 	}
+	ro := gen(t, image(nil, []string{"sh"}), func(o *Options) { o.Privileged, o.ReadOnly = true, true }).Spec
+	if !slices.Contains(mount(ro, "/sys").Options, "ro") || slices.Contains(mount(ro, "/sys/fs/cgroup").Options, "ro") {
+		t.Errorf("--privileged --read-only: /sys %q cgroup %q", mount(ro, "/sys").Options, mount(ro, "/sys/fs/cgroup").Options)
+	}
 	if r := s.Linux.Resources.Devices; len(r) != 1 || !r[0].Allow || r[0].Access != "rwm" {
 		t.Errorf("device rules %+v", r)
 	}
