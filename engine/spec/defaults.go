@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-dev/berth/runtime/caps"
 )
 
 // DefaultPath is the PATH a container gets when its image sets none (Docker's).
@@ -25,18 +27,24 @@ var DefaultCapabilities = []string{
 	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 }
 
-// allCapabilities is every capability Linux defines today, in kernel order (Docker's
-// GetAllCapabilities is the same list cut to what the running kernel knows; the runtime drops
-// those the kernel lacks from the bounding set).
-var allCapabilities = []string{
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-	"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
-	"CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
-	"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
-	"CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
-	"CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
-	"CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
-	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+// hostCapabilities is what --privileged and --cap-add ALL give: every capability the kernel
+// knows that this process holds. Docker takes the kernel's whole list, which dockerd as full root
+// always holds; a daemonless engine may run with fewer (in a container, under a restricted
+// root), and the runtime can grant only what it holds. A variable for tests.
+var hostCapabilities = func() []string {
+	all := caps.Names()
+	all = all[:min(caps.Last()+1, len(all))]
+	held, err := caps.Permitted()
+	if err != nil {
+		return all
+	}
+	var out []string
+	for _, n := range all {
+		if i, _ := caps.Number(n); held&(1<<i) != 0 {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // defaultMaskedPaths are Docker 28's (daemon/oci/defaults.go): /proc/interrupts joined the list
@@ -117,7 +125,7 @@ func NormalizeCapability(flag, c string) (string, error) {
 	if !strings.HasPrefix(u, "CAP_") {
 		u = "CAP_" + u
 	}
-	if !slices.Contains(allCapabilities, u) {
+	if _, ok := caps.Number(u); !ok {
 		return "", fmt.Errorf("invalid %s %q: unknown capability", flag, c)
 	}
 	return u, nil
@@ -127,7 +135,7 @@ func NormalizeCapability(flag, c string) (string, error) {
 // ones; ALL in drops gives only the added ones; otherwise the defaults minus drops plus adds.
 func capabilities(add, drop []string, privileged bool) ([]string, error) {
 	if privileged {
-		return slices.Clone(allCapabilities), nil
+		return hostCapabilities(), nil
 	}
 	norm := func(flag string, in []string) ([]string, error) {
 		var out []string
@@ -153,7 +161,7 @@ func capabilities(add, drop []string, privileged bool) ([]string, error) {
 	var caps []string
 	switch {
 	case slices.Contains(adds, "ALL"):
-		for _, c := range allCapabilities {
+		for _, c := range hostCapabilities() {
 			if !slices.Contains(drops, c) {
 				caps = append(caps, c)
 			}

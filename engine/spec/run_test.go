@@ -224,6 +224,7 @@ for f in /sys/fs/cgroup/cpu.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us; do
 done
 if chown 1000 /hostdir 2>/dev/null; then echo "chown allowed"; else echo "chown denied"; fi
 if unshare -m true 2>/dev/null; then echo "unshare allowed"; else echo "unshare denied"; fi
+if awk '$5 == "/proc/kcore" || $5 == "/proc/keys"' /proc/self/mountinfo | grep -q .; then echo "masked yes"; else echo "masked no"; fi
 `
 	img := &v1.ConfigFile{Config: v1.Config{Entrypoint: []string{"/bin/false"}, Cmd: []string{"ignored"}}}
 	o := &spec.Options{
@@ -268,6 +269,7 @@ if unshare -m true 2>/dev/null; then echo "unshare allowed"; else echo "unshare 
 		"bindwrite":   "no",
 		"chown":       "denied",
 		"unshare":     "denied",
+		"masked":      "yes",
 	} {
 		if got := strings.TrimSpace(lines[k]); got != v {
 			t.Errorf("%s %q, want %q", k, got, v)
@@ -288,5 +290,34 @@ if unshare -m true 2>/dev/null; then echo "unshare allowed"; else echo "unshare 
 	}
 	if want := map[bool]string{true: "50000 100000", false: "50000"}[e.v2]; quota != want {
 		t.Errorf("cpu quota %q, want %q", quota, want)
+	}
+}
+
+// TestRunPrivileged: --privileged gives every capability the kernel has, no seccomp, a
+// writable /sys, the host's devices and no masked paths.
+func TestRunPrivileged(t *testing.T) {
+	e := newE2E(t)
+	const script = `
+grep -E '^(CapEff|Seccomp):' /proc/self/status
+awk '$5 == "/sys" {print "mnt", $5, $6}' /proc/self/mountinfo
+if [ -c /dev/loop-control ] || [ -c /dev/kmsg ] || [ -c /dev/mem ]; then echo "hostdev yes"; else echo "hostdev no"; fi
+if awk '$5 == "/proc/kcore" || $5 == "/proc/keys"' /proc/self/mountinfo | grep -q .; then echo "masked yes"; else echo "masked no"; fi
+`
+	o := &spec.Options{ContainerID: e.id, RootfsPath: e.rootfs, Cmd: []string{"sh", "-c", script}, Privileged: true, CgroupV2: e.v2}
+	_, lines := e.run(t, &v1.ConfigFile{}, o)
+	permitted, err := caps.Permitted()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		"CapEff:":  fmt.Sprintf("%016x", permitted),
+		"Seccomp:": "0",
+		"mnt /sys": "rw,nosuid,nodev,noexec,relatime",
+		"hostdev":  "yes",
+		"masked":   "no",
+	} {
+		if got := strings.TrimSpace(lines[k]); got != v {
+			t.Errorf("%s %q, want %q", k, got, v)
+		}
 	}
 }
