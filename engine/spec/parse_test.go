@@ -359,6 +359,12 @@ func FuzzFlagParsers(f *testing.F) {
 		ParseSignal(s)
 		ParseTmpfs(s)
 		ParseNamespace("--pid", s)
+		ParseSysctl(s)
+		noEnv := func(string) (string, bool) { return "", false }
+		if e, ok, err := ResolveEnv(s, noEnv); err == nil && ok && !strings.Contains(e, "=") {
+			t.Fatalf("ResolveEnv(%q) = %q", s, e)
+		}
+		ParseEnvFile("fuzz", strings.NewReader(s), noEnv)
 		if d, err := ParseDevice(s); err == nil && (d.ContainerPath == "" || d.ContainerPath[0] != '/') {
 			t.Fatalf("ParseDevice(%q) = %+v", s, d)
 		}
