@@ -108,14 +108,17 @@ type Options struct {
 	Hostname   string // --hostname; default: ContainerID[:12] (the host's with --network host)
 	Domainname string
 
-	Annotations map[string]string // --annotation
+	// Annotations are --annotation's; labels stay out of the spec, as Docker keeps them.
+	Annotations map[string]string
 
 	// Filesystem.
 	ReadOnly bool              // --read-only
 	Tmpfs    map[string]string // --tmpfs dst -> options ("" for none), see ParseTmpfs
 	ShmSize  int64             // --shm-size bytes; 0: 64 MiB
-	ShmPath  string            // host path bound at /dev/shm instead of a tmpfs (--ipc container:)
-	Mounts   []Mount           // -v and --mount, resolved
+	// ShmPath is a host path bound at /dev/shm instead of a tmpfs: with --ipc container:ID the
+	// engine gives that container's /dev/shm, as Docker binds it (--ipc host binds the host's).
+	ShmPath string
+	Mounts  []Mount // -v and --mount, resolved
 
 	// Resources (Docker's units and semantics; see the fields' flags).
 	Memory            int64  // --memory bytes; 0: unlimited
