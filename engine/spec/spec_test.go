@@ -853,3 +853,21 @@ func TestStopSignalVolumesAnnotationsCgroups(t *testing.T) {
 		t.Errorf("nil image: %v", err)
 	}
 }
+
+func TestThermalMasked(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []string{"cpu0", "cpu1"} {
+		if err := os.MkdirAll(filepath.Join(dir, c, "thermal_throttle"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := thermalGlob
+	thermalGlob = filepath.Join(dir, "cpu*", "thermal_throttle")
+	t.Cleanup(func() { thermalGlob = old })
+	s := gen(t, image(nil, []string{"sh"}), nil).Spec
+	for _, c := range []string{"cpu0", "cpu1"} {
+		if !slices.Contains(s.Linux.MaskedPaths, filepath.Join(dir, c, "thermal_throttle")) {
+			t.Errorf("%s thermal_throttle not masked: %q", c, s.Linux.MaskedPaths)
+		}
+	}
+}
