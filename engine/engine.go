@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/berth-dev/berth/image/registry"
 	"github.com/berth-dev/berth/image/store"
 	"github.com/berth-dev/berth/snapshot/flock"
 )
@@ -28,8 +29,13 @@ const DefaultTimeout = 30 * time.Second
 type Options struct {
 	Root    string // engine root; DefaultRoot if empty
 	RunRoot string // run root; DefaultRunRoot if empty
+	// Registries is the registry config (engine/config's
+	// RegistryConfig): the default of pulls and pushes whose options name
+	// none, and the qualifier of short names unless ShortNames is set.
+	Registries *registry.Config
 	// ShortNames qualifies a short image name with the default registry
-	// (registry.Config.Qualify); nil: Docker Hub.
+	// (registry.Config.Qualify); nil: Registries.Qualify, or Docker Hub
+	// without Registries.
 	ShortNames func(string) string
 	// Timeout bounds waits for the metadata file; DefaultTimeout if 0.
 	Timeout time.Duration
@@ -45,6 +51,8 @@ type Engine struct {
 	lock   *flock.Lock
 	images *store.Store
 	lease  *Lease // the default lease of Images()
+	// registries is Options.Registries.
+	registries *registry.Config
 }
 
 // Open opens the engine root and run root, creating them on first use:
@@ -82,7 +90,10 @@ func Open(opts Options) (*Engine, error) {
 			return nil, fmt.Errorf("open engine: %w", err)
 		}
 	}
-	e := &Engine{root: root, runRoot: runRoot, meta: meta}
+	e := &Engine{root: root, runRoot: runRoot, meta: meta, registries: opts.Registries}
+	if opts.ShortNames == nil && opts.Registries != nil {
+		opts.ShortNames = opts.Registries.Qualify
+	}
 	e.images, err = store.OpenWith(root, store.Options{Meta: meta, InUse: imageInUse})
 	if err != nil {
 		return nil, err

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/template"
 
 	"github.com/spf13/cobra"
 
@@ -75,12 +74,9 @@ func printInfo(out io.Writer, cfg *config.Config, format string) error {
 	case strings.HasPrefix(format, "table "):
 		return printTable(out, format, infoHeader, rows)
 	}
-	tmpl, err := template.New("info").Funcs(template.FuncMap{"json": func(v any) (string, error) {
-		b, err := json.Marshal(v)
-		return string(b), err
-	}}).Parse(format + "\n")
+	tmpl, err := parseTemplate("info", format)
 	if err != nil {
-		return fmt.Errorf("invalid --format: %w", err)
+		return err
 	}
 	if err := tmpl.Execute(out, o); err != nil {
 		return fmt.Errorf("--format: %w", err)

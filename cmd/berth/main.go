@@ -15,7 +15,6 @@ import (
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/engine/config"
-	"github.com/berth-dev/berth/image/registry"
 )
 
 // globals are the root command's flags and the engine config they select.
@@ -59,18 +58,10 @@ func (g *globals) loadConfig(cmd *cobra.Command) error {
 	return nil
 }
 
-// registries is the registry configuration: berth.toml's [registry] merged
-// with ROOT/registries.json (engine/config).
-func (g *globals) registries() (*registry.Config, error) { return g.cfg.RegistryConfig(), nil }
-
-// open opens the engine, with short names resolved through the default
-// registry of the engine config.
-func (g *globals) open() (*engine.Engine, error) {
-	cfg, err := g.registries()
-	if err != nil {
-		return nil, err
-	}
-	return engine.Open(engine.Options{Root: g.root, RunRoot: g.runroot, ShortNames: cfg.Qualify})
+// open opens the engine with the registry config of berth.toml's
+// [registry] merged with ROOT/registries.json (engine/config).
+func (g *globals) open(cmd *cobra.Command) (*engine.Engine, error) {
+	return engine.Open(engine.Options{Root: g.root, RunRoot: g.runroot, Registries: g.cfg.RegistryConfig()})
 }
 
 func newRootCmd() *cobra.Command {
@@ -102,7 +93,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newImagesCmd(g, "images"), newRmiCmd(g, "rmi"), image)
 	image.AddCommand(newImagesCmd(g, "ls"), newRmiCmd(g, "rm"), newInspectCmd(g), newPruneCmd(g))
 	// Registry logins, import and history (issue 4, part A).
-	root.AddCommand(newLoginCmd(g), newLogoutCmd(g), newImportCmd(g), newHistoryCmd(g))
+	root.AddCommand(newLoginCmd(g), newLogoutCmd(), newImportCmd(g), newHistoryCmd(g))
 	image.AddCommand(newImportCmd(g), newHistoryCmd(g))
 	root.AddCommand(newInfoCmd(g))
 	return root
