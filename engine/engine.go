@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -39,6 +40,13 @@ type Options struct {
 	ShortNames func(string) string
 	// Timeout bounds waits for the metadata file; DefaultTimeout if 0.
 	Timeout time.Duration
+	// SnapshotDriver is storage.driver of the config ("" chooses: see
+	// snapshots.go), SnapshotDriverSetting where it was set ("env
+	// BERTH_SNAPSHOTTER"), for messages.
+	SnapshotDriver, SnapshotDriverSetting string
+	// Warnings gets what the engine says once, such as the copy driver
+	// taken on a root without overlayfs; nil: nowhere.
+	Warnings io.Writer
 }
 
 // Engine is one open engine root.
@@ -53,6 +61,7 @@ type Engine struct {
 	lease  *Lease // the default lease of Images()
 	// registries is Options.Registries.
 	registries *registry.Config
+	driver     DriverChoice // the snapshot driver of the root
 }
 
 // Open opens the engine root and run root, creating them on first use:
@@ -111,6 +120,11 @@ func Open(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	if err := e.cleanIfAlone(); err != nil {
+		e.lock.Release()
+		return nil, err
+	}
+	// After the shared lock: the probe works in the store's tmp dir.
+	if err := e.chooseDriver(opts, meta.driver, opts.Warnings); err != nil {
 		e.lock.Release()
 		return nil, err
 	}

@@ -59,9 +59,17 @@ func (g *globals) loadConfig(cmd *cobra.Command) error {
 }
 
 // open opens the engine with the registry config of berth.toml's
-// [registry] merged with ROOT/registries.json (engine/config).
+// [registry] merged with ROOT/registries.json (engine/config) and the
+// config's snapshot driver; what the engine says once goes to stderr.
 func (g *globals) open(cmd *cobra.Command) (*engine.Engine, error) {
-	return engine.Open(engine.Options{Root: g.root, RunRoot: g.runroot, Registries: g.cfg.RegistryConfig()})
+	opts := engine.Options{
+		Root: g.root, RunRoot: g.runroot, Registries: g.cfg.RegistryConfig(),
+		SnapshotDriver: g.cfg.Storage.Driver, Warnings: cmd.ErrOrStderr(),
+	}
+	if src := g.cfg.Source("storage.driver"); src.Kind != config.FromDefault {
+		opts.SnapshotDriverSetting = src.String()
+	}
+	return engine.Open(opts)
 }
 
 func newRootCmd() *cobra.Command {
