@@ -1,5 +1,11 @@
 // Command berth is the engine CLI: daemonless, each command opens the
 // engine root, takes the locks it needs, does its work and exits.
+//
+// One file per command, named NOUN_VERB.go (image_pull.go) as the nouns
+// grow; a command only wires flags to the engine and prints what it
+// returns (format.go: Docker's sizes, times and --format templates). What
+// the Docker API must do alike (filters, removal, inspect's shape, sizes,
+// spooling a load) lives in the engine's image service.
 package main
 
 import (

@@ -162,3 +162,37 @@ func TestSnapshotDriverOnRootWithoutOverlay(t *testing.T) {
 		t.Errorf("info after the switch: %v:\n%s", err, out)
 	}
 }
+
+// Commands that open a fresh root without overlay at once agree on the
+// copy driver, and only one of them says so.
+func TestSnapshotDriverFirstOpensAtOnce(t *testing.T) {
+	t.Setenv("BERTH_SNAPSHOTTER", "")
+	root := rootWithoutOverlay(t)
+	const n = 4
+	type result struct {
+		stderr string
+		err    error
+	}
+	results := make(chan result, n)
+	for range n {
+		go func() {
+			_, stderr, err := berthEnv(t, root, nil, "images", "-q")
+			results <- result{stderr, err}
+		}()
+	}
+	warnings := 0
+	for range n {
+		r := <-results
+		if r.err != nil {
+			t.Errorf("images: %v: %s", r.err, r.stderr)
+		}
+		warnings += strings.Count(r.stderr, "WARNING: overlayfs does not work")
+	}
+	if warnings != 1 {
+		t.Errorf("%d warnings from %d first commands, want 1", warnings, n)
+	}
+	out, _, err := berthEnv(t, root, nil, "info", "--format", "{{.SnapshotDriver.Name}}")
+	if err != nil || out != "copy\n" {
+		t.Errorf("info: %q, %v", out, err)
+	}
+}
