@@ -24,7 +24,8 @@
 //	RUNROOT/boot-id          the boot the run root was reconciled for
 //	RUNROOT/containers/ID    "PID STARTTIME" of a container believed running
 //
-// meta.db holds one bucket per kind of record: meta (schema version),
+// meta.db holds one bucket per kind of record: meta (schema version, and
+// the root's snapshot driver with how it was chosen: snapshots.go),
 // images and names (image records and image references, package
 // image/store), containers, volumes, networks, pods, execs and events.
 // A file whose schema version is newer than this binary's is refused and

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -10,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/berth-dev/berth/image/registry"
 	"github.com/berth-dev/berth/image/store"
 	"github.com/berth-dev/berth/snapshot/flock"
 )
@@ -28,11 +30,23 @@ const DefaultTimeout = 30 * time.Second
 type Options struct {
 	Root    string // engine root; DefaultRoot if empty
 	RunRoot string // run root; DefaultRunRoot if empty
+	// Registries is the registry config (engine/config's
+	// RegistryConfig): the default of pulls and pushes whose options name
+	// none, and the qualifier of short names unless ShortNames is set.
+	Registries *registry.Config
 	// ShortNames qualifies a short image name with the default registry
-	// (registry.Config.Qualify); nil: Docker Hub.
+	// (registry.Config.Qualify); nil: Registries.Qualify, or Docker Hub
+	// without Registries.
 	ShortNames func(string) string
 	// Timeout bounds waits for the metadata file; DefaultTimeout if 0.
 	Timeout time.Duration
+	// SnapshotDriver is storage.driver of the config ("" chooses: see
+	// snapshots.go), SnapshotDriverSetting where it was set ("env
+	// BERTH_SNAPSHOTTER"), for messages.
+	SnapshotDriver, SnapshotDriverSetting string
+	// Warnings gets what the engine says once, such as the copy driver
+	// taken on a root without overlayfs; nil: nowhere.
+	Warnings io.Writer
 }
 
 // Engine is one open engine root.
@@ -45,6 +59,9 @@ type Engine struct {
 	lock   *flock.Lock
 	images *store.Store
 	lease  *Lease // the default lease of Images()
+	// registries is Options.Registries.
+	registries *registry.Config
+	driver     DriverChoice // the snapshot driver of the root
 }
 
 // Open opens the engine root and run root, creating them on first use:
@@ -82,7 +99,10 @@ func Open(opts Options) (*Engine, error) {
 			return nil, fmt.Errorf("open engine: %w", err)
 		}
 	}
-	e := &Engine{root: root, runRoot: runRoot, meta: meta}
+	e := &Engine{root: root, runRoot: runRoot, meta: meta, registries: opts.Registries}
+	if opts.ShortNames == nil && opts.Registries != nil {
+		opts.ShortNames = opts.Registries.Qualify
+	}
 	e.images, err = store.OpenWith(root, store.Options{Meta: meta, InUse: imageInUse})
 	if err != nil {
 		return nil, err
@@ -100,6 +120,11 @@ func Open(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	if err := e.cleanIfAlone(); err != nil {
+		e.lock.Release()
+		return nil, err
+	}
+	// After the shared lock: the probe works in the store's tmp dir.
+	if err := e.chooseDriver(opts, meta.driver, opts.Warnings); err != nil {
 		e.lock.Release()
 		return nil, err
 	}

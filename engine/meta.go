@@ -53,6 +53,8 @@ type metaFile struct {
 	path    string
 	timeout time.Duration
 	updates atomic.Int64 // write transactions run (each one commit, one fsync)
+	// driver is the snapshot driver record read at open (snapshots.go).
+	driver []byte
 }
 
 func (m *metaFile) View(fn func(*bolt.Tx) error) error { return m.tx(false, fn) }
@@ -124,7 +126,13 @@ func openMeta(root string, timeout time.Duration) (*metaFile, error) {
 			v  uint64
 			ok bool
 		)
-		if err := m.View(func(tx *bolt.Tx) error { v, ok = readVersion(tx); return nil }); err != nil {
+		err := m.View(func(tx *bolt.Tx) error {
+			if v, ok = readVersion(tx); ok {
+				m.driver = bytes.Clone(tx.Bucket(bucketMeta).Get(keyDriver))
+			}
+			return nil
+		})
+		if err != nil {
 			return nil, err
 		}
 		if ok {

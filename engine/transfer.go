@@ -2,7 +2,14 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/berth-dev/berth/image/distribution"
 	"github.com/berth-dev/berth/image/imagearchive"
@@ -38,8 +45,21 @@ func NewProgress(w io.Writer, quiet bool) ProgressRenderer { return progress.New
 // FamiliarName is the short form Docker prints of a canonical name.
 func FamiliarName(canonical string) string { return reference.Familiar(canonical) }
 
-// PullImage fetches ref from its registry and names the image after it.
+// ParsePlatform reads os/arch[/variant] as pulls and imports take it.
+func ParsePlatform(s string) (*v1.Platform, error) { return v1.ParsePlatform(s) }
+
+// withRegistries gives o the engine's registry config when it has none.
+func (e *Engine) withRegistries(o TransferOptions) TransferOptions {
+	if o.Registries == nil {
+		o.Registries = e.registries
+	}
+	return o
+}
+
+// PullImage fetches ref from its registry and names the image after it;
+// o without Registries uses the engine's (Options.Registries).
 func (e *Engine) PullImage(ctx context.Context, ref string, o TransferOptions) (Image, error) {
+	o = e.withRegistries(o)
 	img, err := distribution.Pull(ctx, e.Images(), ref, o)
 	if err != nil {
 		e.Tidy()
@@ -47,8 +67,10 @@ func (e *Engine) PullImage(ctx context.Context, ref string, o TransferOptions) (
 	return img, err
 }
 
-// PushImage uploads the local image to dest (its own name if "").
+// PushImage uploads the local image to dest (its own name if ""); o
+// without Registries uses the engine's.
 func (e *Engine) PushImage(ctx context.Context, local, dest string, o TransferOptions) error {
+	o = e.withRegistries(o)
 	return distribution.Push(ctx, e.Images(), local, dest, o)
 }
 
@@ -60,6 +82,52 @@ func (e *Engine) LoadImages(ctx context.Context, path string) ([]LoadedImage, er
 		e.Tidy()
 	}
 	return loaded, err
+}
+
+// LoadImageStream is LoadImages of an archive read from r (stdin, a
+// request body): archives are read more than once, so r is spooled to
+// the root's tmp dir first. Errors name the stream ("stdin") in
+// parentheses, never the spool file.
+func (e *Engine) LoadImageStream(ctx context.Context, r io.Reader, name string) ([]LoadedImage, error) {
+	f, err := os.CreateTemp(filepath.Join(e.root, "image", "tmp"), "stdin-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	_, err = io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load: read %s: %w", name, err)
+	}
+	loaded, err := e.LoadImages(ctx, f.Name())
+	if err != nil {
+		err = errors.New(strings.ReplaceAll(err.Error(), f.Name(), "("+name+")"))
+	}
+	return loaded, err
+}
+
+// SaveImagesToFile is SaveImages into the file path: written beside it
+// and renamed into place, so that a failed save leaves no partial archive
+// (and an earlier file at path stays as it was).
+func (e *Engine) SaveImagesToFile(refs []string, format, path string) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	err = e.SaveImages(refs, format, f, "")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // SaveImages writes refs as an archive of format to w, or for
@@ -84,6 +152,21 @@ func (e *Engine) TagImage(src, dst string) error { return e.images.Tag(src, dst)
 // SplitName splits a canonical name into repository and tag or digest
 // ("<none>" for a missing part).
 func SplitName(canonical string) (repo, tag string) { return reference.SplitTag(canonical) }
+
+// MatchImageName is the match of a REPOSITORY[:TAG] argument (`images
+// busybox`) against a familiar repository and a tag: a repository given
+// in any form matches its familiar one; no tag matches every tag.
+func MatchImageName(arg string) func(familiarRepo, tag string) bool {
+	repo, tag := arg, ""
+	if i := strings.LastIndex(arg, ":"); i > strings.LastIndex(arg, "/") {
+		repo, tag = arg[:i], arg[i+1:]
+	}
+	if c, err := reference.Normalize(repo); err == nil {
+		r, _ := reference.SplitTag(c)
+		repo = reference.Familiar(r)
+	}
+	return func(r, t string) bool { return r == repo && (tag == "" || t == tag) }
+}
 
 // NormalizeName is the canonical form of an image name ("busybox" →
 // "docker.io/library/busybox:latest").

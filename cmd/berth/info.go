@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/template"
 
 	"github.com/spf13/cobra"
 
@@ -20,7 +19,12 @@ type infoOutput struct {
 	ConfigFile string
 	*config.Config
 	Values []infoValue
+	// SnapshotDriver is the driver the root's snapshots use.
+	SnapshotDriver infoDriver
 }
+
+// infoDriver is the snapshot driver in use and where that came from.
+type infoDriver struct{ Name, Source string }
 
 // infoValue is one row of `berth info`.
 type infoValue struct {
@@ -41,15 +45,21 @@ func newInfoCmd(g *globals) *cobra.Command {
 		Short: "Show the engine's effective configuration and where each value came from",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return printInfo(cmd.OutOrStdout(), g.cfg, format)
+			e, err := g.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			d := e.SnapshotDriver()
+			return printInfo(cmd.OutOrStdout(), g.cfg, infoDriver{d.Name, d.Source()}, format)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output: table, json, 'table TEMPLATE' over the rows (.Key .Value .Source), or a Go template")
 	return cmd
 }
 
-func printInfo(out io.Writer, cfg *config.Config, format string) error {
-	o := infoOutput{ConfigFile: cfg.File(), Config: cfg}
+func printInfo(out io.Writer, cfg *config.Config, driver infoDriver, format string) error {
+	o := infoOutput{ConfigFile: cfg.File(), Config: cfg, SnapshotDriver: driver}
 	var rows []infoRow
 	for _, v := range cfg.Values() {
 		o.Values = append(o.Values, infoValue{Key: v.Key, Value: v.Value, Source: v.Source.String()})
@@ -68,19 +78,16 @@ func printInfo(out io.Writer, cfg *config.Config, format string) error {
 		if file == "" {
 			file = "none (" + config.DefaultFile + " not found: built-in defaults)"
 		}
-		if _, err := fmt.Fprintf(out, "Config file: %s\n\n", file); err != nil {
+		if _, err := fmt.Fprintf(out, "Config file: %s\nSnapshot driver: %s (%s)\n\n", file, driver.Name, driver.Source); err != nil {
 			return err
 		}
 		return printTable(out, "table {{.Key}}\t{{.Value}}\t{{.Source}}", infoHeader, rows)
 	case strings.HasPrefix(format, "table "):
 		return printTable(out, format, infoHeader, rows)
 	}
-	tmpl, err := template.New("info").Funcs(template.FuncMap{"json": func(v any) (string, error) {
-		b, err := json.Marshal(v)
-		return string(b), err
-	}}).Parse(format + "\n")
+	tmpl, err := parseTemplate("info", format)
 	if err != nil {
-		return fmt.Errorf("invalid --format: %w", err)
+		return err
 	}
 	if err := tmpl.Execute(out, o); err != nil {
 		return fmt.Errorf("--format: %w", err)

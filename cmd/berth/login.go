@@ -49,10 +49,7 @@ func newLoginCmd(g *globals) *cobra.Command {
 			if password == "" {
 				return errors.New("login: give the password with --password-stdin or --password (berth does not prompt)")
 			}
-			cfg, err := g.registries()
-			if err != nil {
-				return err
-			}
+			cfg := g.cfg.RegistryConfig()
 			insecure := !tlsVerify || cfg.IsInsecure(host)
 			tr, err := registry.Transport(host, insecure, cfg.CertsDirPath())
 			if err != nil {
@@ -74,28 +71,4 @@ func newLoginCmd(g *globals) *cobra.Command {
 	f.BoolVar(&passwordStdin, "password-stdin", false, "read the password from stdin")
 	f.BoolVar(&tlsVerify, "tls-verify", true, "require HTTPS and verify certificates")
 	return cmd
-}
-
-func newLogoutCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "logout SERVER",
-		Short: "Forget the credentials for a registry",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			key, _, err := registry.ServerKey(args[0])
-			if err != nil {
-				return fmt.Errorf("logout: %w", err)
-			}
-			found, err := registry.RemoveLogin(key)
-			if err != nil {
-				return err
-			}
-			if !found {
-				fmt.Fprintf(cmd.OutOrStdout(), "Not logged in to %s\n", key)
-				return nil
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Removing login credentials for %s\n", key)
-			return nil
-		},
-	}
 }

@@ -1,5 +1,11 @@
 // Command berth is the engine CLI: daemonless, each command opens the
 // engine root, takes the locks it needs, does its work and exits.
+//
+// One file per command, named NOUN_VERB.go (image_pull.go) as the nouns
+// grow; a command only wires flags to the engine and prints what it
+// returns (format.go: Docker's sizes, times and --format templates). What
+// the Docker API must do alike (filters, removal, inspect's shape, sizes,
+// spooling a load) lives in the engine's image service.
 package main
 
 import (
@@ -15,7 +21,6 @@ import (
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/engine/config"
-	"github.com/berth-dev/berth/image/registry"
 )
 
 // globals are the root command's flags and the engine config they select.
@@ -59,18 +64,18 @@ func (g *globals) loadConfig(cmd *cobra.Command) error {
 	return nil
 }
 
-// registries is the registry configuration: berth.toml's [registry] merged
-// with ROOT/registries.json (engine/config).
-func (g *globals) registries() (*registry.Config, error) { return g.cfg.RegistryConfig(), nil }
-
-// open opens the engine, with short names resolved through the default
-// registry of the engine config.
-func (g *globals) open() (*engine.Engine, error) {
-	cfg, err := g.registries()
-	if err != nil {
-		return nil, err
+// open opens the engine with the registry config of berth.toml's
+// [registry] merged with ROOT/registries.json (engine/config) and the
+// config's snapshot driver; what the engine says once goes to stderr.
+func (g *globals) open(cmd *cobra.Command) (*engine.Engine, error) {
+	opts := engine.Options{
+		Root: g.root, RunRoot: g.runroot, Registries: g.cfg.RegistryConfig(),
+		SnapshotDriver: g.cfg.Storage.Driver, Warnings: cmd.ErrOrStderr(),
 	}
-	return engine.Open(engine.Options{Root: g.root, RunRoot: g.runroot, ShortNames: cfg.Qualify})
+	if src := g.cfg.Source("storage.driver"); src.Kind != config.FromDefault {
+		opts.SnapshotDriverSetting = src.String()
+	}
+	return engine.Open(opts)
 }
 
 func newRootCmd() *cobra.Command {
@@ -102,7 +107,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newImagesCmd(g, "images"), newRmiCmd(g, "rmi"), image)
 	image.AddCommand(newImagesCmd(g, "ls"), newRmiCmd(g, "rm"), newInspectCmd(g), newPruneCmd(g))
 	// Registry logins, import and history (issue 4, part A).
-	root.AddCommand(newLoginCmd(g), newLogoutCmd(g), newImportCmd(g), newHistoryCmd(g))
+	root.AddCommand(newLoginCmd(g), newLogoutCmd(), newImportCmd(g), newHistoryCmd(g))
 	image.AddCommand(newImportCmd(g), newHistoryCmd(g))
 	root.AddCommand(newInfoCmd(g))
 	return root

@@ -5,7 +5,7 @@
 //	[storage]
 //	root = "/var/lib/berth"          # engine root (images, metadata, snapshots)
 //	runroot = "/run/berth"           # run root (state of running things; a tmpfs on real hosts)
-//	driver = ""                      # snapshot driver: "overlay", "copy", or "" to probe overlay
+//	driver = ""                      # snapshot driver: "overlay", "copy", or "" for the root's (probed on first use)
 //
 //	[runtime]
 //	default = "berth-runtime"        # a name in [runtime.runtimes]
@@ -107,8 +107,8 @@ type Config struct {
 type Storage struct {
 	Root    string `toml:"root"`
 	RunRoot string `toml:"runroot"`
-	// Driver is the snapshot driver's name; empty lets the snapshot
-	// package probe for overlay (snapshot.Store.NewDriver takes it as is).
+	// Driver is the snapshot driver's name; empty lets the engine choose
+	// (the root's recorded driver, else a probe for overlay: engine/snapshots.go).
 	Driver string `toml:"driver"`
 }
 

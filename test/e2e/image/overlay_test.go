@@ -229,10 +229,7 @@ func TestSnapshotOldLayout(t *testing.T) {
 	))
 	root := t.TempDir()
 	mustBerth(t, root, "pull", "-q", "--tls-verify=false", ref)
-	s, err := store.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, e := openStore(t, root)
 	rec, err := s.Resolve(ref)
 	if err != nil {
 		t.Fatal(err)
@@ -244,7 +241,7 @@ func TestSnapshotOldLayout(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s.Close()
+	e.Close()
 	if err := os.Remove(filepath.Join(snaps, "meta.db")); err != nil {
 		t.Fatal(err)
 	}
@@ -252,11 +249,8 @@ func TestSnapshotOldLayout(t *testing.T) {
 	if out := mustBerth(t, root, "history", "-q", ref); out == "" {
 		t.Error("history of the migrated image is empty")
 	}
-	s, err = store.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, e = openStore(t, root)
+	defer e.Close()
 	var diffIDs []v1.Hash
 	for _, l := range rec.Layers {
 		p := s.Snapshots().Path(l.DiffID)

@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/engine"
@@ -24,7 +23,7 @@ func newImportCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := engine.ImportOptions{Changes: changes, Message: message, Source: args[0]}
 			if platform != "" {
-				p, err := v1.ParsePlatform(platform)
+				p, err := engine.ParsePlatform(platform)
 				if err != nil {
 					return fmt.Errorf("invalid --platform %q: %w", platform, err)
 				}
@@ -46,7 +45,7 @@ func newImportCmd(g *globals) *cobra.Command {
 				}
 				in = f
 			}
-			e, err := g.open()
+			e, err := g.open(cmd)
 			if err != nil {
 				return err
 			}

@@ -1,13 +1,8 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
-	"text/tabwriter"
-	"text/template"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,7 +29,7 @@ func newHistoryCmd(g *globals) *cobra.Command {
 		Short: "Show the history of an image",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := g.open()
+			e, err := g.open(cmd)
 			if err != nil {
 				return err
 			}
@@ -91,57 +86,4 @@ func historyRows(e *engine.Engine, ref string, noTrunc, human bool) ([]historyRo
 		rows = append(rows, r)
 	}
 	return rows, nil
-}
-
-func ellipsis(s string, max int) string {
-	r := []rune(s)
-	if len(r) <= max {
-		return s
-	}
-	return string(r[:max-1]) + "…"
-}
-
-// printTable prints rows through a Go template; "table ..." templates get
-// a header row (header) and aligned columns, "json" one JSON object a line.
-func printTable[T any](out io.Writer, format string, header T, rows []T) error {
-	if format == "json" {
-		enc := json.NewEncoder(out)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	table := strings.HasPrefix(format, "table ")
-	format = strings.TrimPrefix(format, "table ")
-	tmpl, err := template.New("format").Funcs(template.FuncMap{"json": func(v any) (string, error) {
-		b, err := json.Marshal(v)
-		return string(b), err
-	}}).Parse(format + "\n")
-	if err != nil {
-		return fmt.Errorf("invalid --format: %w", err)
-	}
-	bw := bufio.NewWriter(out)
-	defer bw.Flush()
-	w := io.Writer(bw)
-	var tw *tabwriter.Writer
-	if table {
-		tw = tabwriter.NewWriter(bw, 10, 1, 3, ' ', 0)
-		w = tw
-		if err := tmpl.Execute(w, header); err != nil {
-			return fmt.Errorf("--format: %w", err)
-		}
-	}
-	for _, r := range rows {
-		if err := tmpl.Execute(w, r); err != nil {
-			return fmt.Errorf("--format: %w", err)
-		}
-	}
-	if tw != nil {
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-	}
-	return bw.Flush()
 }
