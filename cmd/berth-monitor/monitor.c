@@ -26,7 +26,9 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -117,6 +119,28 @@ static void set_nonblock(int fd) {
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		fail("set O_NONBLOCK");
+}
+
+#ifndef SYS_close_range
+#define SYS_close_range 436 // the same number on every architecture
+#endif
+
+// close_extra_fds closes every fd above the sync pipe: whatever the engine's process leaked
+// to us would otherwise live as long as the container, and reach the runtime and the init.
+static void close_extra_fds(void) {
+	if (syscall(SYS_close_range, SYNC_FD + 1, ~0U, 0) == 0)
+		return;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		fail("open /proc/self/fd");
+	int self = dirfd(d);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+		if (fd > SYNC_FD && fd != self)
+			close(fd);
+	}
+	closedir(d);
 }
 
 /* ---- options ---- */
@@ -948,6 +972,7 @@ __attribute__((constructor)) static void berth_monitor(void) {
 		// No sync pipe: nobody to report to.
 		_exit(2);
 	}
+	close_extra_fds();
 	parse_args();
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		clients[i].fd = -1;
