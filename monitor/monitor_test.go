@@ -271,6 +271,28 @@ func TestLogsOutliveCaller(t *testing.T) {
 	}
 }
 
+// TestExitCommand: the hook runs after the exit file is written and the log is closed.
+func TestExitCommand(t *testing.T) {
+	c := newCtr(t, "", false, "sh", "-c", "echo last words")
+	hook := filepath.Join(c.dir, "hook")
+	c.opts.ExitCommand = []string{"/bin/sh", "-c", `cat "$0" "$1" > "$2.tmp" && mv "$2.tmp" "$2"`,
+		c.opts.ExitFile, c.opts.LogPath, hook}
+	c.spawn()
+	c.start()
+	c.wait(10 * time.Second)
+	var b []byte
+	for i := 0; i < 500; i++ {
+		var err error
+		if b, err = os.ReadFile(hook); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !bytes.Contains(b, []byte(`"exitCode":0`)) || !bytes.Contains(b, []byte(`"log":"last words\n"`)) {
+		t.Errorf("the exit command saw %q", b)
+	}
+}
+
 // TestRotationFollow: a follower started before the container sees every line in order while
 // the monitor rotates the log under it; afterwards at most max-file files are left.
 func TestRotationFollow(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -77,6 +78,27 @@ func (o *Options) args() ([]string, error) {
 	}
 	if o.Terminal && o.ConsoleSocket == "" {
 		return nil, errors.New("monitor: a terminal needs a ConsoleSocket")
+	}
+	// The monitor runs in /: relative paths are made absolute here.
+	for _, p := range []*string{&o.Binary, &o.Runtime, &o.RuntimeRoot, &o.RuntimeLog, &o.Bundle, &o.PidFile, &o.ExitFile,
+		&o.AttachSocket, &o.ConsoleSocket, &o.LogPath, &o.MonitorLog} {
+		bare := (p == &o.Runtime || p == &o.Binary) && !strings.Contains(*p, "/") // found in PATH
+		if *p != "" && !filepath.IsAbs(*p) && !bare {
+			abs, err := filepath.Abs(*p)
+			if err != nil {
+				return nil, fmt.Errorf("monitor: %w", err)
+			}
+			*p = abs
+		}
+	}
+	for _, p := range []*string{&o.Binary, &o.Runtime} {
+		if !filepath.IsAbs(*p) {
+			abs, err := exec.LookPath(*p)
+			if err != nil {
+				return nil, fmt.Errorf("monitor: %w", err)
+			}
+			*p = abs
+		}
 	}
 	for _, s := range []string{o.AttachSocket, o.ConsoleSocket} {
 		if len(s) > 107 {

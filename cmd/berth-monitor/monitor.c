@@ -288,14 +288,15 @@ static long long log_size;
 static int log_kind; // 0 none, 1 json-file, 2 k8s-file
 static int log_broken; // a write failed (disk full?): stop logging rather than spin on errors
 
-static void log_open(void) {
+static int log_open(void) {
 	log_fd = open(o.log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (log_fd < 0)
-		fail("open log %s", o.log_path);
+		return -1;
 	struct stat st;
 	if (fstat(log_fd, &st) < 0)
-		fail("stat log %s", o.log_path);
+		return -1;
 	log_size = st.st_size;
+	return 0;
 }
 
 // log_rotate shifts name.log.N-1 .. name.log to name.log.N .. name.log.1, as Docker's json-file
@@ -321,7 +322,13 @@ static void log_rotate(void) {
 			say("monitor: rotate %s: %s\n", from, strerror(errno));
 	}
 	close(log_fd);
-	log_open();
+	log_fd = -1;
+	if (log_open() < 0) {
+		// The container must go on, and the monitor with it (its exit status matters more
+		// than its log): logging stops.
+		say("monitor: reopen log %s: %s\n", o.log_path, strerror(errno));
+		log_broken = 1;
+	}
 }
 
 static char rec[LINE_MAX_BYTES * 6 + 256];
@@ -581,13 +588,13 @@ static void stdin_write(void) {
 		// The container closed its stdin (EPIPE) or the pty is gone: what is queued is lost.
 		stdin_len = 0;
 		stdin_close();
-		return;
+	} else {
+		memmove(stdin_buf, stdin_buf + w, stdin_len - (size_t)w);
+		stdin_len -= (size_t)w;
+		if (!stdin_len && stdin_close_pending)
+			stdin_close();
 	}
-	memmove(stdin_buf, stdin_buf + w, stdin_len - (size_t)w);
-	stdin_len -= (size_t)w;
-	if (!stdin_len && stdin_close_pending)
-		stdin_close();
-	// Room again: frames held back in clients can go on.
+	// Room again (or stdin gone, and held input is dropped): frames held back in clients can go on.
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (clients[i].fd >= 0 && clients[i].in_len)
 			client_frames(&clients[i]);
@@ -1007,8 +1014,8 @@ __attribute__((constructor)) static void berth_monitor(void) {
 		log_kind = 1;
 	else if (!strcmp(o.log_driver, "k8s-file"))
 		log_kind = 2;
-	if (log_kind)
-		log_open();
+	if (log_kind && log_open() < 0)
+		fail("open log %s", o.log_path);
 	if (o.attach_socket)
 		attach_fd = attach_listen();
 
