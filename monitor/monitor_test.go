@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -513,10 +515,26 @@ func TestMonitorKilled(t *testing.T) {
 	c := newCtr(t, "", false, "sleep", "1000")
 	c.spawn()
 	c.start()
+	res := make(chan error, 1)
+	var exit *Exit
+	go func() {
+		var err error
+		exit, err = Attach(context.Background(), c.opts.AttachSocket, AttachOptions{Stdout: io.Discard})
+		res <- err
+	}()
+	waitAttached(t, c.p.Pid)
 	if err := syscall.Kill(c.p.Pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	waitGone(t, c.p.Pid, c.p.StartTime)
+	select {
+	case err := <-res:
+		if err != nil || exit != nil {
+			t.Errorf("attach when the monitor died: %+v %v", exit, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("attach hangs after the monitor died")
+	}
 	st, err := Status(*c.p, c.opts.ExitFile)
 	if err != nil || st.State != Running || st.MonitorAlive {
 		t.Errorf("status with the monitor killed: %+v %v", st, err)
@@ -621,5 +639,51 @@ func TestMonitorFds(t *testing.T) {
 	}
 	if e := c.wait(10 * time.Second); e.Signal != int(syscall.SIGKILL) || e.Code != 137 {
 		t.Errorf("exit %+v", e)
+	}
+}
+
+// TestLongLinesAndSlowClient: a line longer than 16 KiB becomes partial records as Docker cuts
+// it; an attach client that reads nothing is dropped and does not hold the container up.
+func TestLongLinesAndSlowClient(t *testing.T) {
+	c := newCtr(t, "", false, "sh", "-c", "head -c 40000 /dev/zero | tr '\\0' a; echo; head -c 3000000 /dev/zero >&2; echo end")
+	c.spawn()
+	conn, err := net.Dial("unix", c.opts.AttachSocket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	waitAttached(t, c.p.Pid)
+	c.start()
+	c.wait(20 * time.Second)
+	var entries []Entry
+	var stderr int
+	err = ReadLogs(context.Background(), LogOptions{Driver: LogJSONFile, Path: c.opts.LogPath}, func(e Entry) error {
+		if e.Stream == "stderr" {
+			stderr += len(e.Data)
+			return nil
+		}
+		entries = append(entries, e)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int
+	var partial []bool
+	for _, e := range entries {
+		sizes = append(sizes, len(e.Data))
+		partial = append(partial, e.Partial)
+	}
+	if fmt.Sprint(sizes, partial) != "[16384 16384 7233 4] [true true false false]" {
+		t.Errorf("records %v partial %v", sizes, partial)
+	}
+	if stderr != 3000000 {
+		t.Errorf("stderr: %d bytes logged", stderr)
+	}
+	// The client was dropped: reading gives what was queued, then EOF, and no exit frame.
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := io.Copy(io.Discard, conn)
+	if err != nil || n > 4<<20 {
+		t.Errorf("slow client: read %d bytes, %v", n, err)
 	}
 }

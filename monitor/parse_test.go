@@ -76,7 +76,11 @@ func FuzzParseLogLine(f *testing.F) {
 	f.Add([]byte(`{"log":"hello\n","stream":"stdout","time":"2026-12-02T18:23:05.570444639Z"}`))
 	f.Add([]byte("2026-12-02T18:23:05.570444639Z stdout F hello world"))
 	f.Add([]byte("2026-12-02T18:23:05Z stderr P:x part"))
+	f.Add([]byte(`{"exitCode":137,"signal":9,"time":"2026-12-02T18:23:06.57180848Z"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if e, err := parseExit(b); err == nil && (e.Code < 0 || e.Code > 255) {
+			t.Fatalf("exit file: code %d accepted", e.Code)
+		}
 		if e, err := ParseJSONLine(b); err == nil && e.Stream != "stdout" && e.Stream != "stderr" {
 			t.Fatalf("json-file: stream %q accepted", e.Stream)
 		}
