@@ -687,3 +687,39 @@ func TestLongLinesAndSlowClient(t *testing.T) {
 		t.Errorf("slow client: read %d bytes, %v", n, err)
 	}
 }
+
+// TestSpawnTimeout: a runtime that never finishes its create is killed with its monitor when the
+// caller gives up.
+func TestSpawnTimeout(t *testing.T) {
+	c := newCtr(t, "", false, "true")
+	o := c.opts // the clean-up still deletes with the real runtime
+	o.Runtime = filepath.Join(c.dir, "hanging-runtime")
+	if err := os.WriteFile(o.Runtime, []byte("#!/bin/sh\nexec sleep 1000\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := Spawn(ctx, o); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("spawn with a hanging runtime: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("spawn took %v", d)
+	}
+	for i := 0; ; i++ {
+		left := false
+		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range procs {
+			if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte(c.opts.ID)) {
+				left = true
+			}
+		}
+		if !left {
+			break
+		}
+		if i == 100 {
+			t.Fatal("the monitor or its runtime is still there")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -149,7 +149,9 @@ func (o *Options) args() ([]string, error) {
 
 // Spawn starts a monitor, which runs the runtime's create, and returns once the container is
 // created (its init waits for the runtime's start, which the caller runs) or creation failed.
-// The monitor is detached: it outlives the caller.
+// The monitor is detached: it outlives the caller. On a timeout or cancellation the monitor and
+// the runtime are killed; a container the runtime had created by then is the caller's to delete
+// (runtime delete --force), as after any failed create.
 func Spawn(ctx context.Context, o Options) (*Process, error) {
 	args, err := o.args()
 	if err != nil {
@@ -185,9 +187,9 @@ func Spawn(ctx context.Context, o Options) (*Process, error) {
 	if err := cmd.Wait(); err != nil {
 		return nil, fmt.Errorf("monitor: %s: %w", o.Binary, err)
 	}
-	deadline := time.Now().Add(o.Timeout)
+	deadline, ctxDeadline := time.Now().Add(o.Timeout), false
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+		deadline, ctxDeadline = d, true
 	}
 	if err := r.SetReadDeadline(deadline); err != nil {
 		return nil, fmt.Errorf("monitor: %w", err)
@@ -197,8 +199,10 @@ func Spawn(ctx context.Context, o Options) (*Process, error) {
 	p := &Process{}
 	fail := func(err error) (*Process, error) {
 		if p.Pid > 0 && Alive(p.Pid, p.StartTime) {
-			// Timed out or cancelled: the monitor (and the runtime it waits for) would go on.
-			killMonitor(p.Pid)
+			// Timed out or cancelled: the monitor and the runtime it waits for would go on. Both
+			// are in the process group of the first process (the session it made), which the
+			// container's init, in a session of its own, is not.
+			killGroup(cmd.Process.Pid)
 		}
 		for _, s := range []string{o.AttachSocket, o.ConsoleSocket} {
 			if s != "" {
@@ -235,8 +239,13 @@ func Spawn(ctx context.Context, o Options) (*Process, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			err = ctx.Err()
+		case errors.Is(err, os.ErrDeadlineExceeded) && ctxDeadline:
+			err = context.DeadlineExceeded // the read deadline was ctx's, a moment early
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			err = fmt.Errorf("no create result within %v", o.Timeout)
 		}
 		return fail(fmt.Errorf("monitor: waiting for create: %w", err))
 	}

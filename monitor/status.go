@@ -125,7 +125,7 @@ func Alive(pid int, start uint64) bool {
 	return err == nil && st == start
 }
 
-func killMonitor(pid int) {
+func killGroup(pgid int) {
 	// Best effort: the monitor is being abandoned because its caller gave up.
-	_ = syscall.Kill(pid, syscall.SIGKILL)
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 }
