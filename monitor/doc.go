@@ -1,0 +1,80 @@
+// Package monitor is the engine's side of berth-monitor, the per-container monitor (the conmon
+// role): Spawn starts one, Status and ReadExit tell what became of the container, ReadLogs reads
+// (and follows) its logs, Attach connects a terminal or streams to it.
+//
+// # Why a C monitor
+//
+// A monitor runs for every container, so its idle memory is a product figure: it must be at most
+// conmon's (0.47 MiB PSS here). A Go process cannot get there (0.93 MiB PSS idle), so
+// cmd/berth-monitor does all of its work in a C constructor that runs before the Go runtime
+// starts and ends with _exit(): Go never initialises. Its text pages are shared by all monitors.
+//
+// # Life of a monitor
+//
+// Spawn execs berth-monitor with _BERTH_MONITOR set, its options as flags and a sync pipe as
+// fd 3. The monitor calls setsid and forks (the process Spawn started exits at once, so the
+// monitor is detached from the caller and outlives it), becomes a child subreaper and runs
+// `RUNTIME [--root R] [--log L --log-format json] create --bundle B --pid-file F
+// [--console-socket S] ID`. The container's init is the runtime's child; when the runtime exits
+// the init is reparented to the monitor, which can then wait for it. The monitor writes to the
+// sync pipe, one line each:
+//
+//	monitor PID          the monitor's pid (always first)
+//	pid PID              create succeeded: the container's init pid; the pipe is then closed
+//	error MESSAGE        the monitor failed, or "error create-failed STATUS": the runtime did,
+//	                     and its own message is the last error in its json log
+//
+// The engine then runs the runtime's `start` itself: start needs no monitor, and the engine
+// already has the runtime interface to do it with the engine's own error handling.
+//
+// # Exit file
+//
+// When the init exits, before anything else (draining output, closing logs), the monitor writes
+// the exit file with write-to-temporary and rename, so it is absent or whole:
+//
+//	{"exitCode":137,"signal":9,"time":"2026-12-02T18:23:06.57180848Z"}
+//
+// exitCode is 128+signal for an init killed by a signal, as Docker reports it. Then it drains
+// the output (until EOF, at most 5 s), tells attached clients, closes the logs, unlinks the attach
+// socket, starts the exit command (not waited for) and exits.
+//
+// If the monitor is killed (SIGKILL), nothing writes the exit file: the init is reparented to
+// the next subreaper or pid 1, keeps running, and when it ends its status is lost. Status tells
+// those cases apart from the pid and start time of the init and the monitor:
+//
+//	exit file present                      -> Exited, with its code and time
+//	init alive (same pid and start time)   -> Running (MonitorAlive says whether anyone logs it)
+//	init gone, no exit file, monitor alive -> Running: the monitor is writing the file now
+//	init gone, no exit file, monitor dead  -> Unknown: the container exited, its code is lost
+//
+// # Logs
+//
+// json-file is Docker's format, one JSON object a line:
+//
+//	{"log":"hello\n","stream":"stdout","time":"2026-12-02T18:23:05.570444639Z"}
+//
+// k8s-file is the CRI format: "TIME STREAM TAG MESSAGE", where TAG is F for a full line (whose
+// newline the record's own newline stands for) and P for a partial one. As Docker does, lines
+// longer than 16 KiB are cut into partial records (log without its final "\n") and a stream
+// that ends without a newline gives a partial record. With a max size the log rotates as
+// Docker's json-file does: before a record that would take name.log past it, name.log.N-1 ..
+// name.log move to name.log.N .. name.log.1 (at most max-file files in all); max-file 1
+// truncates name.log instead.
+//
+// # Attach protocol
+//
+// The attach socket is a unix stream socket (mode 0600) in the container's run dir. Both ways
+// carry frames: one type byte, a 4-byte big-endian length (at most 32 KiB), the payload.
+//
+//	client -> monitor:  'i' data for the container's stdin (dropped if it has none)
+//	                    'c' close the container's stdin (once the queued input is written)
+//	                    'r' window size, 4 bytes: rows, cols (uint16 big-endian); terminal only
+//	monitor -> client:  'o' stdout (with a terminal: everything), 'e' stderr
+//	                    'x' the container exited: the exit file's JSON; the monitor then hangs up
+//
+// A client gets the output written after it connected (the log has what came before). The
+// monitor never blocks on a client: one that falls 256 KiB behind is disconnected. Input is
+// taken from a client only while the container's stdin has room, so a container that does not
+// read its stdin slows the client, not the monitor. At most 16 clients at once. Detach keys are
+// the client's business: Attach stops forwarding and hangs up; the container notices nothing.
+package monitor
