@@ -1,7 +1,7 @@
 #!/bin/bash
-# Builds bin/berth-runtime and bin/berth-monitor (the per-container monitor) as static binaries
-# (cgo linked statically), so that they run in the busybox-only test guest and inside any
-# container or chroot.
+# Builds bin/berth-runtime, bin/berth-monitor (the per-container monitor) and bin/berth-init (the
+# container's --init and the pod's pause) as static binaries (cgo linked statically), so that they
+# run in the busybox-only test guest and inside any container or chroot.
 # Exit status 3 means cmd/berth-runtime does not exist yet.
 set -euo pipefail
 export PATH=/usr/local/go/bin:$PATH
@@ -21,13 +21,13 @@ if [ "${BERTH_LIBC:-musl}" = musl ] && command -v musl-gcc >/dev/null; then
 	trap 'rm -rf "$kh"' EXIT
 	ln -s /usr/include/linux /usr/include/asm-generic "$kh/"
 	ln -s "/usr/include/$(gcc -print-multiarch)/asm" "$kh/asm"
-	for b in berth-runtime berth-monitor; do
+	for b in berth-runtime berth-monitor berth-init; do
 		CC=musl-gcc CGO_CFLAGS="-O2 -g -idirafter $kh" CGO_ENABLED=1 \
 			go build -ldflags '-linkmode external -extldflags -static' -o bin/$b ./cmd/$b
 		echo "build: bin/$b (static, musl)" >&2
 	done
 else
-	for b in berth-runtime berth-monitor; do
+	for b in berth-runtime berth-monitor berth-init; do
 		CGO_ENABLED=1 go build -ldflags '-linkmode external -extldflags -static' \
 			-o bin/$b ./cmd/$b
 		echo "build: bin/$b (static, glibc)" >&2
