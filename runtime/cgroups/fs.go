@@ -139,7 +139,19 @@ func procsRecursive(dir string) ([]int, error) {
 // removeTree removes a cgroup directory and any cgroups below it, deepest first. A cgroup
 // whose last process has just exited can stay busy for a moment, so EBUSY is retried briefly.
 // A directory that is already gone is not an error.
+//
+// The rmdir comes first and the directory is listed only when it fails: a container's cgroup
+// rarely has children, and listing a cgroup directory (dozens of control files, each made up
+// by the kernel) cost more than the rmdir itself (about a third of delete's cgroup time).
 func removeTree(dir string) error {
+	err := unix.Rmdir(dir)
+	if err == nil || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	// v1 says EBUSY for a cgroup with children (or processes), v2 ENOTEMPTY or EBUSY.
+	if !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.ENOTEMPTY) {
+		return fmt.Errorf("rmdir %s: %w", dir, err)
+	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
