@@ -17,20 +17,37 @@ import (
 // write writes one value to a cgroup file. Cgroup files are never created: a missing file means
 // the controller or feature is absent, which is reported as ErrNotSupported.
 func write(dir, file, val string) error {
+	w := &fileWriter{}
+	defer w.close()
+	return w.write(dir, file, val)
+}
+
+// fileWriter writes values to cgroup files, keeping the last file open for the next value
+// to the same file (a cgroup file takes each write(2) as one value).
+type fileWriter struct {
+	path string
+	fd   int
+}
+
+func (w *fileWriter) write(dir, file, val string) error {
 	p := filepath.Join(dir, file)
-	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			if _, derr := os.Stat(dir); derr != nil {
-				return fmt.Errorf("write %s: %w", p, derr)
+	if w.path != p {
+		w.close()
+		fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				if _, derr := os.Stat(dir); derr != nil {
+					return fmt.Errorf("write %s: %w", p, derr)
+				}
+				return notSupported("%s (no %s)", file, p)
 			}
-			return notSupported("%s (no %s)", file, p)
+			return fmt.Errorf("open %s: %w", p, err)
 		}
-		return fmt.Errorf("open %s: %w", p, err)
+		w.path, w.fd = p, fd
 	}
-	defer unix.Close(fd)
+	var err error
 	for {
-		_, err = unix.Write(fd, []byte(val))
+		_, err = unix.Write(w.fd, []byte(val))
 		if !errors.Is(err, unix.EINTR) {
 			break
 		}
@@ -39,6 +56,13 @@ func write(dir, file, val string) error {
 		return fmt.Errorf("write %q to %s: %w", val, p, err)
 	}
 	return nil
+}
+
+func (w *fileWriter) close() {
+	if w.path != "" {
+		unix.Close(w.fd)
+		w.path = ""
+	}
 }
 
 func exists(dir, file string) bool {
