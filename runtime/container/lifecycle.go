@@ -214,7 +214,10 @@ func Create(o CreateOpts) (c *Container, err error) {
 					return nil, err
 				}
 			}
-			in.createCtrHook = c.stateJSON(StatusCreated)
+			if spec.Hooks != nil && (len(spec.Hooks.CreateContainer) > 0 || len(spec.Hooks.StartContainer) > 0) {
+				// Only hooks read it: encoding the state costs a reflective encoder set-up.
+				in.createCtrHook = c.stateJSON(StatusCreated)
+			}
 			in.noSetgroups = setgroupsDenied(pid)
 			return secondPlan(in)
 		},
