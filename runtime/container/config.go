@@ -59,7 +59,7 @@ type linuxSpec struct {
 
 // decodeSpec decodes the first JSON value of data as a config.
 func decodeSpec(data []byte) (*specs.Spec, error) {
-	if spec, ok := fastDecodeSpec(data); ok {
+	if spec, _, ok := fastDecodeSpec(data); ok {
 		return spec, nil
 	}
 	var ls linuxSpec

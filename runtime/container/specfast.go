@@ -26,11 +26,14 @@ import (
 // caller decodes the whole config with encoding/json, which then produces exactly today's
 // result or error. FuzzFastDecodeSpec checks that whenever it succeeds, encoding/json gives
 // the same spec.
-func fastDecodeSpec(data []byte) (*specs.Spec, bool) {
+//
+// end is the offset just past the config's JSON value (what json.Decoder.InputOffset says after
+// Decode): the bytes after it are not looked at, as with encoding/json's Decoder.
+func fastDecodeSpec(data []byte) (spec *specs.Spec, end int, ok bool) {
 	d := &fastDec{b: data}
 	d.ws()
 	var s specs.Spec
-	ok := d.object(func(key string) bool {
+	ok = d.object(func(key string) bool {
 		switch key {
 		case "ociVersion":
 			return d.str(&s.Version)
@@ -68,9 +71,9 @@ func fastDecodeSpec(data []byte) (*specs.Spec, bool) {
 		return false
 	})
 	if !ok {
-		return nil, false
+		return nil, 0, false
 	}
-	return &s, true
+	return &s, d.i, true
 }
 
 type fastDec struct {

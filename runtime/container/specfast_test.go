@@ -10,16 +10,17 @@ import (
 )
 
 // reflectDecode is what decodeSpec did before the fast path: encoding/json into linuxSpec.
-func reflectDecode(data []byte) (*specs.Spec, error) {
+func reflectDecode(data []byte) (*specs.Spec, int, error) {
 	var ls linuxSpec
-	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&ls); err != nil {
-		return nil, err
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&ls); err != nil {
+		return nil, 0, err
 	}
 	return &specs.Spec{
 		Version: ls.Version, Process: ls.Process, Root: ls.Root, Hostname: ls.Hostname,
 		Domainname: ls.Domainname, Mounts: ls.Mounts, Hooks: ls.Hooks, Annotations: ls.Annotations,
 		Linux: ls.Linux,
-	}, nil
+	}, int(dec.InputOffset()), nil
 }
 
 func fastSeeds(t testing.TB) [][]byte {
@@ -59,13 +60,16 @@ func fastSeeds(t testing.TB) [][]byte {
 
 func TestFastDecodeSpecMatchesEncodingJSON(t *testing.T) {
 	for i, data := range fastSeeds(t) {
-		fast, ok := fastDecodeSpec(data)
+		fast, end, ok := fastDecodeSpec(data)
 		if !ok {
 			t.Fatalf("seed %d: the fast decoder gave up on %s", i, data)
 		}
-		want, err := reflectDecode(data)
+		want, wantEnd, err := reflectDecode(data)
 		if err != nil {
 			t.Fatalf("seed %d: encoding/json: %v", i, err)
+		}
+		if end != wantEnd {
+			t.Errorf("seed %d: value ends at %d, encoding/json says %d", i, end, wantEnd)
 		}
 		if !reflect.DeepEqual(fast, want) {
 			t.Errorf("seed %d: fast decode differs:\n got %+v\nwant %+v", i, fast, want)
@@ -91,7 +95,7 @@ func TestFastDecodeSpecGivesUp(t *testing.T) {
 		`{"linux":{"resources":{"memory":{"limit":1}}`,
 		`{"mounts":[{"destination":"/a"},]}`,
 	} {
-		if spec, ok := fastDecodeSpec([]byte(in)); ok {
+		if spec, _, ok := fastDecodeSpec([]byte(in)); ok {
 			t.Errorf("fast decoder accepted %q: %+v", in, spec)
 		}
 	}
@@ -105,13 +109,16 @@ func FuzzFastDecodeSpec(f *testing.F) {
 	}
 	f.Add([]byte(`{"process":{"args":["a"]},"linux":{"namespaces":[{"type":"mount"}]}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fast, ok := fastDecodeSpec(data)
+		fast, end, ok := fastDecodeSpec(data)
 		if !ok {
 			return
 		}
-		want, err := reflectDecode(data)
+		want, wantEnd, err := reflectDecode(data)
 		if err != nil {
 			t.Fatalf("fast decoder accepted %q, encoding/json refused it: %v", data, err)
+		}
+		if end != wantEnd {
+			t.Fatalf("%q: value ends at %d, encoding/json says %d", data, end, wantEnd)
 		}
 		if !reflect.DeepEqual(fast, want) {
 			t.Fatalf("%q: fast decode differs:\n got %+v\nwant %+v", data, fast, want)
