@@ -1,4 +1,9 @@
 // Command berth-runtime is Berth's OCI runtime, with a runc-compatible command line.
+
+// A command lives for milliseconds: the goroutine that would follow cgroup CPU limit changes
+// to adjust GOMAXPROCS is not worth its start.
+//
+//go:debug updatemaxprocs=0
 package main
 
 import (

@@ -111,11 +111,18 @@ func setV1Devices(dir string, rules []specs.LinuxDeviceCgroup) error {
 		if r.typ == 'a' && r.access != accAll {
 			return errors.New("device rule for all devices with partial access is not supported on cgroup v1")
 		}
+	}
+	// Each write(2) to devices.allow or devices.deny is one rule, so a run of rules for the
+	// same file goes through one open file: the default set (deny all, then nine allows) takes
+	// two opens instead of ten.
+	w := &fileWriter{}
+	defer w.close()
+	for _, r := range rs {
 		file := "devices.deny"
 		if r.allow {
 			file = "devices.allow"
 		}
-		if err := write(dir, file, r.v1String()); err != nil {
+		if err := w.write(dir, file, r.v1String()); err != nil {
 			return fmt.Errorf("device rule %q: %w", r.v1String(), err)
 		}
 	}

@@ -17,20 +17,37 @@ import (
 // write writes one value to a cgroup file. Cgroup files are never created: a missing file means
 // the controller or feature is absent, which is reported as ErrNotSupported.
 func write(dir, file, val string) error {
+	w := &fileWriter{}
+	defer w.close()
+	return w.write(dir, file, val)
+}
+
+// fileWriter writes values to cgroup files, keeping the last file open for the next value
+// to the same file (a cgroup file takes each write(2) as one value).
+type fileWriter struct {
+	path string
+	fd   int
+}
+
+func (w *fileWriter) write(dir, file, val string) error {
 	p := filepath.Join(dir, file)
-	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			if _, derr := os.Stat(dir); derr != nil {
-				return fmt.Errorf("write %s: %w", p, derr)
+	if w.path != p {
+		w.close()
+		fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				if _, derr := os.Stat(dir); derr != nil {
+					return fmt.Errorf("write %s: %w", p, derr)
+				}
+				return notSupported("%s (no %s)", file, p)
 			}
-			return notSupported("%s (no %s)", file, p)
+			return fmt.Errorf("open %s: %w", p, err)
 		}
-		return fmt.Errorf("open %s: %w", p, err)
+		w.path, w.fd = p, fd
 	}
-	defer unix.Close(fd)
+	var err error
 	for {
-		_, err = unix.Write(fd, []byte(val))
+		_, err = unix.Write(w.fd, []byte(val))
 		if !errors.Is(err, unix.EINTR) {
 			break
 		}
@@ -39,6 +56,13 @@ func write(dir, file, val string) error {
 		return fmt.Errorf("write %q to %s: %w", val, p, err)
 	}
 	return nil
+}
+
+func (w *fileWriter) close() {
+	if w.path != "" {
+		unix.Close(w.fd)
+		w.path = ""
+	}
 }
 
 func exists(dir, file string) bool {
@@ -139,7 +163,19 @@ func procsRecursive(dir string) ([]int, error) {
 // removeTree removes a cgroup directory and any cgroups below it, deepest first. A cgroup
 // whose last process has just exited can stay busy for a moment, so EBUSY is retried briefly.
 // A directory that is already gone is not an error.
+//
+// The rmdir comes first and the directory is listed only when it fails: a container's cgroup
+// rarely has children, and listing a cgroup directory (dozens of control files, each made up
+// by the kernel) cost more than the rmdir itself (about a third of delete's cgroup time).
 func removeTree(dir string) error {
+	err := unix.Rmdir(dir)
+	if err == nil || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	// v1 says EBUSY for a cgroup with children (or processes), v2 ENOTEMPTY or EBUSY.
+	if !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.ENOTEMPTY) {
+		return fmt.Errorf("rmdir %s: %w", dir, err)
+	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {

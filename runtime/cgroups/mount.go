@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,7 +43,28 @@ func v1Mounts() (map[string]v1Mount, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read mountinfo: %w", err)
 	}
+	lastMountinfo.Lock()
+	lastMountinfo.b = b
+	lastMountinfo.Unlock()
 	return parseV1Mounts(b)
+}
+
+var lastMountinfo struct {
+	sync.Mutex
+	b []byte
+}
+
+// Mountinfo returns /proc/self/mountinfo as Open last read it in this process, or reads it when
+// Open did not. Create reads it twice otherwise (cgroups, then the container's /sys/fs/cgroup
+// mounts), moments apart; each read makes the kernel format every mount (~0.1 ms).
+func Mountinfo() ([]byte, error) {
+	lastMountinfo.Lock()
+	b := lastMountinfo.b
+	lastMountinfo.Unlock()
+	if b != nil {
+		return b, nil
+	}
+	return os.ReadFile("/proc/self/mountinfo")
 }
 
 func parseV1Mounts(b []byte) (map[string]v1Mount, error) {

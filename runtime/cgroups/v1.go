@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -25,11 +26,24 @@ type v1Manager struct {
 	paths map[string]string
 }
 
+// openedMounts are the hierarchies the last openV1 of this process found. fillAll takes them
+// instead of reading mountinfo again: `run` opens the cgroup in create and loads it again from
+// the saved paths in delete, and the second read and parse cost ~0.1 ms. Open itself always
+// reads mountinfo afresh; a stale list here could only miss a hierarchy mounted since, which
+// fillAll uses for the extra tries of Destroy and for hierarchies Set adds.
+var openedMounts struct {
+	sync.Mutex
+	m map[string]v1Mount
+}
+
 func openV1(rel string, relative bool) (*v1Manager, error) {
 	mounts, err := v1Mounts()
 	if err != nil {
 		return nil, err
 	}
+	openedMounts.Lock()
+	openedMounts.m = mounts
+	openedMounts.Unlock()
 	if len(mounts) == 0 {
 		return nil, errors.New("no cgroup v1 hierarchies mounted, and /sys/fs/cgroup is not cgroup2")
 	}
@@ -162,6 +176,11 @@ func (m *v1Manager) uniqueDirs() []string {
 // process may join it, so each new level gets its parent's.
 func (m *v1Manager) mkdir(dir string) error {
 	if dir != m.all["cpuset"] {
+		// One mkdir in the usual case (a new directory under an existing parent); MkdirAll
+		// would stat the directory and its parent first.
+		if err := unix.Mkdir(dir, 0o755); err == nil {
+			return nil
+		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("create cgroup: %w", err)
 		}
@@ -291,9 +310,14 @@ func (m *v1Manager) fillAll() error {
 	if m.all != nil {
 		return nil
 	}
-	mounts, err := v1Mounts()
-	if err != nil {
-		return err
+	openedMounts.Lock()
+	mounts := openedMounts.m
+	openedMounts.Unlock()
+	if mounts == nil {
+		var err error
+		if mounts, err = v1Mounts(); err != nil {
+			return err
+		}
 	}
 	var rel string
 	for c, p := range m.paths {

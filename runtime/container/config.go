@@ -103,6 +103,9 @@ type linuxSpec struct {
 
 // decodeSpec decodes the first JSON value of data as a config.
 func decodeSpec(data []byte) (*specs.Spec, error) {
+	if spec, _, ok := fastDecodeSpec(data); ok {
+		return spec, nil
+	}
 	var ls linuxSpec
 	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&ls); err != nil {
 		return nil, err

@@ -252,7 +252,10 @@ func Create(o CreateOpts) (c *Container, err error) {
 					return nil, err
 				}
 			}
-			in.createCtrHook = c.stateJSON(StatusCreated)
+			if spec.Hooks != nil && (len(spec.Hooks.CreateContainer) > 0 || len(spec.Hooks.StartContainer) > 0) {
+				// Only hooks read it: encoding the state costs a reflective encoder set-up.
+				in.createCtrHook = c.stateJSON(StatusCreated)
+			}
 			in.noSetgroups = setgroupsDenied(pid)
 			if ns, ok := hasNS(spec, specs.MountNamespace); ok && ns.Path != "" {
 				// The process has joined the namespace: its /proc root is that namespace's.

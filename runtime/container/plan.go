@@ -2,7 +2,6 @@ package container
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -12,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/runtime/caps"
+	"github.com/berth-dev/berth/runtime/cgroups"
 	"github.com/berth-dev/berth/runtime/nsexec"
 )
 
@@ -791,7 +791,8 @@ type v1Hierarchy struct {
 
 // v1Hierarchies lists the host's cgroup v1 mounts.
 func v1Hierarchies() []v1Hierarchy {
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	// As cgroups.Open read it for this create, when it did.
+	data, err := cgroups.Mountinfo()
 	if err != nil {
 		return nil
 	}

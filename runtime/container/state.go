@@ -175,7 +175,7 @@ func (c *Container) save() error {
 		}
 		c.s.RawSpec = raw
 	}
-	data, err := json.Marshal(&c.s)
+	data, err := encodeSaved(&c.s)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
