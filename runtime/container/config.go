@@ -55,22 +55,27 @@ func loadSpec(bundle string) (*specs.Spec, []byte, error) {
 
 var errConfigTooLarge = fmt.Errorf("larger than the %d MiB a config may have", MaxConfigSize>>20)
 
-// decodeSpecFrom decodes the first JSON value of r, reading at most MaxConfigSize bytes as it
-// goes (the file may grow after a stat), and returns the bytes of that value: trailing data
-// after it is ignored, as encoding/json's Decoder does.
+// decodeSpecFrom decodes the first JSON value of r, reading at most MaxConfigSize bytes (the
+// file may grow after a stat), and returns the bytes of that value: trailing data after it is
+// ignored, as encoding/json's Decoder does. The common shape takes the decoder without
+// reflection (specfast.go); anything else goes through encoding/json.
 func decodeSpecFrom(r io.Reader) (*specs.Spec, []byte, error) {
-	var buf bytes.Buffer
-	lr := &io.LimitedReader{R: r, N: MaxConfigSize + 1}
-	dec := json.NewDecoder(io.TeeReader(lr, &buf))
-	var ls linuxSpec
-	err := dec.Decode(&ls)
-	if lr.N == 0 {
-		return nil, nil, errConfigTooLarge
-	}
+	data, err := io.ReadAll(io.LimitReader(r, MaxConfigSize+1))
 	if err != nil {
 		return nil, nil, err
 	}
-	return ls.spec(), buf.Bytes()[:dec.InputOffset()], nil
+	if len(data) > MaxConfigSize {
+		return nil, nil, errConfigTooLarge
+	}
+	if spec, end, ok := fastDecodeSpec(data); ok {
+		return spec, data[:end], nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var ls linuxSpec
+	if err := dec.Decode(&ls); err != nil {
+		return nil, nil, err
+	}
+	return ls.spec(), data[:dec.InputOffset()], nil
 }
 
 // ParseSpec decodes and validates a config.json; name is used in errors.

@@ -10,12 +10,12 @@ import (
 // encodeSaved encodes the state as json.Marshal(&s) would decode back, without reflection:
 // create saves the state twice, and encoding/json's first Marshal of the saved type builds
 // encoders for it and everything it reaches, then re-compacts the kept config.json (~0.2 ms
-// of a start together). Hooks, which only some configs have, still go through encoding/json.
+// of a start together). The config and the hooks are kept as raw JSON and copied as they are.
 //
 // TestEncodeSavedCoversEveryField fills every field of saved by reflection and checks that
 // the decoded result is the same: a field added to saved without a line here fails it.
 func encodeSaved(s *saved) ([]byte, error) {
-	if s.RawSpec != nil && !json.Valid(s.RawSpec) {
+	if (s.RawSpec != nil && !json.Valid(s.RawSpec)) || (s.HooksJSON != nil && !json.Valid(s.HooksJSON)) {
 		// json.Marshal's error, as before.
 		return json.Marshal(s)
 	}
@@ -48,18 +48,30 @@ func encodeSaved(s *saved) ([]byte, error) {
 	} else {
 		b = append(b, s.RawSpec...)
 	}
-	if s.Hooks != nil {
-		h, err := json.Marshal(s.Hooks)
-		if err != nil {
-			return nil, err
-		}
-		b = append(b, `,"hooks":`...)
-		b = append(b, h...)
+	// Always written, "null" without hooks: a state without the key comes from an older
+	// binary (see saved.HooksJSON).
+	b = append(b, `,"hooks":`...)
+	if s.HooksJSON == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, s.HooksJSON...)
 	}
 	b = appendStringMap(b, "namespace_paths", s.NsPaths)
 	b = appendBool(b, "started", s.StartedOnce)
 	b = appendBool(b, "cgroups_owned", s.CgroupsOwned)
 	b = appendBool(b, "no_new_keyring", s.NoNewKeyring)
+	b = appendBool(b, "host_mounts", s.HostMounts)
+	if len(s.KeepMounts) > 0 {
+		b = append(b, `,"keep_mounts":[`...)
+		for i, id := range s.KeepMounts {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, int64(id), 10)
+		}
+		b = append(b, ']')
+	}
+	b = appendBool(b, "restore_rootfs_rw", s.RestoreRootfsRW)
 	return append(b, '}'), nil
 }
 

@@ -32,6 +32,8 @@ func fill(t *testing.T, v reflect.Value) {
 			f.SetUint(1<<63 + uint64(i))
 		case f.Kind() == reflect.Bool:
 			f.SetBool(true)
+		case f.Type() == reflect.TypeOf([]int(nil)):
+			f.Set(reflect.ValueOf([]int{i, 1 << 40, -1}))
 		case f.Type() == reflect.TypeOf(map[string]string(nil)):
 			f.Set(reflect.ValueOf(map[string]string{name + "b": "2", name + "a": "1<>&"}))
 		default:
@@ -65,11 +67,16 @@ func TestEncodeSavedCoversEveryField(t *testing.T) {
 	if !json.Valid(got.RawSpec) || compact(t, got.RawSpec) != compact(t, want.RawSpec) {
 		t.Errorf("config: got %s, want %s", got.RawSpec, want.RawSpec)
 	}
+	if !json.Valid(got.HooksJSON) || compact(t, got.HooksJSON) != compact(t, want.HooksJSON) {
+		t.Errorf("hooks: got %s, want %s", got.HooksJSON, want.HooksJSON)
+	}
 	got.RawSpec, want.RawSpec = nil, nil
+	got.HooksJSON, want.HooksJSON = nil, nil
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("encodeSaved round trip differs from json.Marshal's:\n got %+v\nwant %+v\n%s", got, want, b)
 	}
-	s.Spec, s.RawSpec = nil, nil
+	// Hooks is decoded from HooksJSON when needed (json:"-"), as Spec is from RawSpec.
+	s.Spec, s.RawSpec, s.Hooks, s.HooksJSON = nil, nil, nil, nil
 	if !reflect.DeepEqual(got, s) {
 		t.Errorf("round trip lost fields:\n got %+v\nwant %+v", got, s)
 	}
