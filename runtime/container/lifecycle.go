@@ -335,8 +335,15 @@ func (c *Container) Start() error {
 	}
 	h := c.hooks()
 	poststart := h != nil && len(h.Poststart) > 0
-	before, _ := procExe(c.s.Pid)
 	fifoPath := filepath.Join(c.dir, fifoFile)
+	// A reader of our own, opened before our write: it sees the FIFO hang up once every writer
+	// is gone, and the container process holds it until the exec of the user process closes it
+	// (or until it dies). It never reads: the byte below is the container's.
+	hup, err := os.OpenFile(fifoPath, os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer hup.Close()
 	f, err := os.OpenFile(fifoPath, os.O_WRONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENXIO) {
@@ -352,18 +359,37 @@ func (c *Container) Start() error {
 	if err := os.Remove(fifoPath); err != nil {
 		return fmt.Errorf("remove exec fifo: %w", err)
 	}
-	// Start returns once the user process has started: the container process has exec'd it
-	// (its executable is no longer the runtime's). Poststart hooks must run only then, and a
-	// caller's next command (a kill) then meets the user's process, not the runtime's code
-	// before the exec. Bounded, in case the container runs the runtime's own binary.
+	// Start returns once the user process has started: poststart hooks must run only then, and
+	// a caller's next command (a kill) then meets the user's process, not the runtime's code
+	// before the exec. Bounded, as a safety net.
 	if poststart {
-		c.waitExec(before, 5*time.Second)
+		waitHangup(hup, 5*time.Second)
 		c.waitSettled(20 * time.Millisecond)
 		hooks.RunAll("poststart", h.Poststart, c.stateJSON(StatusRunning), c.warn)
 	} else {
-		c.waitExec(before, time.Second)
+		waitHangup(hup, time.Second)
 	}
 	return nil
+}
+
+// waitHangup waits until the FIFO f has no writer left, or timeout passes.
+func waitHangup(f *os.File, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	// Events 0: poll reports POLLHUP (and errors) whatever is asked, and never the data.
+	fds := []unix.PollFd{{Fd: int32(f.Fd()), Events: 0}}
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return
+		}
+		n, err := unix.Poll(fds, int(left.Milliseconds())+1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n > 0 {
+			return
+		}
+	}
 }
 
 // waitSettled gives the user process, just exec'd, a moment to run up to its first wait (or its
@@ -375,34 +401,6 @@ func (c *Container) waitSettled(timeout time.Duration) {
 	for d := 20 * time.Microsecond; time.Now().Before(deadline); d = min(2*d, time.Millisecond) {
 		_, state, err := procStat(c.s.Pid)
 		if err != nil || (state != 'R' && state != 'D') {
-			return
-		}
-		time.Sleep(d)
-	}
-}
-
-// exeID identifies the executable a process runs.
-type exeID struct{ dev, ino uint64 }
-
-func procExe(pid int) (exeID, error) {
-	var st unix.Stat_t
-	if err := unix.Stat("/proc/"+strconv.Itoa(pid)+"/exe", &st); err != nil {
-		return exeID{}, err
-	}
-	return exeID{st.Dev, st.Ino}, nil
-}
-
-// waitExec waits until the container's init runs another executable than before (it has
-// exec'd the user process), has exited, or timeout passes. Without before (its /proc entry
-// was not readable) it returns at once.
-func (c *Container) waitExec(before exeID, timeout time.Duration) {
-	if before == (exeID{}) {
-		return
-	}
-	deadline := time.Now().Add(timeout)
-	for d := 50 * time.Microsecond; ; d = min(2*d, 5*time.Millisecond) {
-		now, err := procExe(c.s.Pid)
-		if err != nil || now != before || !c.initAlive() || time.Now().After(deadline) {
 			return
 		}
 		time.Sleep(d)

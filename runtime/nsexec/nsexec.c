@@ -1092,6 +1092,11 @@ static void do_hook(struct op *o) {
 		for (uint32_t i = 0; i < nenv; i++)
 			envp[i] = (char *)S(o, 4 + argc + i);
 		dup2(p[0], 0);
+		// Nothing of the runtime's reaches the hook (the sync socket, the exec FIFO, the
+		// container's console): a hook that leaves a process behind would otherwise hold them,
+		// and `start` waits for the FIFO's last holder to go.
+		if (syscall(SYS_close_range, 3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0 && cloexec_from_procfs(3) < 0)
+			_exit(126);
 		// Its own process group, so that a timeout kills whatever the hook started too.
 		setpgid(0, 0);
 		execve(path, argv, envp);
@@ -1366,7 +1371,8 @@ static void run_op(struct op *o) {
 		while (r < 0 && errno == EINTR);
 		if (r != 1)
 			bail("wait for start");
-		close(fd);
+		// Kept open: it is one of the runtime's fds, closed by the exec of the user process,
+		// and `start` returns when its last holder is gone (the FIFO hangs up).
 		break;
 	}
 	case OP_SECCOMP: {

@@ -265,3 +265,38 @@ func TestPostHookFailures(t *testing.T) {
 		t.Errorf("hooks run: %v, want %v", got, want)
 	}
 }
+
+// TestHookFds: hooks run by the container process get their stdin (the state) and stdout and
+// stderr, and none of the runtime's descriptors (its sync socket, the exec FIFO, the console):
+// a hook that left a process behind would hold them, and start waits for the FIFO to hang up.
+func TestHookFds(t *testing.T) {
+	e := newEnv(t, "true")
+	dir := filepath.Join(e.bundle, "hookfds")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	e.spec.Mounts = append(e.spec.Mounts, specs.Mount{Destination: "/hookfds", Type: "bind", Source: dir, Options: []string{"rbind", "rw"}})
+	// ls opens one descriptor of its own to read the directory.
+	list := func(where string) specs.Hook {
+		return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "ls /proc/self/fd > " + where}}
+	}
+	e.spec.Hooks = &specs.Hooks{
+		CreateContainer: []specs.Hook{list(filepath.Join(dir, "createContainer"))},
+		StartContainer:  []specs.Hook{list("/hookfds/startContainer")},
+	}
+	e.create()
+	e.start()
+	e.waitStopped()
+	e.delete()
+	for _, name := range []string{"createContainer", "startContainer"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatalf("%s hook: %v", name, err)
+		}
+		for _, fd := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(fd); err != nil || n > 3 {
+				t.Errorf("%s hook had fd %s open; want only 0-2 (and ls's own 3): %q", name, fd, b)
+			}
+		}
+	}
+}
