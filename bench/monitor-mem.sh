@@ -23,19 +23,59 @@ monitor=${BERTH_MONITOR_BINARY:-$repo/bin/berth-monitor}
 runtime=$berth
 [ "${RUNTIME:-}" = runc ] && runtime=$(command -v runc)
 work=$(mktemp -d /tmp/berth-monmem.XXXXXX)
+# ours: pids of this run's processes (monitors, conmons, runtime calls: all name $work in their
+# arguments), never this shell.
+ours() {
+	local p cmd
+	for p in /proc/[0-9]*; do
+		p=${p#/proc/}
+		[ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
+		cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
+		[[ $cmd == *"$work"* ]] && echo "$p"
+	done
+	return 0
+}
+# leftovers: cgroups and processes of this run (container ids carry $$).
+leftovers() {
+	find /sys/fs/cgroup -depth -type d -name "*monmem-*-$$-*" 2>/dev/null || true
+	ours
+}
 cleanup() {
+	local rc=$? pids left
+	trap - EXIT
+	# First stop everything that can still create a container: a create still running (conmon
+	# returns before its create is done) would otherwise make a container after the list below,
+	# its init waiting on the exec fifo with its state dir gone. Monitors first, so that none
+	# starts a runtime call while we kill the runtime calls.
+	for _ in $(seq 100); do
+		pids=$(ours)
+		[ -z "$pids" ] && break
+		# shellcheck disable=SC2086
+		kill -9 $pids 2>/dev/null || true
+		sleep 0.05
+	done
+	# Only then are the state roots complete: delete every container in them.
 	for r in "$work"/root-*; do
 		[ -d "$r" ] || continue
 		for id in $("$runtime" --root "$r" list -q 2>/dev/null); do
 			"$runtime" --root "$r" delete --force "$id" >/dev/null 2>&1 || true
 		done
 	done
-	# The monitors leave once their containers are gone; any still there are ours, by pid file.
-	for f in "$work"/*/monitor.pid; do
-		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
-	done
-	sleep 0.5
+	left=$(leftovers)
+	if [ -n "$left" ]; then
+		# A bug in this script or the runtime: say so, then clear the machine anyway.
+		echo "monitor-mem: left after cleanup (removing):" >&2
+		echo "$left" >&2
+		for c in $(find /sys/fs/cgroup -depth -type d -name "*monmem-*-$$-*" 2>/dev/null); do
+			# shellcheck disable=SC2046
+			kill -9 $(cat "$c/cgroup.procs" 2>/dev/null) 2>/dev/null || true
+		done
+		sleep 0.2
+		find /sys/fs/cgroup -depth -type d -name "*monmem-*-$$-*" -exec rmdir {} + 2>/dev/null || true
+		rc=1
+	fi
 	rm -rf "$work"
+	exit "$rc"
 }
 trap cleanup EXIT
 go run ./test/fixture/cmd/mkbundle "$work/base" sleep 100000 >/dev/null

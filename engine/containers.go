@@ -155,12 +155,7 @@ func (e *Engine) reconcile() error {
 				if c.State != StateRunning || c.PID != pid {
 					continue // restarted under another pid meanwhile
 				}
-				c.State, c.PID, c.PIDStart, c.Finished = StateStopped, 0, 0, now
-				nv, err := json.Marshal(c)
-				if err != nil {
-					return err
-				}
-				if err := b.Put([]byte(id), nv); err != nil {
+				if err := putStopped(b, id, c, now); err != nil {
 					return err
 				}
 			}
@@ -174,6 +169,16 @@ func (e *Engine) reconcile() error {
 		}
 	}
 	return e.liveLeases(nil)
+}
+
+// putStopped writes c back under id as stopped at now, its process forgotten.
+func putStopped(b *bolt.Bucket, id string, c Container, now time.Time) error {
+	c.State, c.PID, c.PIDStart, c.Finished = StateStopped, 0, 0, now
+	v, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(id), v)
 }
 
 // stopAll marks every container recorded as running stopped whose
@@ -201,12 +206,7 @@ func (e *Engine) stopAll() error {
 			if v := b.Get([]byte(id)); v == nil || json.Unmarshal(v, &c) != nil || c.State != StateRunning {
 				continue
 			}
-			c.State, c.PID, c.PIDStart, c.Finished = StateStopped, 0, 0, now
-			nv, err := json.Marshal(c)
-			if err != nil {
-				return err
-			}
-			if err := b.Put([]byte(id), nv); err != nil {
+			if err := putStopped(b, id, c, now); err != nil {
 				return err
 			}
 		}

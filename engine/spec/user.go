@@ -80,9 +80,10 @@ func parseID(s string) (uint32, bool) {
 	return uint32(n), true
 }
 
-// parsePasswd reads passwd lines, skipping malformed ones as libc does.
-func parsePasswd(data []byte) []passwdEntry {
-	var out []passwdEntry
+// idFileRecords splits passwd/group data into the colon-separated fields of each record with at
+// least minFields fields, skipping blank, comment and short lines as libc does.
+func idFileRecords(data []byte, minFields int) [][]string {
+	var out [][]string
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64<<10), maxIDFile)
 	for sc.Scan() {
@@ -90,10 +91,17 @@ func parsePasswd(data []byte) []passwdEntry {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		f := strings.Split(line, ":")
-		if len(f) < 4 {
-			continue
+		if f := strings.Split(line, ":"); len(f) >= minFields {
+			out = append(out, f)
 		}
+	}
+	return out
+}
+
+// parsePasswd reads passwd lines, skipping malformed ones as libc does.
+func parsePasswd(data []byte) []passwdEntry {
+	var out []passwdEntry
+	for _, f := range idFileRecords(data, 4) {
 		uid, ok1 := parseID(f[2])
 		gid, ok2 := parseID(f[3])
 		if !ok1 || !ok2 {
@@ -110,17 +118,7 @@ func parsePasswd(data []byte) []passwdEntry {
 
 func parseGroup(data []byte) []groupEntry {
 	var out []groupEntry
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), maxIDFile)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := strings.Split(line, ":")
-		if len(f) < 3 {
-			continue
-		}
+	for _, f := range idFileRecords(data, 3) {
 		gid, ok := parseID(f[2])
 		if !ok {
 			continue
