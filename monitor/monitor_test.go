@@ -75,17 +75,7 @@ func binaries(t *testing.T) (mon, rt string) {
 		if rtBin, binErr = fixture.RuntimeBinary(binDir); binErr != nil {
 			return
 		}
-		if b := os.Getenv("BERTH_MONITOR_BINARY"); b != "" {
-			monitorBin, binErr = filepath.Abs(b)
-			return
-		}
-		monitorBin = filepath.Join(binDir, "berth-monitor")
-		cmd := exec.Command("go", "build", "-ldflags", "-linkmode external -extldflags -static", "-o", monitorBin,
-			"github.com/berth-dev/berth/cmd/berth-monitor")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("build berth-monitor: %v\n%s", err, out)
-		}
+		monitorBin, binErr = fixture.MonitorBinary(binDir)
 	})
 	if binErr != nil {
 		t.Fatal(binErr)
