@@ -55,7 +55,7 @@ if [ $# -eq 0 ] || [ "${BUILD:-0}" = 1 ]; then
 	rc=0
 	hack/build.sh || rc=$?
 	case $rc in
-	0) export BERTH_RUNTIME_BINARY=$repo/bin/berth-runtime BERTH_MONITOR_BINARY=$repo/bin/berth-monitor ;;
+	0) export BERTH_RUNTIME_BINARY=$repo/bin/berth-runtime BERTH_MONITOR_BINARY=$repo/bin/berth-monitor BERTH_INIT_BINARY=$repo/bin/berth-init ;;
 	3) ;; # cmd/berth-runtime not written yet
 	*) fail "building bin/berth-runtime" ;;
 	esac
