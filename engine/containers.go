@@ -11,6 +11,9 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/berth-dev/berth/engine/spec"
+	"github.com/berth-dev/berth/monitor"
 )
 
 // State is a container's lifecycle state as the engine records it.
@@ -23,18 +26,119 @@ const (
 )
 
 // Container is the record of one container in the containers bucket
-// (key: ID). Later issues add what a container needs; this is what the
-// engine foundation reads: the image it pins and, while it runs, its
-// process.
+// (key: ID). The container's spec is its bundle's config.json
+// (ROOT/containers/ID/config.json); the record holds what inspect shows
+// and what the engine needs to start, watch and remove it.
 type Container struct {
 	ID       string    `json:"id"`
 	Name     string    `json:"name,omitempty"`
 	Image    string    `json:"image,omitempty"` // image ID, "sha256:…"
 	State    State     `json:"state"`
-	PID      int       `json:"pid,omitempty"`
+	PID      int       `json:"pid,omitempty"`      // the init's, while running
 	PIDStart uint64    `json:"pidStart,omitempty"` // /proc/PID/stat starttime
 	Created  time.Time `json:"created"`
 	Finished time.Time `json:"finished,omitzero"`
+
+	// ImageName is the image as the user named it ("busybox").
+	ImageName string    `json:"imageName,omitempty"`
+	Started   time.Time `json:"started,omitzero"`
+	ExitCode  int       `json:"exitCode,omitempty"`
+	// ExitUnknown says the container ended while nothing watched it (its
+	// monitor had died): ExitCode is then -1 and Finished when it was seen.
+	ExitUnknown bool   `json:"exitUnknown,omitempty"`
+	Error       string `json:"error,omitempty"` // why the last start failed
+	// OOMKilled is set when the init died of SIGKILL with the memory
+	// cgroup's OOM kill counter raised (best effort).
+	OOMKilled bool `json:"oomKilled,omitempty"`
+
+	Path string   `json:"path,omitempty"` // process.args[0]
+	Args []string `json:"args,omitempty"` // process.args[1:]
+
+	Config ContainerConfig `json:"config"`
+	// Options are the spec options the container was created with (its
+	// HostConfig): start regenerates the spec from them when a namespace
+	// joins another container's, whose process changes between starts.
+	Options spec.Options `json:"options"`
+	// Modes are the namespace flags as given (--pid, --ipc, --uts,
+	// --network, --cgroupns): "container:ID" is resolved at each start.
+	Modes NamespaceModes `json:"modes,omitzero"`
+
+	Runtime     string       `json:"runtime"`     // its name ([runtime.runtimes])
+	RuntimePath string       `json:"runtimePath"` // the binary it resolved to at create
+	Snapshot    string       `json:"snapshot"`    // the writable snapshot's key
+	Log         LogConfig    `json:"log"`
+	AutoRemove  bool         `json:"autoRemove,omitempty"`
+	Mounts      []MountPoint `json:"mounts,omitempty"`
+	// Monitor is the monitor of the current or last run.
+	Monitor      *monitor.Process `json:"monitor,omitempty"`
+	RestartCount int              `json:"restartCount,omitempty"`
+	// StopSignal is the signal stop sends first (number).
+	StopSignal int `json:"stopSignal"`
+}
+
+// ContainerConfig is what Docker's inspect shows as Config.
+type ContainerConfig struct {
+	Hostname     string              `json:"Hostname"`
+	Domainname   string              `json:"Domainname"`
+	User         string              `json:"User"`
+	AttachStdin  bool                `json:"AttachStdin"`
+	AttachStdout bool                `json:"AttachStdout"`
+	AttachStderr bool                `json:"AttachStderr"`
+	Tty          bool                `json:"Tty"`
+	OpenStdin    bool                `json:"OpenStdin"`
+	StdinOnce    bool                `json:"StdinOnce"`
+	Env          []string            `json:"Env"`
+	Cmd          []string            `json:"Cmd"`
+	Image        string              `json:"Image"`
+	Volumes      map[string]struct{} `json:"Volumes"`
+	WorkingDir   string              `json:"WorkingDir"`
+	Entrypoint   []string            `json:"Entrypoint"`
+	Labels       map[string]string   `json:"Labels"`
+	StopSignal   string              `json:"StopSignal,omitempty"`
+	StopTimeout  *int                `json:"StopTimeout,omitempty"`
+}
+
+// NamespaceModes are the namespace flags as the user gave them.
+type NamespaceModes struct {
+	PID     string `json:"pid,omitempty"`
+	IPC     string `json:"ipc,omitempty"`
+	UTS     string `json:"uts,omitempty"`
+	Network string `json:"network,omitempty"`
+	Cgroup  string `json:"cgroup,omitempty"`
+}
+
+// LogConfig is a container's log driver and where its log is.
+type LogConfig struct {
+	Driver  string `json:"driver"`
+	Path    string `json:"path,omitempty"`
+	MaxSize int64  `json:"maxSize,omitempty"`
+	MaxFile int    `json:"maxFile,omitempty"`
+}
+
+// MountPoint is one mount as inspect shows it.
+type MountPoint struct {
+	Type        string `json:"Type"` // bind, volume, tmpfs
+	Name        string `json:"Name,omitempty"`
+	Source      string `json:"Source"`
+	Destination string `json:"Destination"`
+	Driver      string `json:"Driver,omitempty"`
+	Mode        string `json:"Mode"`
+	RW          bool   `json:"RW"`
+	Propagation string `json:"Propagation"`
+	// Anonymous volumes go with the container on rm -v (and on --rm).
+	Anonymous bool `json:"anonymous,omitempty"`
+}
+
+// Status is the container's state in Docker's words: created, running,
+// exited.
+func (c *Container) Status() string {
+	switch c.State {
+	case StateRunning:
+		return "running"
+	case StateStopped:
+		return "exited"
+	}
+	return string(c.State)
 }
 
 // PutContainer records c in one transaction. For a running container the

@@ -44,6 +44,8 @@ type Options struct {
 	// snapshots.go), SnapshotDriverSetting where it was set ("env
 	// BERTH_SNAPSHOTTER"), for messages.
 	SnapshotDriver, SnapshotDriverSetting string
+	// Containers are the settings containers are made and run with.
+	Containers ContainerOptions
 	// Warnings gets what the engine says once, such as the copy driver
 	// taken on a root without overlayfs; nil: nowhere.
 	Warnings io.Writer
@@ -62,6 +64,7 @@ type Engine struct {
 	// registries is Options.Registries.
 	registries *registry.Config
 	driver     DriverChoice // the snapshot driver of the root
+	ctrOpts    ContainerOptions
 }
 
 // Open opens the engine root and run root, creating them on first use:
@@ -94,12 +97,14 @@ func Open(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range []string{filepath.Join(root, "leases"), filepath.Join(runRoot, "containers")} {
+	for _, d := range []string{filepath.Join(root, "leases"), filepath.Join(runRoot, "containers"),
+		filepath.Join(root, "containers"), filepath.Join(runRoot, "c")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("open engine: %w", err)
 		}
 	}
-	e := &Engine{root: root, runRoot: runRoot, meta: meta, registries: opts.Registries}
+	e := &Engine{root: root, runRoot: runRoot, meta: meta, registries: opts.Registries, ctrOpts: opts.Containers}
+	e.ctrOpts.defaults(runRoot)
 	if opts.ShortNames == nil && opts.Registries != nil {
 		opts.ShortNames = opts.Registries.Qualify
 	}

@@ -24,7 +24,11 @@ const SchemaVersion = 1
 var (
 	bucketMeta       = []byte("meta") // "version" → big-endian uint64
 	bucketContainers = []byte("containers")
-	keyVersion       = []byte("version")
+	// bucketCNames maps container names to ids. Made by the first
+	// container write (version 1 files from before it lack it).
+	bucketCNames  = []byte("container-names")
+	bucketVolumes = []byte("volumes")
+	keyVersion    = []byte("version")
 )
 
 // schemaBuckets are created with the file so that readers never need to
@@ -32,8 +36,8 @@ var (
 var schemaBuckets = [][]byte{
 	bucketMeta,
 	[]byte("images"), []byte("names"), // image/store
-	bucketContainers,
-	[]byte("volumes"), []byte("networks"), []byte("pods"), []byte("execs"), []byte("events"),
+	bucketContainers, bucketCNames,
+	bucketVolumes, []byte("networks"), []byte("pods"), []byte("execs"), []byte("events"),
 }
 
 // ErrNewerSchema is wrapped when the metadata was written by a newer
