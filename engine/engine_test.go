@@ -207,7 +207,7 @@ func TestOpenCreatesLayout(t *testing.T) {
 	if version != engine.SchemaVersion {
 		t.Errorf("version %d", version)
 	}
-	want := "containers events execs images meta names networks pods volumes"
+	want := "container-names containers events execs images meta names networks pods volumes"
 	if got := strings.Join(buckets, " "); got != want {
 		t.Errorf("buckets %q, want %q", got, want)
 	}
@@ -257,7 +257,7 @@ func TestBadMetadata(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.Close()
-		for _, p := range []string{"lock", "leases", "image", "snapshots"} {
+		for _, p := range []string{"lock", "leases", "image", "snapshots", "containers"} {
 			os.RemoveAll(filepath.Join(r.root, p))
 		}
 	}
