@@ -259,7 +259,7 @@ func (e *Engine) reconcile() error {
 				if c.State != StateRunning || c.PID != pid {
 					continue // restarted under another pid meanwhile
 				}
-				if err := putStopped(b, id, c, now); err != nil {
+				if err := e.putStopped(b, id, c, now); err != nil {
 					return err
 				}
 			}
@@ -275,9 +275,13 @@ func (e *Engine) reconcile() error {
 	return e.liveLeases(nil)
 }
 
-// putStopped writes c back under id as stopped at now, its process forgotten.
-func putStopped(b *bolt.Bucket, id string, c Container, now time.Time) error {
-	c.State, c.PID, c.PIDStart, c.Finished = StateStopped, 0, 0, now
+// putStopped writes c back under id as stopped, its process forgotten:
+// with the exit its monitor recorded, else at now with the code unknown.
+func (e *Engine) putStopped(b *bolt.Bucket, id string, c Container, now time.Time) error {
+	if c.Monitor == nil || !e.settle(&c) {
+		c.State, c.PID, c.PIDStart, c.Finished = StateStopped, 0, 0, now
+		c.ExitCode, c.ExitUnknown = -1, true
+	}
 	v, err := json.Marshal(c)
 	if err != nil {
 		return err
@@ -310,10 +314,14 @@ func (e *Engine) stopAll() error {
 			if v := b.Get([]byte(id)); v == nil || json.Unmarshal(v, &c) != nil || c.State != StateRunning {
 				continue
 			}
-			if err := putStopped(b, id, c, now); err != nil {
+			if err := e.putStopped(b, id, c, now); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+func removeRunFile(e *Engine, id string) {
+	os.Remove(filepath.Join(e.runRoot, "containers", id))
 }

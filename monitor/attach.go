@@ -19,6 +19,7 @@ const (
 	frameStdout     = 'o'
 	frameStderr     = 'e'
 	frameExit       = 'x'
+	frameWelcome    = 'a'
 	frameMax        = 32 << 10
 )
 
@@ -39,6 +40,10 @@ type AttachOptions struct {
 	// Resize sends window sizes to the container's terminal (the first right away, if the
 	// caller queued one); closed or nil: none.
 	Resize <-chan WindowSize
+	// Connected is called once the connection stands, before any stream
+	// is copied: a caller that starts the container only then misses no
+	// output.
+	Connected func()
 }
 
 // Attach connects to a monitor's attach socket and copies streams until the container exits
@@ -54,6 +59,17 @@ func Attach(ctx context.Context, socket string, o AttachOptions) (*Exit, error) 
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
+	if o.Connected != nil {
+		// The monitor has taken the client once its welcome frame is here.
+		var h [5]byte
+		if _, err := io.ReadFull(conn, h[:]); err != nil {
+			return nil, fmt.Errorf("attach: %w", err)
+		}
+		if h[0] != frameWelcome || binary.BigEndian.Uint32(h[1:]) != 0 {
+			return nil, fmt.Errorf("attach: unexpected first frame %q", h[0])
+		}
+		o.Connected()
+	}
 
 	var wmu sync.Mutex
 	send := func(t byte, p []byte) error {

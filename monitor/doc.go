@@ -69,7 +69,8 @@
 //	client -> monitor:  'i' data for the container's stdin (dropped if it has none)
 //	                    'c' close the container's stdin (once the queued input is written)
 //	                    'r' window size, 4 bytes: rows, cols (uint16 big-endian); terminal only
-//	monitor -> client:  'o' stdout (with a terminal: everything), 'e' stderr
+//	monitor -> client:  'a' welcome, empty, first: the client gets all output from here on
+//	                    'o' stdout (with a terminal: everything), 'e' stderr
 //	                    'x' the container exited: the exit file's JSON; the monitor then hangs up
 //
 // A client gets the output written after it connected (the log has what came before). The

@@ -458,6 +458,8 @@ static void client_drop(struct client *c) {
 	c->out_len = c->in_len = 0;
 }
 
+static void client_flush(struct client *c);
+
 static void client_accept(void) {
 	int fd = accept4(attach_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
@@ -474,6 +476,11 @@ static void client_accept(void) {
 			break;
 		}
 		c->fd = fd;
+		// The welcome frame tells the client that it gets all output from here on: a client
+		// that starts the container only after it saw this misses nothing.
+		memcpy(c->out, "a\0\0\0\0", FRAME_HDR);
+		c->out_len = FRAME_HDR;
+		client_flush(c);
 		return;
 	}
 	close(fd); // full, or out of memory: refuse by hanging up

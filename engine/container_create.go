@@ -1,0 +1,499 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/berth-dev/berth/engine/spec"
+	"github.com/berth-dev/berth/snapshot"
+)
+
+// Pull policies of create and run (--pull).
+const (
+	PullMissing = "missing"
+	PullAlways  = "always"
+	PullNever   = "never"
+)
+
+// CreateOptions are what `berth create` and the APIs give to make a
+// container.
+type CreateOptions struct {
+	Name  string // empty: a random name
+	Image string // as the user named it
+	// Pull is PullMissing (default), PullAlways or PullNever; Transfer
+	// the pull's options (platform, progress). Pulling says so on
+	// PullNotice first ("Unable to find image ... locally").
+	Pull       string
+	Transfer   TransferOptions
+	PullNotice io.Writer
+
+	// Spec are the spec options; ContainerID, RootfsPath, InitPath and
+	// CgroupV2 are the engine's to fill. Spec.Mounts are --mount's.
+	Spec spec.Options
+	// Binds are -v's: as Spec.Mounts, except that a bind source that does
+	// not exist is made as a directory (Docker's -v, not --mount).
+	Binds []spec.Mount
+	// Modes are --pid, --ipc, --uts, --network, --cgroupns as given:
+	// "container:NAME" is resolved here and again at each start.
+	Modes       NamespaceModes
+	VolumesFrom []string // CONTAINER[:ro|:rw]
+
+	Runtime    string // a [runtime.runtimes] name; empty: the default
+	Labels     map[string]string
+	LogDriver  string            // empty: the engine's default
+	LogOpts    map[string]string // max-size, max-file
+	AutoRemove bool              // --rm
+	// StopTimeout is --stop-timeout in seconds (nil: 10).
+	StopTimeout *int
+	// The streams run attaches (Config.Attach*), and -i's StdinOnce.
+	AttachStdin, AttachStdout, AttachStderr, StdinOnce bool
+}
+
+// DefaultStopTimeout is how long stop waits after the stop signal.
+const DefaultStopTimeout = 10
+
+// ErrNameInUse is wrapped when a container name is taken.
+var ErrNameInUse = errors.New("container name in use")
+
+// CreateContainer makes a container from an image: its writable
+// snapshot mounted at the bundle's rootfs, its volumes, its spec in the
+// bundle's config.json, and its record. On any failure what was made is
+// removed again.
+func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c Container, err error) {
+	if o.Name != "" {
+		if o.Name, err = CheckContainerName(o.Name); err != nil {
+			return c, err
+		}
+		if err := e.nameFree(o.Name); err != nil {
+			return c, err
+		}
+	}
+	logCfg, err := e.logConfig(o.LogDriver, o.LogOpts)
+	if err != nil {
+		return c, err
+	}
+	rtPath, rtName, err := e.runtimePath(o.Runtime)
+	if err != nil {
+		return c, err
+	}
+	for _, m := range []string{o.Modes.PID, o.Modes.IPC, o.Modes.UTS, o.Modes.Network, o.Modes.Cgroup} {
+		if ref, ok := strings.CutPrefix(m, "container:"); ok {
+			if _, err := e.LookupContainer(ref); err != nil {
+				return c, err
+			}
+		}
+	}
+	img, err := e.imageFor(ctx, o)
+	if err != nil {
+		return c, err
+	}
+	cfg, err := e.config(img)
+	if err != nil {
+		return c, err
+	}
+	id, err := NewContainerID()
+	if err != nil {
+		return c, err
+	}
+
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for _, u := range slices.Backward(undo) {
+				u()
+			}
+		}
+	}()
+	bundle := e.bundleDir(id)
+	if err := os.MkdirAll(e.rootfsDir(id), 0o700); err != nil {
+		return c, fmt.Errorf("create container: %w", err)
+	}
+	undo = append(undo, func() { os.RemoveAll(bundle) })
+	snapKey := "ctr-" + id
+	if err := e.prepareRootfs(id, snapKey, img); err != nil {
+		return c, err
+	}
+	undo = append(undo, func() { e.removeRootfs(id, snapKey) })
+
+	so := o.Spec
+	so.ContainerID, so.RootfsPath, so.CgroupV2 = id, e.rootfsDir(id), *e.ctrOpts.CgroupV2
+	if so.Init {
+		if so.InitPath, err = e.initBinary(); err != nil {
+			return c, err
+		}
+	}
+	mounts, made, err := e.resolveMounts(o, cfg, so.RootfsPath)
+	for _, name := range made {
+		undo = append(undo, func() { e.RemoveVolume(name, true) })
+	}
+	if err != nil {
+		return c, err
+	}
+	so.Mounts = mounts
+	if err := e.resolveModes(&so, o.Modes); err != nil {
+		return c, err
+	}
+	res, err := spec.Generate(cfg, &so)
+	if err != nil {
+		return c, err
+	}
+	if err := writeSpec(bundle, res); err != nil {
+		return c, err
+	}
+
+	now := time.Now().UTC()
+	c = Container{
+		ID: id, Name: o.Name, Image: img.ID.String(), ImageName: o.Image, State: StateCreated, Created: now,
+		Path: res.Spec.Process.Args[0], Args: res.Spec.Process.Args[1:],
+		Options: so, Modes: o.Modes, Runtime: rtName, RuntimePath: rtPath, Snapshot: snapKey,
+		Log: logCfg, AutoRemove: o.AutoRemove, StopSignal: int(res.StopSignal),
+		Mounts: e.mountPoints(mounts),
+	}
+	c.Config = containerConfig(cfg, res, o, so)
+	logPath := e.logPath(id, logCfg.Driver)
+	c.Log.Path = logPath
+	if err := e.insertContainer(&c); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// imageFor resolves the image of o, pulling it as o.Pull says.
+func (e *Engine) imageFor(ctx context.Context, o CreateOptions) (Image, error) {
+	if o.Image == "" {
+		return Image{}, errors.New("no image given")
+	}
+	pull := o.Pull
+	if pull == "" {
+		pull = PullMissing
+	}
+	switch pull {
+	case PullMissing, PullAlways, PullNever:
+	default:
+		return Image{}, fmt.Errorf("invalid --pull %q: want always, missing or never", pull)
+	}
+	if pull != PullAlways {
+		img, err := e.Images().Resolve(o.Image)
+		if err == nil || pull == PullNever || !errors.Is(err, ErrImageNotFound) {
+			if err != nil && errors.Is(err, ErrImageNotFound) {
+				return img, fmt.Errorf("no such image: %s", o.Image)
+			}
+			return img, err
+		}
+		if o.PullNotice != nil {
+			n := o.Image
+			if c, err := NormalizeName(n); err == nil {
+				n = FamiliarName(c)
+			}
+			fmt.Fprintf(o.PullNotice, "Unable to find image '%s' locally\n", n)
+		}
+	}
+	return e.PullImage(ctx, o.Image, o.Transfer)
+}
+
+// nameFree fails with Docker's conflict message when name is taken.
+func (e *Engine) nameFree(name string) error {
+	return e.meta.View(func(tx *bolt.Tx) error { return nameConflict(tx, name) })
+}
+
+func nameConflict(tx *bolt.Tx, name string) error {
+	b := tx.Bucket(bucketCNames)
+	if b == nil {
+		return nil
+	}
+	if id := b.Get([]byte(name)); id != nil {
+		return fmt.Errorf("the container name \"/%s\" is already in use by container %q; remove (or rename) that container to reuse the name: %w",
+			name, string(id), ErrNameInUse)
+	}
+	return nil
+}
+
+// insertContainer writes a new record with its name in one transaction:
+// the name is checked again there, so that of two creates racing for it
+// one wins. A container without a name gets a random free one.
+func (e *Engine) insertContainer(c *Container) error {
+	return e.meta.Update(func(tx *bolt.Tx) error {
+		names, err := tx.CreateBucketIfNotExists(bucketCNames)
+		if err != nil {
+			return err
+		}
+		if c.Name == "" {
+			for i := 0; ; i++ {
+				n := RandomContainerName(i / 3)
+				if names.Get([]byte(n)) == nil {
+					c.Name = n
+					break
+				}
+			}
+		} else if err := nameConflict(tx, c.Name); err != nil {
+			return err
+		}
+		b, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		if err := names.Put([]byte(c.Name), []byte(c.ID)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketContainers).Put([]byte(c.ID), b)
+	})
+}
+
+// prepareRootfs makes the container's writable snapshot on the image's
+// layers and mounts it at the bundle's rootfs.
+func (e *Engine) prepareRootfs(id, key string, img Image) error {
+	snaps, err := e.Snapshots()
+	if err != nil {
+		return err
+	}
+	parent := ""
+	if len(img.Layers) > 0 {
+		diffIDs := make([]v1.Hash, len(img.Layers))
+		for i, l := range img.Layers {
+			diffIDs[i] = l.DiffID
+		}
+		if parent, err = e.images.Snapshots().Chain(diffIDs); err != nil {
+			return fmt.Errorf("create container: image layers: %w", err)
+		}
+	}
+	if _, err := snaps.Prepare(key, parent); err != nil {
+		return fmt.Errorf("create container: snapshot: %w", err)
+	}
+	if err := e.mountRootfs(id, key); err != nil {
+		snaps.Remove(key)
+		return err
+	}
+	return nil
+}
+
+// mountRootfs mounts the container's snapshot at its rootfs unless it is
+// mounted there already.
+func (e *Engine) mountRootfs(id, key string) error {
+	dir := e.rootfsDir(id)
+	if mounted(dir) {
+		return nil
+	}
+	snaps, err := e.Snapshots()
+	if err != nil {
+		return err
+	}
+	ms, err := snaps.Mounts(key)
+	if err != nil {
+		return fmt.Errorf("container rootfs: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("container rootfs: %w", err)
+	}
+	if err := snapshot.MountAll(ms, dir); err != nil {
+		return fmt.Errorf("container rootfs: %w", err)
+	}
+	return nil
+}
+
+// removeRootfs unmounts the rootfs and removes the snapshot.
+func (e *Engine) removeRootfs(id, key string) error {
+	if err := snapshot.Unmount(e.rootfsDir(id)); err != nil {
+		return err
+	}
+	snaps, err := e.Snapshots()
+	if err != nil {
+		return err
+	}
+	if err := snaps.Remove(key); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
+		return fmt.Errorf("remove container snapshot: %w", err)
+	}
+	return nil
+}
+
+// mounted says whether dir is a mount point (its device differs from its
+// parent's, or mountinfo lists it: an overlay on the same fs).
+func mounted(dir string) bool {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 4 && unescapeMountPath(f[4]) == dir {
+			return true
+		}
+	}
+	return false
+}
+
+// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountPath(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func (e *Engine) initBinary() (string, error) {
+	if e.ctrOpts.InitBinary != "" {
+		return e.ctrOpts.InitBinary, nil
+	}
+	return FindHelper("berth-init")
+}
+
+func (e *Engine) monitorBinary() (string, error) {
+	if e.ctrOpts.MonitorBinary != "" {
+		return e.ctrOpts.MonitorBinary, nil
+	}
+	return FindHelper("berth-monitor")
+}
+
+// logConfig is the log driver and rotation of a container: the engine's
+// defaults with --log-driver and --log-opt on top.
+func (e *Engine) logConfig(driver string, opts map[string]string) (LogConfig, error) {
+	l := LogConfig{Driver: driver, MaxSize: e.ctrOpts.LogMaxSize, MaxFile: e.ctrOpts.LogMaxFile}
+	if l.Driver == "" {
+		l.Driver = e.ctrOpts.LogDriver
+	}
+	switch l.Driver {
+	case "json-file", "k8s-file", "none":
+	default:
+		return l, fmt.Errorf("invalid --log-driver %q: want json-file, k8s-file or none", l.Driver)
+	}
+	for _, k := range slices.Sorted(maps.Keys(opts)) {
+		v := opts[k]
+		switch k {
+		case "max-size":
+			n, err := spec.ParseMemory("--log-opt max-size", v)
+			if err != nil || n < 0 {
+				return l, fmt.Errorf("invalid --log-opt max-size=%s", v)
+			}
+			l.MaxSize = n
+		case "max-file":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return l, fmt.Errorf("invalid --log-opt max-file=%s: want a positive integer", v)
+			}
+			l.MaxFile = n
+		default:
+			return l, fmt.Errorf("unknown --log-opt %q for log driver %s", k, l.Driver)
+		}
+	}
+	if l.Driver == "none" {
+		l.MaxSize, l.MaxFile = 0, 0
+	}
+	return l, nil
+}
+
+// writeSpec writes the bundle's config.json.
+func writeSpec(bundle string, res *spec.Result) error {
+	b, err := json.Marshal(res.Spec)
+	if err != nil {
+		return fmt.Errorf("container spec: %w", err)
+	}
+	tmp := filepath.Join(bundle, ".config.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("container spec: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(bundle, "config.json")); err != nil {
+		return fmt.Errorf("container spec: %w", err)
+	}
+	return nil
+}
+
+// containerConfig is inspect's Config: the image's with the options on
+// top, as the container runs.
+func containerConfig(img *v1.ConfigFile, res *spec.Result, o CreateOptions, so spec.Options) ContainerConfig {
+	var ic v1.Config
+	if img != nil {
+		ic = img.Config
+	}
+	p := res.Spec.Process
+	cc := ContainerConfig{
+		Hostname: res.Spec.Hostname, Domainname: res.Spec.Domainname,
+		User: ic.User, AttachStdin: o.AttachStdin, AttachStdout: o.AttachStdout, AttachStderr: o.AttachStderr,
+		Tty: so.Tty, OpenStdin: so.OpenStdin, StdinOnce: o.StdinOnce,
+		Env: p.Env, Cmd: ic.Cmd, Image: o.Image, WorkingDir: p.Cwd, Entrypoint: ic.Entrypoint,
+		Labels: map[string]string{}, StopSignal: ic.StopSignal, StopTimeout: o.StopTimeout,
+	}
+	if so.User != "" {
+		cc.User = so.User
+	}
+	if so.EntrypointSet {
+		cc.Entrypoint, cc.Cmd = so.Entrypoint, so.Cmd
+	} else if len(so.Cmd) > 0 {
+		cc.Cmd = so.Cmd
+	}
+	if so.StopSignal != "" {
+		cc.StopSignal = so.StopSignal
+	}
+	maps.Copy(cc.Labels, ic.Labels)
+	maps.Copy(cc.Labels, o.Labels)
+	if len(ic.Volumes) > 0 {
+		cc.Volumes = maps.Clone(ic.Volumes)
+	}
+	return cc
+}
+
+// mountPoints are inspect's Mounts for the resolved mounts.
+func (e *Engine) mountPoints(resolved []spec.Mount) []MountPoint {
+	var out []MountPoint
+	for _, m := range resolved {
+		if m.Type == spec.MountTmpfs {
+			continue // Docker lists tmpfs mounts under HostConfig only
+		}
+		mp := MountPoint{Type: "bind", Source: m.Source, Destination: m.Destination, RW: !m.ReadOnly,
+			Propagation: m.Propagation}
+		if mp.Propagation == "" {
+			mp.Propagation = "rprivate"
+		}
+		if m.ReadOnly {
+			mp.Mode = "ro"
+		}
+		if name, ok := e.volumeOfPath(m.Source); ok {
+			mp.Type, mp.Name, mp.Driver, mp.Propagation = "volume", name, "local", ""
+			mp.Mode = "z"
+			if m.ReadOnly {
+				mp.Mode = "ro"
+			}
+			mp.Anonymous = slices.Contains(m.Options, anonymousOption)
+		}
+		out = append(out, mp)
+	}
+	return out
+}
+
+// anonymousOption marks, in a resolved mount's Options, a volume made
+// for this container (rm -v and --rm remove it).
+const anonymousOption = "x-berth-anonymous"
+
+// volumeOfPath says whether a resolved bind source is a volume's data
+// dir (…/volumes/NAME/_data), and which.
+func (e *Engine) volumeOfPath(src string) (string, bool) {
+	dir := filepath.Dir(src)
+	if filepath.Base(src) != "_data" || filepath.Dir(dir) != filepath.Join(e.root, "volumes") {
+		return "", false
+	}
+	return filepath.Base(dir), true
+}
+
+func unmountRootfs(dir string) error { return snapshot.Unmount(dir) }

@@ -1,0 +1,188 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/berth-dev/berth/monitor"
+)
+
+// ErrNoSuchContainer is wrapped by lookups of containers that are not
+// there.
+var ErrNoSuchContainer = errors.New("no such container")
+
+// LookupContainer finds a container by full id, name (with or without
+// Docker's leading "/") or unique id prefix, and settles its state with
+// its monitor's (a container that exited while no berth command ran is
+// shown exited).
+func (e *Engine) LookupContainer(ref string) (Container, error) {
+	var c Container
+	err := e.meta.View(func(tx *bolt.Tx) error {
+		id, err := resolveContainer(tx, ref)
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(tx.Bucket(bucketContainers).Get([]byte(id)), &c)
+	})
+	if err != nil {
+		return c, err
+	}
+	if e.settle(&c) {
+		if err := e.persistSettled([]Container{c}); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+func resolveContainer(tx *bolt.Tx, ref string) (string, error) {
+	b := tx.Bucket(bucketContainers)
+	if ref == "" {
+		return "", fmt.Errorf("%w: (empty name)", ErrNoSuchContainer)
+	}
+	if b.Get([]byte(ref)) != nil {
+		return ref, nil
+	}
+	if names := tx.Bucket(bucketCNames); names != nil {
+		if id := names.Get([]byte(strings.TrimPrefix(ref, "/"))); id != nil {
+			return string(id), nil
+		}
+	}
+	if isHexPrefix(ref) {
+		var found string
+		cur := b.Cursor()
+		for k, _ := cur.Seek([]byte(ref)); k != nil && strings.HasPrefix(string(k), ref); k, _ = cur.Next() {
+			if found != "" {
+				return "", fmt.Errorf("multiple containers found with id prefix %s", ref)
+			}
+			found = string(k)
+		}
+		if found != "" {
+			return found, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s", ErrNoSuchContainer, ref)
+}
+
+func isHexPrefix(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// ListContainers returns every container, newest first, settled.
+func (e *Engine) ListContainers() ([]Container, error) {
+	var out []Container
+	err := e.meta.View(func(tx *bolt.Tx) error {
+		return forEachContainer(tx, func(c *Container) error {
+			out = append(out, *c)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	var changed []Container
+	for i := range out {
+		if e.settle(&out[i]) {
+			changed = append(changed, out[i])
+		}
+	}
+	if len(changed) > 0 {
+		if err := e.persistSettled(changed); err != nil {
+			return nil, err
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+// settle brings a record said to be running up to date with what its
+// monitor left: the exit status when the init has exited, or an unknown
+// exit when the init and its monitor are both gone. It says whether c
+// changed.
+func (e *Engine) settle(c *Container) bool {
+	if c.State != StateRunning {
+		return false
+	}
+	if c.Monitor == nil {
+		if alive(c.PID, c.PIDStart) {
+			return false
+		}
+		c.State, c.PID, c.PIDStart, c.Finished, c.ExitUnknown, c.ExitCode = StateStopped, 0, 0, time.Now().UTC(), true, -1
+		return true
+	}
+	st, err := monitor.Status(*c.Monitor, e.exitFile(c.ID))
+	switch {
+	case err == nil && st.State == monitor.Running:
+		return false
+	case err == nil && st.State == monitor.Exited:
+		c.ExitCode, c.Finished, c.ExitUnknown = st.Exit.Code, st.Exit.Time, false
+		c.OOMKilled = st.Exit.Signal == 9 && c.oomKilled()
+	default:
+		// Unknown, or an exit file that cannot be read: the status is
+		// lost either way.
+		c.ExitCode, c.Finished, c.ExitUnknown = -1, time.Now().UTC(), true
+	}
+	c.State, c.PID, c.PIDStart = StateStopped, 0, 0
+	return true
+}
+
+// oomKilled is a best-effort look at whether the kernel's OOM killer
+// ended the container (not kept yet: the cgroup is gone by now).
+func (c *Container) oomKilled() bool { return false }
+
+// persistSettled writes settled records back, each only if the stored
+// one is still the run that was settled (a start may have come between).
+func (e *Engine) persistSettled(cs []Container) error {
+	var done []string
+	err := e.meta.Update(func(tx *bolt.Tx) error {
+		done = done[:0]
+		b := tx.Bucket(bucketContainers)
+		for _, c := range cs {
+			v := b.Get([]byte(c.ID))
+			if v == nil {
+				continue
+			}
+			var cur Container
+			if json.Unmarshal(v, &cur) != nil || cur.State != StateRunning || !sameRun(cur.Monitor, c.Monitor) {
+				continue
+			}
+			nb, err := json.Marshal(c)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(c.ID), nb); err != nil {
+				return err
+			}
+			done = append(done, c.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record container state: %w", err)
+	}
+	for _, id := range done {
+		removeRunFile(e, id)
+	}
+	return nil
+}
+
+func sameRun(a, b *monitor.Process) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}

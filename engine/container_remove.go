@@ -1,0 +1,126 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// RemoveOptions are rm's flags.
+type RemoveOptions struct {
+	Force   bool // kill a running container first
+	Volumes bool // remove its anonymous volumes too
+}
+
+// RemoveContainer removes a container: its runtime state, rootfs
+// snapshot, bundle, logs and record, and with Volumes its anonymous
+// volumes. The record goes last, so that a removal cut short leaves a
+// container that rm can remove again rather than leaked files.
+func (e *Engine) RemoveContainer(ctx context.Context, ref string, o RemoveOptions) (Container, error) {
+	c, err := e.LookupContainer(ref)
+	if err != nil {
+		return c, err
+	}
+	lock, err := e.lockContainer(c.ID)
+	if err != nil {
+		return c, err
+	}
+	defer lock.Release()
+	if c, err = e.LookupContainer(c.ID); err != nil {
+		return c, err
+	}
+	return c, e.remove(ctx, c, o)
+}
+
+func (e *Engine) remove(ctx context.Context, c Container, o RemoveOptions) error {
+	if c.State == StateRunning {
+		if !o.Force {
+			return fmt.Errorf("cannot remove container \"/%s\": container is running: stop the container before removing or force remove", c.Name)
+		}
+		if err := e.signal(ctx, &c, syscall.SIGKILL); err != nil {
+			return err
+		}
+		if err := e.waitExit(ctx, &c); err != nil {
+			return err
+		}
+	}
+	if c.Monitor != nil || c.State == StateRunning {
+		if err := e.ociRuntime(&c).Delete(ctx, c.ID, true); err != nil {
+			return fmt.Errorf("remove container %s: %w", shortID(c.ID), err)
+		}
+	}
+	if err := e.removeRootfs(c.ID, c.Snapshot); err != nil {
+		return fmt.Errorf("remove container %s: %w", shortID(c.ID), err)
+	}
+	if err := os.RemoveAll(e.bundleDir(c.ID)); err != nil {
+		return fmt.Errorf("remove container %s: %w", shortID(c.ID), err)
+	}
+	os.RemoveAll(e.ctrRunDir(c.ID))
+	err := e.meta.Update(func(tx *bolt.Tx) error {
+		if names := tx.Bucket(bucketCNames); names != nil {
+			if id := names.Get([]byte(c.Name)); string(id) == c.ID {
+				if err := names.Delete([]byte(c.Name)); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.Bucket(bucketContainers).Delete([]byte(c.ID))
+	})
+	if err != nil {
+		return fmt.Errorf("remove container %s: %w", shortID(c.ID), err)
+	}
+	removeRunFile(e, c.ID)
+	os.Remove(e.ctrRunDir(c.ID) + ".lock")
+	if o.Volumes {
+		var errs []error
+		for _, m := range c.Mounts {
+			if m.Type == "volume" && m.Anonymous {
+				if err := e.RemoveVolume(m.Name, true); err != nil && !errors.Is(err, ErrNoSuchVolume) {
+					errs = append(errs, err)
+				}
+			}
+		}
+		return errors.Join(errs...)
+	}
+	return nil
+}
+
+// CleanupContainer is what the monitor runs after the container exited
+// (the exit command, `berth container cleanup`): the exit is recorded,
+// the runtime's state deleted and the rootfs unmounted, or with --rm the
+// container removed. It does nothing when the container runs again or is
+// gone, so it may come late or twice.
+func (e *Engine) CleanupContainer(ctx context.Context, id string) error {
+	c, err := e.LookupContainer(id)
+	if err != nil {
+		if errors.Is(err, ErrNoSuchContainer) {
+			return nil
+		}
+		return err
+	}
+	lock, err := e.lockContainer(c.ID)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	if c, err = e.LookupContainer(c.ID); err != nil {
+		if errors.Is(err, ErrNoSuchContainer) {
+			return nil
+		}
+		return err
+	}
+	if c.State == StateRunning {
+		return nil
+	}
+	if c.AutoRemove {
+		return e.remove(ctx, c, RemoveOptions{Volumes: true})
+	}
+	if err := e.ociRuntime(&c).Delete(ctx, c.ID, true); err != nil {
+		return err
+	}
+	return errors.Join(unmountRootfs(e.rootfsDir(c.ID)))
+}

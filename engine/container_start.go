@@ -1,0 +1,199 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/berth-dev/berth/engine/ociruntime"
+	"github.com/berth-dev/berth/engine/spec"
+	"github.com/berth-dev/berth/monitor"
+	"github.com/berth-dev/berth/snapshot/flock"
+)
+
+// StartOptions are the hooks of a start.
+type StartOptions struct {
+	// Created runs after the monitor has created the container and
+	// before the runtime starts it: a foreground run attaches here, so
+	// that it misses no output. Its error aborts the start.
+	Created func(c Container) error
+}
+
+// StartError is a start that failed, with the exit status Docker's CLI
+// gives it: 127 when the command was not found, 126 when it could not
+// be run, 125 otherwise.
+type StartError struct {
+	Status int
+	Err    error
+}
+
+func (e *StartError) Error() string { return e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
+
+// startStatus is Docker's mapping of a runtime's failure to an exit
+// status.
+func startStatus(msg string) int {
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		return 127
+	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "is a directory"):
+		return 126
+	}
+	return 125
+}
+
+// lockContainer serialises start, stop's bookkeeping, rm and cleanup of
+// one container among berth processes.
+func (e *Engine) lockContainer(id string) (*flock.Lock, error) {
+	l, err := flock.Acquire(filepath.Join(e.runRoot, "c", shortID(id)+".lock"), true)
+	if err != nil {
+		return nil, fmt.Errorf("lock container %s: %w", shortID(id), err)
+	}
+	return l, nil
+}
+
+func (e *Engine) ociRuntime(c *Container) *ociruntime.Runtime {
+	return &ociruntime.Runtime{Path: c.RuntimePath, Root: e.ctrOpts.RuntimeRoot}
+}
+
+// StartContainer starts a created or stopped container under a new
+// monitor. Starting a running container does nothing.
+func (e *Engine) StartContainer(ctx context.Context, ref string, o StartOptions) (Container, error) {
+	c, err := e.LookupContainer(ref)
+	if err != nil {
+		return c, err
+	}
+	lock, err := e.lockContainer(c.ID)
+	if err != nil {
+		return c, err
+	}
+	defer lock.Release()
+	// Again under the lock: another start or rm may have come first.
+	if c, err = e.LookupContainer(c.ID); err != nil {
+		return c, err
+	}
+	if c.State == StateRunning {
+		return c, nil
+	}
+	return e.start(ctx, c, o)
+}
+
+func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Container, error) {
+	rt := e.ociRuntime(&c)
+	run := e.ctrRunDir(c.ID)
+	if c.Monitor != nil {
+		// The runtime's state of the last run, if cleanup did not come.
+		if err := rt.Delete(ctx, c.ID, true); err != nil {
+			return c, fmt.Errorf("start: clean up the last run: %w", err)
+		}
+	}
+	if err := os.MkdirAll(run, 0o700); err != nil {
+		return c, fmt.Errorf("start: %w", err)
+	}
+	for _, f := range []string{"exit", "attach", "console.sock", "pid", "runtime.log"} {
+		os.Remove(filepath.Join(run, f))
+	}
+	if err := e.mountRootfs(c.ID, c.Snapshot); err != nil {
+		return c, err
+	}
+	if joinsContainer(c.Modes) {
+		// The namespaces joined are another container's current process's.
+		so := c.Options
+		if err := e.resolveModes(&so, c.Modes); err != nil {
+			return c, err
+		}
+		img, err := e.images.Resolve(c.Image)
+		if err != nil {
+			return c, fmt.Errorf("start: image %s: %w", c.Image, err)
+		}
+		cfg, err := e.config(img)
+		if err != nil {
+			return c, err
+		}
+		res, err := spec.Generate(cfg, &so)
+		if err != nil {
+			return c, err
+		}
+		if err := writeSpec(e.bundleDir(c.ID), res); err != nil {
+			return c, err
+		}
+	}
+	mon, err := e.monitorBinary()
+	if err != nil {
+		return c, err
+	}
+	var exitCmd []string
+	if len(e.ctrOpts.ExitCommand) > 0 {
+		exitCmd = append(append(exitCmd, e.ctrOpts.ExitCommand...), c.ID)
+	}
+	mo := monitor.Options{
+		Binary: mon, Runtime: c.RuntimePath, RuntimeRoot: e.ctrOpts.RuntimeRoot,
+		RuntimeLog: filepath.Join(run, "runtime.log"),
+		ID:         c.ID, Bundle: e.bundleDir(c.ID),
+		PidFile: filepath.Join(run, "pid"), ExitFile: e.exitFile(c.ID),
+		AttachSocket: e.attachSocket(c.ID),
+		Terminal:     c.Config.Tty, Stdin: c.Config.OpenStdin,
+		LogDriver: c.Log.Driver, LogPath: c.Log.Path, LogMaxSize: c.Log.MaxSize, LogMaxFile: c.Log.MaxFile,
+		ExitCommand: exitCmd,
+		MonitorLog:  filepath.Join(run, "monitor.log"),
+	}
+	if c.Config.Tty {
+		mo.ConsoleSocket = filepath.Join(run, "console.sock")
+	}
+	fail := func(err error) (Container, error) {
+		msg := err.Error()
+		var ce *monitor.CreateError
+		if errors.As(err, &ce) && ce.Message == "" {
+			msg = fmt.Sprintf("runtime %s create failed with status %d", c.Runtime, ce.Status)
+		}
+		// Best effort: a half-created container must not stay in the
+		// runtime; the record says why the start failed.
+		rt.Delete(context.WithoutCancel(ctx), c.ID, true)
+		c.State, c.PID, c.PIDStart, c.Error = StateStopped, 0, 0, msg
+		if c.Started.IsZero() {
+			c.State = StateCreated
+		} else {
+			c.Finished, c.ExitCode = time.Now().UTC(), startStatus(msg)
+		}
+		if c.Monitor != nil && !monitor.Alive(c.Monitor.Pid, c.Monitor.StartTime) {
+			c.Monitor = nil
+		}
+		e.PutContainer(c)
+		return c, &StartError{Status: startStatus(msg), Err: errors.New(msg)}
+	}
+	p, err := monitor.Spawn(ctx, mo)
+	if err != nil {
+		return fail(err)
+	}
+	c.State, c.PID, c.Monitor = StateRunning, p.InitPid, p
+	c.PIDStart = p.InitStartTime
+	c.Started, c.Finished, c.ExitCode, c.ExitUnknown, c.Error, c.OOMKilled = time.Now().UTC(), time.Time{}, 0, false, "", false
+	if err := e.PutContainer(c); err != nil {
+		syscall.Kill(p.InitPid, syscall.SIGKILL)
+		return fail(err)
+	}
+	if o.Created != nil {
+		if err := o.Created(c); err != nil {
+			syscall.Kill(p.InitPid, syscall.SIGKILL)
+			return fail(err)
+		}
+	}
+	if err := rt.Start(ctx, c.ID); err != nil {
+		return fail(err)
+	}
+	return c, nil
+}
+
+func joinsContainer(m NamespaceModes) bool {
+	for _, v := range []string{m.PID, m.IPC, m.UTS, m.Network, m.Cgroup} {
+		if strings.HasPrefix(v, "container:") {
+			return true
+		}
+	}
+	return false
+}

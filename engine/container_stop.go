@@ -1,0 +1,188 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/engine/spec"
+	"github.com/berth-dev/berth/monitor"
+)
+
+// ErrNotRunning is wrapped when a command needs a running container.
+var ErrNotRunning = errors.New("container is not running")
+
+// StopContainer sends the container's stop signal, waits timeout (nil:
+// its --stop-timeout, else 10 s; negative: for ever) and then kills it,
+// as docker stop does. A container that is not running is left as it is.
+func (e *Engine) StopContainer(ctx context.Context, ref string, timeout *int) (Container, error) {
+	c, err := e.LookupContainer(ref)
+	if err != nil || c.State != StateRunning {
+		return c, err
+	}
+	t := DefaultStopTimeout
+	switch {
+	case timeout != nil:
+		t = *timeout
+	case c.Config.StopTimeout != nil:
+		t = *c.Config.StopTimeout
+	}
+	sig := syscall.Signal(c.StopSignal)
+	if sig == 0 {
+		sig = syscall.SIGTERM
+	}
+	if err := e.signal(ctx, &c, sig); err != nil {
+		return c, err
+	}
+	wctx := ctx
+	if t >= 0 {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, time.Duration(t)*time.Second)
+		defer cancel()
+	}
+	if err := e.waitExit(wctx, &c); err == nil {
+		return e.recordExit(c)
+	} else if ctx.Err() != nil {
+		return c, ctx.Err()
+	}
+	if err := e.signal(ctx, &c, syscall.SIGKILL); err != nil {
+		return c, err
+	}
+	if err := e.waitExit(ctx, &c); err != nil {
+		return c, err
+	}
+	return e.recordExit(c)
+}
+
+// KillContainer sends sig (empty: SIGKILL) to a running container's init.
+func (e *Engine) KillContainer(ctx context.Context, ref, sig string) (Container, error) {
+	s := syscall.SIGKILL
+	if sig != "" {
+		var err error
+		if s, err = spec.ParseSignal(sig); err != nil {
+			return Container{}, err
+		}
+	}
+	c, err := e.LookupContainer(ref)
+	if err != nil {
+		return c, err
+	}
+	if c.State != StateRunning {
+		return c, fmt.Errorf("cannot kill container %s: %w", ref, ErrNotRunning)
+	}
+	return c, e.signal(ctx, &c, s)
+}
+
+// signal sends sig to the init. The init is named by pid and start time,
+// so a recycled pid is never signalled; the runtime is not needed for
+// that (and costs an exec), except that it is what reaches an init whose
+// pid the engine does not know.
+func (e *Engine) signal(ctx context.Context, c *Container, sig syscall.Signal) error {
+	if c.PID > 0 && c.PIDStart != 0 {
+		fd, err := unix.PidfdOpen(c.PID, 0)
+		if err == nil {
+			defer unix.Close(fd)
+			if !alive(c.PID, c.PIDStart) {
+				return nil // exited meanwhile
+			}
+			if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("signal container %s: %w", shortID(c.ID), err)
+			}
+			return nil
+		}
+		if errors.Is(err, unix.ESRCH) {
+			return nil
+		}
+	}
+	return e.ociRuntime(c).Kill(ctx, c.ID, sig, false)
+}
+
+// waitExit waits until the container's init has exited and its monitor
+// has recorded it (or died), then settles c.
+func (e *Engine) waitExit(ctx context.Context, c *Container) error {
+	if c.State != StateRunning {
+		return nil
+	}
+	if c.PID > 0 {
+		if fd, err := unix.PidfdOpen(c.PID, 0); err == nil {
+			if alive(c.PID, c.PIDStart) {
+				err = pollFd(ctx, fd)
+			}
+			unix.Close(fd)
+			if err != nil {
+				return err
+			}
+		}
+	}
+	// The init is gone: the monitor writes the exit file in a moment.
+	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
+		if e.settle(c) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+// pollFd waits for a pidfd to become readable (the process exited).
+func pollFd(ctx context.Context, fd int) error {
+	for {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 100)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("wait for container: %w", err)
+		}
+		if n > 0 {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// recordExit persists a settled container.
+func (e *Engine) recordExit(c Container) (Container, error) {
+	if c.State == StateRunning {
+		return c, nil
+	}
+	return c, e.persistSettled([]Container{c})
+}
+
+// WaitContainer blocks until the container is not running and returns
+// its exit code (-1 when it is unknown).
+func (e *Engine) WaitContainer(ctx context.Context, ref string) (int, error) {
+	c, err := e.LookupContainer(ref)
+	if err != nil {
+		return 0, err
+	}
+	if err := e.waitExit(ctx, &c); err != nil {
+		return 0, err
+	}
+	if _, err := e.recordExit(c); err != nil {
+		return 0, err
+	}
+	return c.ExitCode, nil
+}
+
+// AttachContainer connects to a running container's monitor.
+func (e *Engine) AttachContainer(ctx context.Context, ref string, o monitor.AttachOptions) (*monitor.Exit, error) {
+	c, err := e.LookupContainer(ref)
+	if err != nil {
+		return nil, err
+	}
+	if c.State != StateRunning {
+		return nil, fmt.Errorf("cannot attach to container %s: %w", ref, ErrNotRunning)
+	}
+	return monitor.Attach(ctx, e.attachSocket(c.ID), o)
+}
+
+// AttachSocket is where a container's monitor takes attaches.
+func (e *Engine) AttachSocket(c Container) string { return e.attachSocket(c.ID) }
