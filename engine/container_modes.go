@@ -13,7 +13,7 @@ import (
 func (e *Engine) resolveModes(so *spec.Options, m NamespaceModes) error {
 	for _, f := range []struct {
 		flag, mode, kind string
-		ns           *spec.Namespace
+		ns               *spec.Namespace
 	}{
 		{"--pid", m.PID, "pid", &so.PID},
 		{"--ipc", m.IPC, "ipc", &so.IPC},

@@ -11,6 +11,7 @@ type VolumeCreateOptions struct {
 }
 
 func (e *Engine) CreateVolume(o VolumeCreateOptions) (Volume, bool, error) { panic("stub") }
-func (e *Engine) FillVolume(v Volume, rootfs, dst string) error         { return nil }
-func (e *Engine) RemoveVolume(name string, force bool) error            { return nil }
+func (e *Engine) FillVolume(v Volume, rootfs, dst string) error            { return nil }
+func (e *Engine) RemoveVolume(name string, force bool) error               { return nil }
+
 var ErrNoSuchVolume = errors.New("no such volume")
