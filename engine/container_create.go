@@ -370,7 +370,7 @@ func (e *Engine) monitorBinary() (string, error) {
 // logConfig is the log driver and rotation of a container: the engine's
 // defaults with --log-driver and --log-opt on top.
 func (e *Engine) logConfig(driver string, opts map[string]string) (LogConfig, error) {
-	l := LogConfig{Driver: driver, MaxSize: e.ctrOpts.LogMaxSize, MaxFile: e.ctrOpts.LogMaxFile}
+	l := LogConfig{Driver: driver, MaxSize: e.ctrOpts.LogMaxSize, MaxFile: e.ctrOpts.LogMaxFile, Opts: maps.Clone(opts)}
 	if l.Driver == "" {
 		l.Driver = e.ctrOpts.LogDriver
 	}

@@ -19,8 +19,8 @@ type ContainerOptions struct {
 	// MonitorBinary is berth-monitor and InitBinary berth-init (--init);
 	// empty: found by FindHelper.
 	MonitorBinary, InitBinary string
-	// Log is the default log driver and rotation (json-file, 20 MB, 5
-	// files when zero).
+	// Log is the default log driver and rotation; with no driver:
+	// json-file, 20 MiB, 5 files.
 	LogDriver  string
 	LogMaxSize int64
 	LogMaxFile int
@@ -44,10 +44,9 @@ func (o *ContainerOptions) defaults(runRoot string) {
 		o.RuntimeRoot = filepath.Join(runRoot, "runtime")
 	}
 	if o.LogDriver == "" {
-		o.LogDriver = "json-file"
-	}
-	if o.LogMaxSize == 0 {
-		o.LogMaxSize = DefaultLogMaxSize
+		// Not configured at all: Berth's defaults. (A configured max
+		// size of 0 is no rotation.)
+		o.LogDriver, o.LogMaxSize, o.LogMaxFile = "json-file", DefaultLogMaxSize, DefaultLogMaxFile
 	}
 	if o.LogMaxFile == 0 {
 		o.LogMaxFile = DefaultLogMaxFile

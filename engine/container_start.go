@@ -154,6 +154,7 @@ func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Contai
 		// Best effort: a half-created container must not stay in the
 		// runtime; the record says why the start failed.
 		rt.Delete(context.WithoutCancel(ctx), c.ID, true)
+		unmountRootfs(e.rootfsDir(c.ID))
 		c.State, c.PID, c.PIDStart, c.Error = StateStopped, 0, 0, msg
 		if c.Started.IsZero() {
 			c.State = StateCreated

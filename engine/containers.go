@@ -113,6 +113,8 @@ type LogConfig struct {
 	Path    string `json:"path,omitempty"`
 	MaxSize int64  `json:"maxSize,omitempty"`
 	MaxFile int    `json:"maxFile,omitempty"`
+	// Opts are --log-opt as given, for inspect.
+	Opts map[string]string `json:"opts,omitempty"`
 }
 
 // MountPoint is one mount as inspect shows it.

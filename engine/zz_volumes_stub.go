@@ -15,3 +15,5 @@ func (e *Engine) FillVolume(v Volume, rootfs, dst string) error            { ret
 func (e *Engine) RemoveVolume(name string, force bool) error               { return nil }
 
 var ErrNoSuchVolume = errors.New("no such volume")
+
+func (e *Engine) GetVolume(name string) (Volume, error) { return Volume{}, ErrNoSuchVolume }

@@ -75,7 +75,39 @@ func (g *globals) open(cmd *cobra.Command) (*engine.Engine, error) {
 	if src := g.cfg.Source("storage.driver"); src.Kind != config.FromDefault {
 		opts.SnapshotDriverSetting = src.String()
 	}
+	opts.Containers = g.containerOptions()
 	return engine.Open(opts)
+}
+
+// containerOptions are the config's [runtime] and [log] for the engine,
+// with the exit command that the monitors run: this binary's hidden
+// `container cleanup`, with the same roots and config.
+func (g *globals) containerOptions() engine.ContainerOptions {
+	cfg := g.cfg
+	o := engine.ContainerOptions{
+		RuntimeRoot: cfg.Runtime.Root,
+		LogDriver:   cfg.Log.Driver, LogMaxSize: int64(cfg.Log.MaxSize), LogMaxFile: cfg.Log.MaxFile,
+		Runtimes: func(name string) (string, string, error) {
+			if name == "" {
+				name = cfg.Runtime.Default
+			}
+			if p := cfg.Runtime.Runtimes[name]; p == "berth-runtime" {
+				// Ours: the one shipped next to this binary first.
+				path, err := engine.FindHelper(p)
+				return path, name, err
+			}
+			path, err := cfg.RuntimePath(name)
+			return path, name, err
+		},
+	}
+	if self, err := os.Executable(); err == nil {
+		o.ExitCommand = []string{self, "--root", g.root, "--runroot", g.runroot}
+		if f := cfg.File(); f != "" {
+			o.ExitCommand = append(o.ExitCommand, "--config", f)
+		}
+		o.ExitCommand = append(o.ExitCommand, "container", "cleanup")
+	}
+	return o
 }
 
 func newRootCmd() *cobra.Command {
@@ -110,6 +142,15 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newLoginCmd(g), newLogoutCmd(), newImportCmd(g), newHistoryCmd(g))
 	image.AddCommand(newImportCmd(g), newHistoryCmd(g))
 	root.AddCommand(newInfoCmd(g))
+
+	// Containers (issue 10), in both trees as Docker has them.
+	container := &cobra.Command{Use: "container", Short: "Manage containers"}
+	for _, add := range []func(...*cobra.Command){root.AddCommand, container.AddCommand} {
+		add(newRunCmd(g), newCreateCmd(g), newStartCmd(g), newStopCmd(g), newKillCmd(g), newRmCmd(g),
+			newWaitCmd(g), newLogsCmd(g), newAttachCmd(g))
+	}
+	root.AddCommand(newPsCmd(g, "ps"), newObjectInspectCmd(g), container)
+	container.AddCommand(newPsCmd(g, "ls", "list", "ps"), newContainerInspectCmd(g), newCleanupCmd(g))
 	return root
 }
 
@@ -121,7 +162,15 @@ func main() {
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
 	if err != nil {
+		status := 1
+		var se *statusError
+		if errors.As(err, &se) {
+			status = se.status
+			if se.err == nil {
+				os.Exit(status) // the container's own status: nothing to say
+			}
+		}
 		fmt.Fprintln(os.Stderr, "Error:", err)
-		os.Exit(1)
+		os.Exit(status)
 	}
 }

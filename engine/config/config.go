@@ -17,7 +17,8 @@
 //
 //	[log]
 //	driver = "json-file"             # "json-file", "k8s-file" or "none"
-//	max_size = "0"                   # per container log file: "10MiB", "10m", "512k", bytes; 0 is no limit
+//	max_size = "20MiB"               # per container log file: "10MiB", "10m", "512k", bytes; 0 is no limit
+//	max_file = 5                     # log files kept per container (the live one and rotated ones)
 //
 //	[network]
 //	default_network = "bridge"
@@ -125,8 +126,11 @@ type Runtime struct {
 // Log is the default log driver of containers.
 type Log struct {
 	Driver string `toml:"driver"`
-	// MaxSize bounds one container's log file; 0 is no limit.
+	// MaxSize bounds one container's log file; 0 is no limit. A chatty
+	// container must not fill the disk, so it is on by default.
 	MaxSize Size `toml:"max_size"`
+	// MaxFile is how many files rotation keeps, the live one included.
+	MaxFile int `toml:"max_file"`
 }
 
 // Network holds the defaults for container networks.
@@ -169,7 +173,7 @@ func Default() *Config {
 				"crun":          "crun",
 			},
 		},
-		Log: Log{Driver: "json-file"},
+		Log: Log{Driver: "json-file", MaxSize: 20 << 20, MaxFile: 5},
 		Network: Network{
 			// Docker's name for the default network.
 			DefaultNetwork: "bridge",

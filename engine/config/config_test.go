@@ -196,7 +196,7 @@ streaming_address = "0.0.0.0:10010"
 	want.Storage = Storage{Root: "/srv/berth", RunRoot: "/run/b2", Driver: "copy"}
 	want.Runtime = Runtime{Default: "kata", Root: "/run/b2/runtime", Runtimes: map[string]string{
 		"kata": "/opt/kata/bin/kata-runtime", "runc": "/usr/sbin/runc", "crun": "crun", "berth-runtime": "berth-runtime"}}
-	want.Log = Log{Driver: "k8s-file", MaxSize: 10 << 20}
+	want.Log = Log{Driver: "k8s-file", MaxSize: 10 << 20, MaxFile: 5}
 	want.Network = Network{DefaultNetwork: "berth0", CNIPluginDirs: []string{"/usr/libexec/cni"}, CNIConfigDir: "/etc/berth/net.d",
 		DefaultSubnet: "10.77.0.0/24", DNSUpstream: []string{"192.0.2.53", "192.0.2.54:5353"}}
 	want.Registry = Registry{DefaultRegistry: "registry.example:5000", Insecure: []string{"10.0.0.0/8"},

@@ -63,6 +63,9 @@ func (c *Config) validate() error {
 	if c.Log.MaxSize < 0 {
 		check("log.max_size", fmt.Errorf("%d: must not be negative (0 is no limit)", c.Log.MaxSize))
 	}
+	if c.Log.MaxFile < 1 {
+		check("log.max_file", fmt.Errorf("%d: must be at least 1", c.Log.MaxFile))
+	}
 
 	if !nameRE.MatchString(c.Network.DefaultNetwork) {
 		check("network.default_network", fmt.Errorf("%q: want letters, digits, '_', '.', '-'", c.Network.DefaultNetwork))

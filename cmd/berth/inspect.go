@@ -1,0 +1,146 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/engine"
+)
+
+// printInspect prints objects as Docker's inspect does: an indented JSON
+// array, or the template once per object (over the JSON field names).
+func printInspect(cmd *cobra.Command, format string, objs []any) error {
+	if format == "" {
+		if objs == nil {
+			objs = []any{}
+		}
+		b, err := json.MarshalIndent(objs, "", "    ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), string(b))
+		return nil
+	}
+	if format == "json" {
+		format = "{{json .}}"
+	}
+	tmpl, err := parseTemplate("inspect", format)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		var m any
+		b, err := json.Marshal(o)
+		if err == nil {
+			err = json.Unmarshal(b, &m)
+		}
+		if err != nil {
+			return err
+		}
+		if err := tmpl.Execute(cmd.OutOrStdout(), m); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+	}
+	return nil
+}
+
+// newObjectInspectCmd is the top-level `inspect`: containers first, then
+// images, then volumes, as Docker looks them up; --type narrows it.
+func newObjectInspectCmd(g *globals) *cobra.Command {
+	var format, typ string
+	var size bool
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
+		Short: "Return low-level information on Berth objects",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch typ {
+			case "", "container", "image", "volume":
+			default:
+				return fmt.Errorf("%q is not a valid value for --type", typ)
+			}
+			e, err := g.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			var objs []any
+			var errs []error
+			for _, ref := range args {
+				if typ == "" || typ == "container" {
+					if j, err := e.InspectContainer(ref, size); err == nil {
+						objs = append(objs, j)
+						continue
+					} else if typ != "" || !errors.Is(err, engine.ErrNoSuchContainer) {
+						errs = append(errs, err)
+						continue
+					}
+				}
+				if typ == "" || typ == "image" {
+					if j, err := e.InspectImage(ref); err == nil {
+						objs = append(objs, j)
+						continue
+					} else if typ != "" {
+						errs = append(errs, err)
+						continue
+					}
+				}
+				if typ == "" || typ == "volume" {
+					if v, err := e.GetVolume(ref); err == nil {
+						objs = append(objs, v)
+						continue
+					} else if typ != "" {
+						errs = append(errs, err)
+						continue
+					}
+				}
+				errs = append(errs, fmt.Errorf("no such object: %s", ref))
+			}
+			if err := printInspect(cmd, format, objs); err != nil {
+				return err
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "format output using a Go template or json")
+	cmd.Flags().StringVar(&typ, "type", "", "only inspect objects of the given type (container, image, volume)")
+	cmd.Flags().BoolVarP(&size, "size", "s", false, "display total file sizes if the type is container")
+	return cmd
+}
+
+func newContainerInspectCmd(g *globals) *cobra.Command {
+	var format string
+	var size bool
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Display detailed information on one or more containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := g.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			var objs []any
+			var errs []error
+			for _, ref := range args {
+				j, err := e.InspectContainer(ref, size)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				objs = append(objs, j)
+			}
+			if err := printInspect(cmd, format, objs); err != nil {
+				return err
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "format output using a Go template or json")
+	cmd.Flags().BoolVarP(&size, "size", "s", false, "display total file sizes")
+	return cmd
+}
