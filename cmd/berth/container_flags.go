@@ -17,16 +17,16 @@ import (
 // createFlags are the flags run and create share, as Docker spells them.
 type createFlags struct {
 	detach, interactive, tty, rm, readOnly, privileged, init, sigProxy, noHealthcheck bool
-	attach                                                                           []string
-	name, workdir, user, entrypoint, hostname, domainname, stopSignal                string
-	env, envFile, groupAdd, volumes, mounts, volumesFrom, tmpfs                      []string
-	capAdd, capDrop, devices, securityOpt, ulimits, sysctls, labels, annotations     []string
-	logOpts, labelFiles                                                              []string
-	shmSize, memory, memorySwap, memoryReservation, cpus, cpusetCpus, cpusetMems     string
-	cpuShares, pidsLimit                                                             int64
-	oomScoreAdj, stopTimeout                                                         int
-	pid, ipc, uts, cgroupns, cgroupParent, network, logDriver, runtime, pull         string
-	platform, cidfile                                                                string
+	attach                                                                            []string
+	name, workdir, user, entrypoint, hostname, domainname, stopSignal                 string
+	env, envFile, groupAdd, volumes, mounts, volumesFrom, tmpfs                       []string
+	capAdd, capDrop, devices, securityOpt, ulimits, sysctls, labels, annotations      []string
+	logOpts, labelFiles                                                               []string
+	shmSize, memory, memorySwap, memoryReservation, cpus, cpusetCpus, cpusetMems      string
+	cpuShares, pidsLimit                                                              int64
+	oomScoreAdj, stopTimeout                                                          int
+	pid, ipc, uts, cgroupns, cgroupParent, network, logDriver, runtime, pull          string
+	platform, cidfile                                                                 string
 }
 
 func (f *createFlags) register(fs *pflag.FlagSet, run bool) {

@@ -2,8 +2,8 @@ package main
 
 import (
 	"bufio"
-	"maps"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
