@@ -147,7 +147,7 @@ func newRootCmd() *cobra.Command {
 	container := &cobra.Command{Use: "container", Short: "Manage containers"}
 	for _, add := range []func(...*cobra.Command){root.AddCommand, container.AddCommand} {
 		add(newRunCmd(g), newCreateCmd(g), newStartCmd(g), newStopCmd(g), newKillCmd(g), newRmCmd(g),
-			newWaitCmd(g), newLogsCmd(g), newAttachCmd(g))
+			newWaitCmd(g), newLogsCmd(g), newAttachCmd(g), newExecCmd(g))
 	}
 	root.AddCommand(newPsCmd(g, "ps"), newObjectInspectCmd(g), container)
 	container.AddCommand(newPsCmd(g, "ls", "list", "ps"), newContainerInspectCmd(g), newCleanupCmd(g))

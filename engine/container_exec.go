@@ -1,0 +1,176 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-dev/berth/engine/spec"
+)
+
+// ExecRequest is one exec session.
+type ExecRequest struct {
+	spec.ExecOptions
+	Detach bool
+	// Stdin is the session's input (nil: none); with Tty and a terminal
+	// as Stdin, the runtime relays it (raw mode, window size) itself.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// ExecError is an exec that could not run its command, with Docker's
+// status: 127 not found, 126 not runnable, 125 otherwise.
+type ExecError struct {
+	Status int
+	Err    error
+	// Printed says the runtime wrote the message to the session's
+	// stderr already.
+	Printed bool
+}
+
+func (e *ExecError) Error() string { return e.Err.Error() }
+func (e *ExecError) Unwrap() error { return e.Err }
+
+// ExecContainer runs a process in a running container and returns its
+// exit status (0 at once with Detach). The process is the runtime's
+// child while the session lasts and is reaped by it, so a session leaves
+// no process behind.
+func (e *Engine) ExecContainer(ctx context.Context, ref string, r ExecRequest) (int, error) {
+	c, err := e.LookupContainer(ref)
+	if err != nil {
+		return 0, &ExecError{Status: 125, Err: err}
+	}
+	if c.State != StateRunning {
+		return 0, &ExecError{Status: 125, Err: fmt.Errorf("container %s is not running", ref)}
+	}
+	var base specs.Spec
+	b, err := os.ReadFile(filepath.Join(e.bundleDir(c.ID), "config.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &base)
+	}
+	if err != nil {
+		return 0, &ExecError{Status: 125, Err: fmt.Errorf("exec: container spec: %w", err)}
+	}
+	// Users are resolved in the running root, as the container sees it.
+	root := fmt.Sprintf("/proc/%d/root", c.PID)
+	if !alive(c.PID, c.PIDStart) {
+		return 0, &ExecError{Status: 125, Err: fmt.Errorf("container %s is not running", ref)}
+	}
+	p, err := spec.ExecProcess(base.Process, root, r.ExecOptions)
+	if err != nil {
+		return 0, &ExecError{Status: 125, Err: err}
+	}
+	if r.Detach && r.Tty {
+		return 0, &ExecError{Status: 125, Err: errors.New("exec: a detached session with a terminal is not supported: use -d without -t")}
+	}
+	var nb [8]byte
+	rand.Read(nb[:])
+	procFile := filepath.Join(e.ctrRunDir(c.ID), "exec-"+hex.EncodeToString(nb[:])+".json")
+	pb, err := json.Marshal(p)
+	if err != nil {
+		return 0, &ExecError{Status: 125, Err: err}
+	}
+	if err := os.WriteFile(procFile, pb, 0o600); err != nil {
+		return 0, &ExecError{Status: 125, Err: fmt.Errorf("exec: %w", err)}
+	}
+	defer os.Remove(procFile)
+	args := []string{"exec", "--process", procFile}
+	if r.Tty {
+		args = append(args, "--tty")
+	}
+	if r.Detach {
+		args = append(args, "--detach", "--pid-file", procFile+".pid")
+		defer os.Remove(procFile + ".pid")
+	}
+	// The runtime lives as long as the session: ^C is forwarded to it
+	// (and from it to the process), not a reason to kill it.
+	cmd := e.ociRuntime(&c).Command(context.WithoutCancel(ctx), append(args, c.ID)...)
+	cmd.Stdin, cmd.Stdout = r.Stdin, r.Stdout
+	tail := &tailWriter{w: r.Stderr}
+	cmd.Stderr = tail
+	if err := cmd.Start(); err != nil {
+		return 0, &ExecError{Status: 125, Err: fmt.Errorf("exec: %w", err)}
+	}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				cmd.Process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	err = cmd.Wait()
+	signal.Stop(sigs)
+	close(done)
+	if err == nil {
+		return 0, nil
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return 0, &ExecError{Status: 125, Err: fmt.Errorf("exec: %w", err)}
+	}
+	if msg := tail.runtimeError(); msg != "" {
+		return 0, &ExecError{Status: startStatus(msg), Err: errors.New(msg), Printed: r.Stderr != nil}
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ee.ExitCode(), nil
+}
+
+// tailWriter passes the runtime's stderr on and keeps its last line, to
+// tell the runtime's own failure (its "berth-runtime: ..." or runc's
+// "level=error" line) from the process's output.
+type tailWriter struct {
+	w    io.Writer
+	mu   sync.Mutex
+	last []byte
+}
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	t.last = append(t.last, p...)
+	if len(t.last) > 4096 {
+		t.last = t.last[len(t.last)-4096:]
+	}
+	t.mu.Unlock()
+	if t.w == nil {
+		return len(p), nil
+	}
+	return t.w.Write(p)
+}
+
+func (t *tailWriter) runtimeError() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lines := bytes.Split(bytes.TrimSpace(t.last), []byte("\n"))
+	l := string(lines[len(lines)-1])
+	for _, prefix := range []string{"berth-runtime: ", "runc: ", "crun: "} {
+		if m, ok := strings.CutPrefix(l, prefix); ok {
+			return m
+		}
+	}
+	if i := strings.Index(l, "level=error msg="); i >= 0 {
+		return strings.Trim(l[i+len("level=error msg="):], `"`)
+	}
+	return ""
+}
