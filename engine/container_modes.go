@@ -2,8 +2,12 @@ package engine
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/engine/spec"
 )
@@ -51,6 +55,11 @@ func (e *Engine) resolveMode(flag, mode, kind string, so *spec.Options) (spec.Na
 			}
 		}
 	}
+	if flag == "--ipc" && mode == "shareable" {
+		// Others may join: its /dev/shm lives on the host, where they can
+		// bind it too (a mount inside its own namespace cannot be).
+		so.ShmPath = e.shmDir(so.ContainerID)
+	}
 	ref, ok := strings.CutPrefix(mode, "container:")
 	if !ok {
 		if strings.HasPrefix(mode, "ns:") {
@@ -67,8 +76,50 @@ func (e *Engine) resolveMode(flag, mode, kind string, so *spec.Options) (spec.Na
 	}
 	proc := "/proc/" + strconv.Itoa(c.PID)
 	if kind == "ipc" {
-		// Docker binds the other container's /dev/shm too.
-		so.ShmPath = proc + "/root/dev/shm"
+		// Docker binds the other container's /dev/shm too, which is why
+		// only a shareable one can be joined.
+		switch c.Modes.IPC {
+		case "shareable":
+			so.ShmPath = e.shmDir(c.ID)
+		case "host":
+			so.ShmPath = "/dev/shm"
+		default:
+			return spec.Namespace{}, fmt.Errorf("--ipc: cannot join the IPC namespace of container %s: it is not shareable (create it with --ipc shareable)", ref)
+		}
 	}
 	return spec.Namespace{Mode: spec.NSPath, Path: proc + "/ns/" + kind}, nil
+}
+
+// shmDir is the host side of a shareable container's /dev/shm.
+func (e *Engine) shmDir(id string) string { return filepath.Join(e.ctrRunDir(id), "shm") }
+
+// mountShm mounts a shareable container's /dev/shm on the host (once).
+func (e *Engine) mountShm(c *Container) error {
+	if c.Modes.IPC != "shareable" {
+		return nil
+	}
+	dir := e.shmDir(c.ID)
+	if mounted(dir) {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("shm: %w", err)
+	}
+	size := c.Options.ShmSize
+	if size <= 0 {
+		size = 64 << 20
+	}
+	opts := fmt.Sprintf("mode=1777,size=%d", size)
+	if err := unix.Mount("shm", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
+		return fmt.Errorf("shm: mount %s: %w", dir, err)
+	}
+	return nil
+}
+
+// unmountShm undoes mountShm.
+func (e *Engine) unmountShm(c *Container) {
+	if c.Modes.IPC == "shareable" {
+		unix.Unmount(e.shmDir(c.ID), unix.MNT_DETACH)
+		os.Remove(e.shmDir(c.ID))
+	}
 }

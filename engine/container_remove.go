@@ -53,6 +53,7 @@ func (e *Engine) remove(ctx context.Context, c Container, o RemoveOptions) error
 			return fmt.Errorf("remove container %s: %w", shortID(c.ID), err)
 		}
 	}
+	e.unmountShm(&c)
 	if err := e.removeRootfs(c.ID, c.Snapshot); err != nil {
 		return fmt.Errorf("remove container %s: %w", shortID(c.ID), err)
 	}
@@ -122,5 +123,6 @@ func (e *Engine) CleanupContainer(ctx context.Context, id string) error {
 	if err := e.ociRuntime(&c).Delete(ctx, c.ID, true); err != nil {
 		return err
 	}
-	return errors.Join(unmountRootfs(e.rootfsDir(c.ID)))
+	e.unmountShm(&c)
+	return unmountRootfs(e.rootfsDir(c.ID))
 }

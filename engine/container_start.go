@@ -101,6 +101,9 @@ func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Contai
 	if err := e.mountRootfs(c.ID, c.Snapshot); err != nil {
 		return c, err
 	}
+	if err := e.mountShm(&c); err != nil {
+		return c, err
+	}
 	if joinsContainer(c.Modes) {
 		// The namespaces joined are another container's current process's.
 		so := c.Options
@@ -155,6 +158,7 @@ func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Contai
 		// runtime; the record says why the start failed.
 		rt.Delete(context.WithoutCancel(ctx), c.ID, true)
 		unmountRootfs(e.rootfsDir(c.ID))
+		e.unmountShm(&c)
 		c.State, c.PID, c.PIDStart, c.Error = StateStopped, 0, 0, msg
 		if c.Started.IsZero() {
 			c.State = StateCreated

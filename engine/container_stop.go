@@ -118,9 +118,23 @@ func (e *Engine) waitExit(ctx context.Context, c *Container) error {
 			}
 		}
 	}
-	// The init is gone: the monitor writes the exit file in a moment.
+	// The init is gone: the monitor writes the exit file in a moment,
+	// then drains the output into the log and exits. Waiting for that
+	// too makes the log whole when wait, stop or a run returns.
+	mon := c.Monitor
 	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
 		if e.settle(c) {
+			if mon == nil {
+				return nil
+			}
+			if fd, err := unix.PidfdOpen(mon.Pid, 0); err == nil {
+				if monitor.Alive(mon.Pid, mon.StartTime) {
+					dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					pollFd(dctx, fd)
+					cancel()
+				}
+				unix.Close(fd)
+			}
 			return nil
 		}
 		select {

@@ -280,7 +280,13 @@ func (e *Engine) reconcile() error {
 // putStopped writes c back under id as stopped, its process forgotten:
 // with the exit its monitor recorded, else at now with the code unknown.
 func (e *Engine) putStopped(b *bolt.Bucket, id string, c Container, now time.Time) error {
-	if c.Monitor == nil || !e.settle(&c) {
+	if c.Monitor != nil {
+		// The monitor knows better: it may be writing the exit file now,
+		// and then the record stays running until it has.
+		if !e.settle(&c) {
+			return nil
+		}
+	} else {
 		c.State, c.PID, c.PIDStart, c.Finished = StateStopped, 0, 0, now
 		c.ExitCode, c.ExitUnknown = -1, true
 	}

@@ -218,11 +218,13 @@ func processArgs(cfg v1.Config, o *Options) ([]string, error) {
 }
 
 func setHostname(s *specs.Spec, o *Options) error {
-	if o.UTS.Mode == NSHost {
+	if o.UTS.Mode == NSHost || o.UTS.Mode == NSPath {
 		if o.Hostname != "" {
-			return fmt.Errorf("conflicting options: --hostname %q and --uts host", o.Hostname)
+			return fmt.Errorf("conflicting options: --hostname %q and a shared UTS namespace (--uts)", o.Hostname)
 		}
-		return nil // no UTS namespace: the spec may not set a host name
+		// No UTS namespace of its own: the spec must not set a host name,
+		// or the runtime would rename the host or the other container.
+		return nil
 	}
 	h := o.Hostname
 	if h == "" && o.Network.Mode == NSHost {
