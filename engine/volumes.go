@@ -89,7 +89,7 @@ func ValidVolumeName(name string) error {
 	return nil
 }
 
-func (e *Engine) volumesDir() string          { return filepath.Join(e.root, "volumes") }
+func (e *Engine) volumesDir() string           { return filepath.Join(e.root, "volumes") }
 func (e *Engine) volumeDir(name string) string { return filepath.Join(e.root, "volumes", name) }
 func (e *Engine) volumeData(name string) string {
 	return filepath.Join(e.root, "volumes", name, "_data")
