@@ -110,6 +110,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newLoginCmd(g), newLogoutCmd(), newImportCmd(g), newHistoryCmd(g))
 	image.AddCommand(newImportCmd(g), newHistoryCmd(g))
 	root.AddCommand(newInfoCmd(g))
+	root.AddCommand(newVolumeCmd(g))
 	return root
 }
 
