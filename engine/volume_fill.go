@@ -70,7 +70,7 @@ func (e *Engine) FillVolume(v Volume, rootfs, dst string) error {
 		return fail(err)
 	}
 	defer src.Close()
-	c := &filler{root: dataFd, links: map[inode]string{}}
+	c := &filler{root: dataFd, links: map[fillInode]string{}}
 	if err := c.dir(src, dataFd, ""); err != nil {
 		// What was copied goes, so that the next start fills it again
 		// rather than finding a half volume that looks whole.
@@ -88,14 +88,14 @@ func (e *Engine) FillVolume(v Volume, rootfs, dst string) error {
 	return nil
 }
 
-type inode struct{ dev, ino uint64 }
+type fillInode struct{ dev, ino uint64 }
 
 // filler copies one tree into a volume's data (root, a descriptor);
 // links maps each multiply-linked source inode to the path of its first
 // copy, relative to root.
 type filler struct {
 	root  int
-	links map[inode]string
+	links map[fillInode]string
 	top   []string // names made in root, undone on failure
 }
 
@@ -103,7 +103,7 @@ type filler struct {
 func (c *filler) dir(src *os.File, dstFd int, rel string) error {
 	names, err := src.Readdirnames(-1)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", orDot(rel), err)
+		return fmt.Errorf("read %s: %w", fillRel(rel), err)
 	}
 	for _, name := range names {
 		if rel == "" {
@@ -116,7 +116,7 @@ func (c *filler) dir(src *os.File, dstFd int, rel string) error {
 	return nil
 }
 
-func orDot(rel string) string {
+func fillRel(rel string) string {
 	if rel == "" {
 		return "."
 	}
@@ -130,7 +130,7 @@ func (c *filler) entry(srcFd, dstFd int, name, rel string) error {
 	}
 	typ := st.Mode & unix.S_IFMT
 	if typ != unix.S_IFDIR && st.Nlink > 1 {
-		key := inode{st.Dev, st.Ino}
+		key := fillInode{st.Dev, st.Ino}
 		if first, ok := c.links[key]; ok {
 			if err := c.link(first, dstFd, name); err == nil {
 				return nil
@@ -145,11 +145,11 @@ func (c *filler) entry(srcFd, dstFd int, name, rel string) error {
 	case unix.S_IFDIR:
 		err = c.copyDir(srcFd, dstFd, name, rel, &st)
 	case unix.S_IFREG:
-		err = copyRegular(srcFd, dstFd, name, &st)
+		err = fillFile(srcFd, dstFd, name, &st)
 	case unix.S_IFLNK:
-		err = copySymlink(srcFd, dstFd, name, &st)
+		err = fillSymlink(srcFd, dstFd, name, &st)
 	case unix.S_IFCHR, unix.S_IFBLK, unix.S_IFIFO, unix.S_IFSOCK:
-		err = copyNode(srcFd, dstFd, name, &st)
+		err = fillNode(srcFd, dstFd, name, &st)
 	default:
 		err = fmt.Errorf("unsupported file type %o", typ)
 	}
@@ -168,7 +168,7 @@ func (c *filler) entry(srcFd, dstFd int, name, rel string) error {
 // in dstFd, resolving first with no symlinks and never out of the root.
 func (c *filler) link(first string, dstFd int, name string) error {
 	parent, base := path.Split(first)
-	pfd, err := unix.Openat2(c.root, orDot(strings.TrimSuffix(parent, "/")), &unix.OpenHow{
+	pfd, err := unix.Openat2(c.root, fillRel(strings.TrimSuffix(parent, "/")), &unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
 	})
@@ -179,9 +179,9 @@ func (c *filler) link(first string, dstFd int, name string) error {
 	return unix.Linkat(pfd, base, dstFd, name, 0)
 }
 
-// openSame opens name in dirFd without following it and checks that it
+// fillOpenSame opens name in dirFd without following it and checks that it
 // is still the inode st describes (it may have been swapped since).
-func openSame(dirFd int, name string, flags int, st *unix.Stat_t) (*os.File, error) {
+func fillOpenSame(dirFd int, name string, flags int, st *unix.Stat_t) (*os.File, error) {
 	fd, err := unix.Openat(dirFd, name, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
@@ -199,7 +199,7 @@ func openSame(dirFd int, name string, flags int, st *unix.Stat_t) (*os.File, err
 }
 
 func (c *filler) copyDir(srcFd, dstFd int, name, rel string, st *unix.Stat_t) error {
-	s, err := openSame(srcFd, name, unix.O_RDONLY|unix.O_DIRECTORY, st)
+	s, err := fillOpenSame(srcFd, name, unix.O_RDONLY|unix.O_DIRECTORY, st)
 	if err != nil {
 		return err
 	}
@@ -215,13 +215,13 @@ func (c *filler) copyDir(srcFd, dstFd int, name, rel string, st *unix.Stat_t) er
 	if err := c.dir(s, dfd, rel); err != nil {
 		return err
 	}
-	return setMetaFd(int(s.Fd()), dfd, st)
+	return fillMeta(int(s.Fd()), dfd, st)
 }
 
-func copyRegular(srcFd, dstFd int, name string, st *unix.Stat_t) error {
+func fillFile(srcFd, dstFd int, name string, st *unix.Stat_t) error {
 	// O_NONBLOCK: if a fifo was swapped in, opening it must not hang
-	// (openSame then refuses it).
-	s, err := openSame(srcFd, name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, st)
+	// (fillOpenSame then refuses it).
+	s, err := fillOpenSame(srcFd, name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, st)
 	if err != nil {
 		return err
 	}
@@ -237,19 +237,19 @@ func copyRegular(srcFd, dstFd int, name string, st *unix.Stat_t) error {
 	if _, err := io.Copy(d, s); err != nil {
 		return err
 	}
-	return setMetaFd(int(s.Fd()), dfd, st)
+	return fillMeta(int(s.Fd()), dfd, st)
 }
 
-// setMetaFd gives the open dst the owner, mode and xattrs of src: chown
+// fillMeta gives the open dst the owner, mode and xattrs of src: chown
 // first (it clears set-id bits and file capabilities), xattrs last.
-func setMetaFd(src, dst int, st *unix.Stat_t) error {
+func fillMeta(src, dst int, st *unix.Stat_t) error {
 	if err := unix.Fchown(dst, int(st.Uid), int(st.Gid)); err != nil {
 		return fmt.Errorf("chown: %w", err)
 	}
 	if err := unix.Fchmod(dst, st.Mode&0o7777); err != nil {
 		return fmt.Errorf("chmod: %w", err)
 	}
-	copyXattrs(
+	fillXattrs(
 		func(b []byte) (int, error) { return unix.Flistxattr(src, b) },
 		func(n string, b []byte) (int, error) { return unix.Fgetxattr(src, n, b) },
 		func(n string, v []byte) error { return unix.Fsetxattr(dst, n, v, 0) },
@@ -257,7 +257,7 @@ func setMetaFd(src, dst int, st *unix.Stat_t) error {
 	return nil
 }
 
-func copySymlink(srcFd, dstFd int, name string, st *unix.Stat_t) error {
+func fillSymlink(srcFd, dstFd int, name string, st *unix.Stat_t) error {
 	buf := make([]byte, unix.PathMax)
 	n, err := unix.Readlinkat(srcFd, name, buf)
 	if err != nil {
@@ -271,8 +271,8 @@ func copySymlink(srcFd, dstFd int, name string, st *unix.Stat_t) error {
 	}
 	// Only trusted.* and security.* may sit on a symlink; l*xattr on
 	// the name under /proc/self/fd/DIR never follows it.
-	sp, dp := fdPath(srcFd, name), fdPath(dstFd, name)
-	copyXattrs(
+	sp, dp := fillFdPath(srcFd, name), fillFdPath(dstFd, name)
+	fillXattrs(
 		func(b []byte) (int, error) { return unix.Llistxattr(sp, b) },
 		func(n string, b []byte) (int, error) { return unix.Lgetxattr(sp, n, b) },
 		func(n string, v []byte) error { return unix.Lsetxattr(dp, n, v, 0) },
@@ -280,7 +280,7 @@ func copySymlink(srcFd, dstFd int, name string, st *unix.Stat_t) error {
 	return nil
 }
 
-func copyNode(srcFd, dstFd int, name string, st *unix.Stat_t) error {
+func fillNode(srcFd, dstFd int, name string, st *unix.Stat_t) error {
 	typ := st.Mode & unix.S_IFMT
 	if err := unix.Mknodat(dstFd, name, typ|0o600, int(st.Rdev)); err != nil {
 		return err
@@ -307,8 +307,8 @@ func copyNode(srcFd, dstFd int, name string, st *unix.Stat_t) error {
 	if err := unix.Chmod(p, st.Mode&0o7777); err != nil {
 		return fmt.Errorf("chmod: %w", err)
 	}
-	sp := fdPath(srcFd, name)
-	copyXattrs(
+	sp := fillFdPath(srcFd, name)
+	fillXattrs(
 		func(b []byte) (int, error) { return unix.Llistxattr(sp, b) },
 		func(n string, b []byte) (int, error) { return unix.Lgetxattr(sp, n, b) },
 		func(n string, v []byte) error { return unix.Setxattr(p, n, v, 0) },
@@ -316,14 +316,14 @@ func copyNode(srcFd, dstFd int, name string, st *unix.Stat_t) error {
 	return nil
 }
 
-func fdPath(dirFd int, name string) string {
+func fillFdPath(dirFd int, name string) string {
 	return "/proc/self/fd/" + strconv.Itoa(dirFd) + "/" + name
 }
 
-// copyXattrs copies extended attributes, best effort: a file system or
+// fillXattrs copies extended attributes, best effort: a file system or
 // namespace that refuses one (no user xattrs on tmpfs, security.* without
 // the capability) does not stop the copy. overlayfs's own are skipped.
-func copyXattrs(list func([]byte) (int, error), get func(string, []byte) (int, error), set func(string, []byte) error) {
+func fillXattrs(list func([]byte) (int, error), get func(string, []byte) (int, error), set func(string, []byte) error) {
 	sz, err := list(nil)
 	if err != nil || sz <= 0 {
 		return

@@ -193,7 +193,7 @@ func (e *Engine) CreateVolume(o VolumeCreateOptions) (Volume, bool, error) {
 	err = e.meta.Update(func(tx *bolt.Tx) error {
 		existing, err := getVolumeRecord(tx, rec.Name)
 		if err != nil || existing != nil {
-			rec = derefOr(existing, rec)
+			rec = volumeOr(existing, rec)
 			return err
 		}
 		b, err := tx.CreateBucketIfNotExists(bucketVolumes)
@@ -220,7 +220,7 @@ func (e *Engine) CreateVolume(o VolumeCreateOptions) (Volume, bool, error) {
 	return e.volume(rec), made, nil
 }
 
-func derefOr[T any](p *T, def T) T {
+func volumeOr[T any](p *T, def T) T {
 	if p != nil {
 		return *p
 	}
@@ -337,7 +337,7 @@ func ParseVolumeFilters(args []string) (VolumeFilter, error) {
 	return f, nil
 }
 
-func labelMatches(labels map[string]string, kv string) bool {
+func volumeLabelMatches(labels map[string]string, kv string) bool {
 	k, v, hasValue := strings.Cut(kv, "=")
 	got, ok := labels[k]
 	return ok && (!hasValue || got == v)
@@ -354,12 +354,12 @@ func (f *VolumeFilter) match(r *volumeRecord, used bool) bool {
 		return false
 	}
 	for _, l := range f.Labels {
-		if !labelMatches(r.Labels, l) {
+		if !volumeLabelMatches(r.Labels, l) {
 			return false
 		}
 	}
 	for _, l := range f.NotLabels {
-		if labelMatches(r.Labels, l) {
+		if volumeLabelMatches(r.Labels, l) {
 			return false
 		}
 	}
@@ -480,7 +480,7 @@ func (e *Engine) PruneVolumes(all bool, f VolumeFilter) (deleted []string, recla
 		}
 		var gone []string
 		err = forEachVolume(tx, func(r *volumeRecord) error {
-			anon := r.Anonymous || labelMatches(r.Labels, AnonymousVolumeLabel)
+			anon := r.Anonymous || volumeLabelMatches(r.Labels, AnonymousVolumeLabel)
 			if len(users[r.Name]) == 0 && (all || anon) && f.match(r, false) {
 				gone = append(gone, r.Name)
 			}
@@ -514,7 +514,7 @@ func (e *Engine) PruneVolumes(all bool, f VolumeFilter) (deleted []string, recla
 		if trash == "" {
 			continue
 		}
-		reclaimed += dirSize(trash)
+		reclaimed += volumeDirSize(trash)
 		if err := os.RemoveAll(trash); err != nil {
 			errs = append(errs, fmt.Errorf("prune volumes: %s: the record is gone, but not all of its data: %w", name, err))
 		}
@@ -541,12 +541,12 @@ func (e *Engine) sweepVolumeTrash(mine map[string]string) {
 }
 
 // VolumeSize is the bytes of the regular files under the volume's data,
-// each inode counted once (what `system df` and prune report).
-func (e *Engine) VolumeSize(v Volume) int64 { return dirSize(e.volumeData(v.Name)) }
+// each fillInode counted once (what `system df` and prune report).
+func (e *Engine) VolumeSize(v Volume) int64 { return volumeDirSize(e.volumeData(v.Name)) }
 
-// dirSize adds up the sizes of the regular files under dir, never
+// volumeDirSize adds up the sizes of the regular files under dir, never
 // following symlinks; what cannot be read counts nothing.
-func dirSize(dir string) int64 {
+func volumeDirSize(dir string) int64 {
 	type ino struct{ dev, ino uint64 }
 	seen := map[ino]bool{}
 	var n int64
