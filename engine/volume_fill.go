@@ -123,7 +123,15 @@ func fillRel(rel string) string {
 	return rel
 }
 
+// fillFault, set by tests only, fails the copy of an entry.
+var fillFault func(rel string) error
+
 func (c *filler) entry(srcFd, dstFd int, name, rel string) error {
+	if fillFault != nil {
+		if err := fillFault(rel); err != nil {
+			return err
+		}
+	}
 	var st unix.Stat_t
 	if err := unix.Fstatat(srcFd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("stat %s: %w", rel, err)

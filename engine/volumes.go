@@ -18,6 +18,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 )
 
 // Volumes are Docker's local volumes: a record in the volumes bucket (key:
@@ -396,9 +397,8 @@ func (e *Engine) ListVolumes(f VolumeFilter) ([]Volume, error) {
 // RemoveVolume removes an unused volume and its data; force only makes a
 // missing volume not an error, as in Docker.
 func (e *Engine) RemoveVolume(name string, force bool) error {
-	var trash string
+	var trash volumeTrash
 	err := e.meta.Update(func(tx *bolt.Tx) error {
-		trash = ""
 		r, err := getVolumeRecord(tx, name)
 		if err != nil {
 			return err
@@ -422,45 +422,66 @@ func (e *Engine) RemoveVolume(name string, force bool) error {
 		return tx.Bucket(bucketVolumes).Delete([]byte(name))
 	})
 	if err != nil {
-		e.untrash(map[string]string{name: trash})
+		e.untrash(name, trash)
 		if errors.Is(err, ErrNoSuchVolume) {
 			return err
 		}
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
-	if trash != "" {
-		if err := os.RemoveAll(trash); err != nil {
-			return fmt.Errorf("remove %s: the record is gone, but not all of its data: %w", name, err)
-		}
+	if err := trash.remove(); err != nil {
+		return fmt.Errorf("remove %s: the record is gone, but not all of its data: %w", name, err)
 	}
 	return nil
 }
 
-// trashVolumeDir moves a volume's directory aside (inside the Update that
-// deletes its record), so that the slow RemoveAll after the commit never
-// races a create of the same name. "" if there was no directory.
-func (e *Engine) trashVolumeDir(name string) (string, error) {
+// volumeTrash is a removed volume's directory, moved aside to
+// ROOT/volumes/.trash-RANDOM inside the Update that deletes its record, so
+// that the slow RemoveAll after the commit never races a create of the
+// same name. Its remover holds an flock on it from before the rename to
+// the end of the RemoveAll: a trash dir that can be locked is what a
+// killed remover left (sweepVolumeTrash).
+type volumeTrash struct {
+	path string
+	dir  *os.File // nil: there was no directory
+}
+
+func (e *Engine) trashVolumeDir(name string) (volumeTrash, error) {
 	suffix, err := randomVolumeName()
 	if err != nil {
-		return "", err
+		return volumeTrash{}, err
+	}
+	d, err := os.OpenFile(e.volumeDir(name), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return volumeTrash{}, nil
+	} else if err != nil {
+		return volumeTrash{}, err
+	}
+	if err := unix.Flock(int(d.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		d.Close()
+		return volumeTrash{}, fmt.Errorf("lock %s: %w", d.Name(), err)
 	}
 	trash := filepath.Join(e.volumesDir(), ".trash-"+suffix[:16])
 	if err := os.Rename(e.volumeDir(name), trash); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return "", nil
-		}
-		return "", err
+		d.Close()
+		return volumeTrash{}, err
 	}
-	return trash, nil
+	return volumeTrash{path: trash, dir: d}, nil
 }
 
-// untrash puts back the directories of volumes whose removal was not
-// committed (name → trash dir).
-func (e *Engine) untrash(moved map[string]string) {
-	for name, trash := range moved {
-		if trash != "" {
-			os.Rename(trash, e.volumeDir(name))
-		}
+func (t volumeTrash) remove() error {
+	if t.dir == nil {
+		return nil
+	}
+	defer t.dir.Close()
+	return os.RemoveAll(t.path)
+}
+
+// untrash puts back the directory of a volume whose removal was not
+// committed.
+func (e *Engine) untrash(name string, t volumeTrash) {
+	if t.dir != nil {
+		os.Rename(t.path, e.volumeDir(name))
+		t.dir.Close()
 	}
 }
 
@@ -471,9 +492,9 @@ func (e *Engine) PruneVolumes(all bool, f VolumeFilter) (deleted []string, recla
 	if f.Dangling != nil || len(f.Names) > 0 || len(f.Drivers) > 0 {
 		return nil, 0, errors.New("prune volumes: only label and label! filters apply")
 	}
-	var moved map[string]string
+	var moved map[string]volumeTrash
 	err = e.meta.Update(func(tx *bolt.Tx) error {
-		moved, deleted = map[string]string{}, nil
+		moved, deleted = map[string]volumeTrash{}, nil
 		users, err := volumeUsers(tx)
 		if err != nil {
 			return err
@@ -505,43 +526,47 @@ func (e *Engine) PruneVolumes(all bool, f VolumeFilter) (deleted []string, recla
 		return nil
 	})
 	if err != nil {
-		e.untrash(moved)
+		for name, t := range moved {
+			e.untrash(name, t)
+		}
 		return nil, 0, fmt.Errorf("prune volumes: %w", err)
 	}
 	var errs []error
 	for _, name := range deleted {
-		trash := moved[name]
-		if trash == "" {
-			continue
+		t := moved[name]
+		if t.dir != nil {
+			reclaimed += volumeDirSize(t.path)
 		}
-		reclaimed += volumeDirSize(trash)
-		if err := os.RemoveAll(trash); err != nil {
+		if err := t.remove(); err != nil {
 			errs = append(errs, fmt.Errorf("prune volumes: %s: the record is gone, but not all of its data: %w", name, err))
 		}
 	}
-	e.sweepVolumeTrash(moved)
+	e.sweepVolumeTrash()
 	return deleted, reclaimed, errors.Join(errs...)
 }
 
-// sweepVolumeTrash removes what removals killed after their commit left
-// in ROOT/volumes (skipping this prune's own, handled already). A trash
-// dir being emptied by another process is harmless to empty twice.
-func (e *Engine) sweepVolumeTrash(mine map[string]string) {
-	skip := map[string]bool{}
-	for _, p := range mine {
-		skip[p] = true
-	}
+// sweepVolumeTrash removes the trash dirs that killed removers left: the
+// ones nobody holds locked.
+func (e *Engine) sweepVolumeTrash() {
 	entries, _ := os.ReadDir(e.volumesDir())
 	for _, ent := range entries {
+		if !strings.HasPrefix(ent.Name(), ".trash-") {
+			continue
+		}
 		p := filepath.Join(e.volumesDir(), ent.Name())
-		if strings.HasPrefix(ent.Name(), ".trash-") && !skip[p] {
+		d, err := os.OpenFile(p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(int(d.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
 			os.RemoveAll(p)
 		}
+		d.Close()
 	}
 }
 
 // VolumeSize is the bytes of the regular files under the volume's data,
-// each fillInode counted once (what `system df` and prune report).
+// each inode counted once (what `system df` and prune report).
 func (e *Engine) VolumeSize(v Volume) int64 { return volumeDirSize(e.volumeData(v.Name)) }
 
 // volumeDirSize adds up the sizes of the regular files under dir, never

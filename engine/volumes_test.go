@@ -637,3 +637,104 @@ func TestFillVolumeCapabilities(t *testing.T) {
 		t.Errorf("security.capability: %x, %v; want %x", got[:m], err, want[:n])
 	}
 }
+
+// What a remover killed after its commit left is swept by the next prune,
+// unless a live remover holds it.
+func TestPruneSweepsTrash(t *testing.T) {
+	e := newRoots(t).open(t)
+	volCreate(t, e, engine.VolumeCreateOptions{Name: "keep"})
+	dir := filepath.Join(e.Root(), "volumes")
+	left, busy := filepath.Join(dir, ".trash-left"), filepath.Join(dir, ".trash-busy")
+	for _, d := range []string{left, busy} {
+		if err := os.MkdirAll(filepath.Join(d, "_data", "x"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.Open(busy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if deleted, _, err := e.PruneVolumes(false, engine.VolumeFilter{}); err != nil || len(deleted) != 0 {
+		t.Fatalf("prune: %v, %v", deleted, err)
+	}
+	if _, err := os.Stat(left); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("left trash: %v", err)
+	}
+	if _, err := os.Stat(busy); err != nil {
+		t.Errorf("busy trash: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "keep", "_data")); err != nil {
+		t.Error(err)
+	}
+}
+
+// Creates of one name race to one volume; fills of one volume to one copy.
+func TestVolumeConcurrency(t *testing.T) {
+	rootfs, _ := volTree(t)
+	e := newRoots(t).open(t)
+	const n = 6
+	errs := make(chan error, n)
+	made := make(chan bool, n)
+	for range n {
+		go func() {
+			v, created, err := e.CreateVolume(engine.VolumeCreateOptions{Name: "v1"})
+			if err == nil {
+				err = e.FillVolume(v, rootfs, "/data")
+			}
+			made <- created
+			errs <- err
+		}()
+	}
+	count := 0
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+		if <-made {
+			count++
+		}
+	}
+	if count != 1 {
+		t.Errorf("%d creates made the volume", count)
+	}
+	v, err := e.GetVolume("v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(volWalk(t, v.Mountpoint)), len(volWalk(t, filepath.Join(rootfs, "data"))); got != want {
+		t.Errorf("volume holds %d entries, want %d", got, want)
+	}
+}
+
+// A copy that fails leaves the volume empty, to be filled by the next
+// start, rather than half full and looking whole.
+func TestFillVolumeFailure(t *testing.T) {
+	rootfs, _ := volTree(t)
+	e := newRoots(t).open(t)
+	v := volCreate(t, e, engine.VolumeCreateOptions{Name: "v1"})
+	boom := errors.New("boom")
+	engine.SetFillFault(func(rel string) error {
+		if rel == "sub/hl2" {
+			return boom
+		}
+		return nil
+	})
+	err := e.FillVolume(v, rootfs, "/data")
+	engine.SetFillFault(nil)
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "fill volume v1 from /data") {
+		t.Fatalf("err = %v", err)
+	}
+	if got := volWalk(t, v.Mountpoint); len(got) != 1 {
+		t.Fatalf("failed fill left %v", got)
+	}
+	if err := e.FillVolume(v, rootfs, "/data"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(volWalk(t, v.Mountpoint)), len(volWalk(t, filepath.Join(rootfs, "data"))); got != want {
+		t.Errorf("refill: %d entries, want %d", got, want)
+	}
+}
