@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -111,7 +112,9 @@ func TestVolumeCLI(t *testing.T) {
 	if out := r.ok(t, "volume", "ls", "-q", "--filter", "dangling=false"); out != "data\n" {
 		t.Errorf("ls dangling=false: %q", out)
 	}
-	if out := r.ok(t, "volume", "ls"); out != "DRIVER    VOLUME NAME\nlocal     "+anon+"\nlocal     data\nlocal     spare\n" {
+	names := []string{anon, "data", "spare"}
+	slices.Sort(names)
+	if out := r.ok(t, "volume", "ls"); out != "DRIVER    VOLUME NAME\nlocal     "+strings.Join(names, "\nlocal     ")+"\n" {
 		t.Errorf("ls:\n%s", out)
 	}
 	_, errOut, code = r.berth(t, "", "volume", "rm", "-f", "data")
@@ -119,8 +122,9 @@ func TestVolumeCLI(t *testing.T) {
 		t.Errorf("rm of a used volume: exit %d, %q", code, errOut)
 	}
 	out, _, code = r.berth(t, "y\n", "volume", "prune", "-a")
+	names = slices.DeleteFunc(names, func(n string) bool { return n == "data" })
 	want := "WARNING! This will remove all local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] " +
-		"Deleted Volumes:\n" + anon + "\nspare\n\nTotal reclaimed space: 0B\n"
+		"Deleted Volumes:\n" + strings.Join(names, "\n") + "\n\nTotal reclaimed space: 0B\n"
 	if code != 0 || out != want {
 		t.Errorf("prune -a: exit %d\n%q\nwant\n%q", code, out, want)
 	}
