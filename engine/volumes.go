@@ -97,6 +97,14 @@ func (e *Engine) volumeData(name string) string {
 }
 
 func (e *Engine) volume(r volumeRecord) Volume {
+	// Docker's API has both maps always ({} when empty), and its inspect
+	// shows them so.
+	if r.Labels == nil {
+		r.Labels = map[string]string{}
+	}
+	if r.Options == nil {
+		r.Options = map[string]string{}
+	}
 	return Volume{
 		Name: r.Name, Driver: r.Driver, Mountpoint: e.volumeData(r.Name), CreatedAt: r.CreatedAt,
 		Labels: r.Labels, Options: r.Options, Scope: "local", Anonymous: r.Anonymous,

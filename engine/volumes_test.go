@@ -88,7 +88,8 @@ func TestCreateVolume(t *testing.T) {
 				t.Fatalf("created %v, err %v", created, err)
 			}
 			want := filepath.Join(e.Root(), "volumes", tc.opts.Name, "_data")
-			if v.Name != tc.opts.Name || v.Driver != "local" || v.Scope != "local" || v.Mountpoint != want || v.Anonymous {
+			if v.Name != tc.opts.Name || v.Driver != "local" || v.Scope != "local" || v.Mountpoint != want || v.Anonymous ||
+				v.Labels == nil || v.Options == nil { // Docker's {} for none
 				t.Errorf("volume %+v", v)
 			}
 			if m := volMode(t, want); m != os.ModeDir|0o755 {

@@ -62,7 +62,8 @@ func TestPrintVolumes(t *testing.T) {
 
 func TestVolumeInspectOutput(t *testing.T) {
 	vs := []engine.Volume{{Name: "data", Driver: "local", Scope: "local", Mountpoint: "/m",
-		CreatedAt: time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC), Anonymous: true}}
+		CreatedAt: time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC), Anonymous: true,
+		Labels: map[string]string{}, Options: map[string]string{}}}
 	var out bytes.Buffer
 	if err := printVolumeInspect(&out, vs, ""); err != nil {
 		t.Fatal(err)
@@ -71,10 +72,10 @@ func TestVolumeInspectOutput(t *testing.T) {
     {
         "CreatedAt": "2026-12-03T10:00:00Z",
         "Driver": "local",
-        "Labels": null,
+        "Labels": {},
         "Mountpoint": "/m",
         "Name": "data",
-        "Options": null,
+        "Options": {},
         "Scope": "local"
     }
 ]
@@ -86,7 +87,7 @@ func TestVolumeInspectOutput(t *testing.T) {
 	if err := printVolumeInspect(&out, vs, "{{.Name}} {{.CreatedAt}} {{json .Labels}}"); err != nil {
 		t.Fatal(err)
 	}
-	if out.String() != "data 2026-12-03T10:00:00Z null\n" {
+	if out.String() != "data 2026-12-03T10:00:00Z {}\n" {
 		t.Errorf("template: %q", out.String())
 	}
 	out.Reset()
