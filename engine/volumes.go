@@ -202,7 +202,9 @@ func (e *Engine) CreateVolume(o VolumeCreateOptions) (Volume, bool, error) {
 	err = e.meta.Update(func(tx *bolt.Tx) error {
 		existing, err := getVolumeRecord(tx, rec.Name)
 		if err != nil || existing != nil {
-			rec = volumeOr(existing, rec)
+			if existing != nil {
+				rec = *existing // made by another process since the View
+			}
 			return err
 		}
 		b, err := tx.CreateBucketIfNotExists(bucketVolumes)
@@ -227,13 +229,6 @@ func (e *Engine) CreateVolume(o VolumeCreateOptions) (Volume, bool, error) {
 		return Volume{}, false, fmt.Errorf("create volume %s: %w", rec.Name, err)
 	}
 	return e.volume(rec), made, nil
-}
-
-func volumeOr[T any](p *T, def T) T {
-	if p != nil {
-		return *p
-	}
-	return def
 }
 
 // makeVolumeDir makes ROOT/volumes/NAME/_data with Docker's modes:

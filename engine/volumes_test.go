@@ -739,3 +739,22 @@ func TestFillVolumeFailure(t *testing.T) {
 		t.Errorf("refill: %d entries, want %d", got, want)
 	}
 }
+
+// Filters and names come from API requests too: no input panics, and a
+// name that passes is one path component that ls finds again.
+func FuzzVolumeFiltersAndNames(f *testing.F) {
+	for _, s := range []string{"dangling=true", "label=a=b", "label!=x", "name=", "=", "a/b", "..", "ab", "x\x00y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if flt, err := engine.ParseVolumeFilters([]string{s, s}); err == nil && flt.Dangling == nil &&
+			len(flt.Names)+len(flt.Drivers)+len(flt.Labels)+len(flt.NotLabels) != 2 {
+			t.Errorf("%q parsed to %+v", s, flt)
+		}
+		if engine.ValidVolumeName(s) == nil {
+			if filepath.Base(s) != s || s == "." || s == ".." || strings.HasPrefix(s, ".") || len(s) < 2 {
+				t.Errorf("%q passed", s)
+			}
+		}
+	})
+}
