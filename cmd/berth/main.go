@@ -151,6 +151,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(newPsCmd(g, "ps"), newObjectInspectCmd(g), container)
 	container.AddCommand(newPsCmd(g, "ls", "list", "ps"), newContainerInspectCmd(g), newCleanupCmd(g))
+	root.AddCommand(newVolumeCmd(g))
 	return root
 }
 

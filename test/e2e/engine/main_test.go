@@ -21,6 +21,9 @@ import (
 // archive named busybox:latest) that each test loads.
 var binary, imageTar string
 
+// volBinary is binary, by the name the volume tests use.
+var volBinary string
+
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 func testMain(m *testing.M) int {
@@ -42,6 +45,7 @@ func testMain(m *testing.M) int {
 			return 1
 		}
 	}
+	volBinary = binary
 	// The helpers as shipped (hack/test.sh exports them) or built here;
 	// berth finds them through the same variables.
 	for _, name := range []string{"berth-runtime", "berth-monitor", "berth-init"} {
