@@ -31,10 +31,22 @@ type ContainerInspect struct {
 	GraphDriver     GraphDriver       `json:"GraphDriver"`
 	SizeRw          *int64            `json:"SizeRw,omitempty"`
 	SizeRootFs      *int64            `json:"SizeRootFs,omitempty"`
-	Mounts          []MountPoint      `json:"Mounts"`
+	Mounts          []InspectMount    `json:"Mounts"`
 	Config          ContainerConfig   `json:"Config"`
 	NetworkSettings NetworkSettings   `json:"NetworkSettings"`
 	Labels          map[string]string `json:"-"`
+}
+
+// InspectMount is one of inspect's Mounts.
+type InspectMount struct {
+	Type        string `json:"Type"`
+	Name        string `json:"Name,omitempty"`
+	Source      string `json:"Source"`
+	Destination string `json:"Destination"`
+	Driver      string `json:"Driver,omitempty"`
+	Mode        string `json:"Mode"`
+	RW          bool   `json:"RW"`
+	Propagation string `json:"Propagation"`
 }
 
 // ContainerState is inspect's State.
@@ -149,15 +161,15 @@ func (e *Engine) inspect(c Container, size bool) ContainerInspect {
 			ExitCode: c.ExitCode, Error: c.Error, StartedAt: dockerTime(c.Started), FinishedAt: dockerTime(c.Finished),
 		},
 		Image: c.Image, LogPath: c.Log.Path, Name: "/" + c.Name, RestartCount: c.RestartCount,
-		Driver: e.driver.Name, Platform: "linux", ExecIDs: nil, Mounts: c.Mounts, Config: c.Config,
+		Driver: e.driver.Name, Platform: "linux", ExecIDs: nil, Mounts: []InspectMount{}, Config: c.Config,
 		GraphDriver:     GraphDriver{Name: e.driver.Name, Data: map[string]string{"MergedDir": e.rootfsDir(c.ID)}},
 		NetworkSettings: NetworkSettings{Networks: map[string]any{}},
 	}
 	if j.Args == nil {
 		j.Args = []string{}
 	}
-	if j.Mounts == nil {
-		j.Mounts = []MountPoint{}
+	for _, m := range c.Mounts {
+		j.Mounts = append(j.Mounts, InspectMount{m.Type, m.Name, m.Source, m.Destination, m.Driver, m.Mode, m.RW, m.Propagation})
 	}
 	h := &j.HostConfig
 	h.LogConfig = LogConfigInspect{Type: c.Log.Driver, Config: map[string]string{}}

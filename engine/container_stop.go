@@ -102,47 +102,42 @@ func (e *Engine) signal(ctx context.Context, c *Container, sig syscall.Signal) e
 }
 
 // waitExit waits until the container's init has exited and its monitor
-// has recorded it (or died), then settles c.
+// has recorded it (or died), then settles c. It also waits for the
+// monitor to drain the output into the log and exit (at most 10 s), so
+// that the log is whole when wait, stop or a run returns.
 func (e *Engine) waitExit(ctx context.Context, c *Container) error {
-	if c.State != StateRunning {
-		return nil
-	}
-	if c.PID > 0 {
-		if fd, err := unix.PidfdOpen(c.PID, 0); err == nil {
-			if alive(c.PID, c.PIDStart) {
-				err = pollFd(ctx, fd)
-			}
-			unix.Close(fd)
-			if err != nil {
-				return err
-			}
-		}
-	}
-	// The init is gone: the monitor writes the exit file in a moment,
-	// then drains the output into the log and exits. Waiting for that
-	// too makes the log whole when wait, stop or a run returns.
-	mon := c.Monitor
-	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
-		if e.settle(c) {
-			if mon == nil {
-				return nil
-			}
-			if fd, err := unix.PidfdOpen(mon.Pid, 0); err == nil {
-				if monitor.Alive(mon.Pid, mon.StartTime) {
-					dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-					pollFd(dctx, fd)
-					cancel()
+	if c.State == StateRunning {
+		if c.PID > 0 {
+			if fd, err := unix.PidfdOpen(c.PID, 0); err == nil {
+				if alive(c.PID, c.PIDStart) {
+					err = pollFd(ctx, fd)
 				}
 				unix.Close(fd)
+				if err != nil {
+					return err
+				}
 			}
-			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(delay):
+		// The init is gone: the monitor writes the exit file in a moment.
+		for delay := time.Millisecond; !e.settle(c); delay = min(2*delay, 50*time.Millisecond) {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(delay):
+			}
 		}
 	}
+	if mon := c.Monitor; mon != nil && monitor.Alive(mon.Pid, mon.StartTime) {
+		if fd, err := unix.PidfdOpen(mon.Pid, 0); err == nil {
+			if monitor.Alive(mon.Pid, mon.StartTime) {
+				dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				pollFd(dctx, fd)
+				cancel()
+			}
+			unix.Close(fd)
+		}
+	}
+	return nil
 }
 
 // pollFd waits for a pidfd to become readable (the process exited).

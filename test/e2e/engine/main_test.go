@@ -21,6 +21,9 @@ import (
 // archive named busybox:latest) that each test loads.
 var binary, imageTar string
 
+// rootfsDir is the fixture's busybox root the image was made of.
+var rootfsDir string
+
 // volBinary is binary, by the name the volume tests use.
 var volBinary string
 
@@ -58,6 +61,7 @@ func testMain(m *testing.M) int {
 		os.Setenv(env, p)
 	}
 	rootfs := filepath.Join(dir, "rootfs")
+	rootfsDir = rootfs
 	if err := fixture.BusyboxRootfs(rootfs); err != nil {
 		fmt.Println(err)
 		return 1
