@@ -98,7 +98,12 @@ func (e *Engine) ExecContainer(ctx context.Context, ref string, r ExecRequest) (
 	}
 	// The runtime lives as long as the session: ^C is forwarded to it
 	// (and from it to the process), not a reason to kill it.
-	cmd := e.ociRuntime(&c).Command(context.WithoutCancel(ctx), append(args, c.ID)...)
+	global := []string{}
+	if e.ctrOpts.RuntimeRoot != "" {
+		global = append(global, "--root", e.ctrOpts.RuntimeRoot)
+	}
+	cmd := exec.CommandContext(context.WithoutCancel(ctx), c.RuntimePath, append(append(global, args...), c.ID)...)
+	cmd.Dir = "/"
 	cmd.Stdin, cmd.Stdout = r.Stdin, r.Stdout
 	tail := &tailWriter{w: r.Stderr}
 	cmd.Stderr = tail

@@ -49,7 +49,7 @@ func (e *Engine) remove(ctx context.Context, c Container, o RemoveOptions) error
 		}
 	}
 	if c.Monitor != nil || c.State == StateRunning {
-		if err := e.ociRuntime(&c).Delete(ctx, c.ID, true); err != nil {
+		if err := e.runtimeDelete(ctx, &c); err != nil {
 			return fmt.Errorf("remove container %s: %w", shortID(c.ID), err)
 		}
 	}
@@ -120,9 +120,19 @@ func (e *Engine) CleanupContainer(ctx context.Context, id string) error {
 	if c.AutoRemove {
 		return e.remove(ctx, c, RemoveOptions{Volumes: true})
 	}
-	if err := e.ociRuntime(&c).Delete(ctx, c.ID, true); err != nil {
+	if err := e.runtimeDelete(ctx, &c); err != nil {
 		return err
 	}
 	e.unmountShm(&c)
 	return unmountRootfs(e.rootfsDir(c.ID))
+}
+
+// runtimeDelete removes the runtime's state of the container, killing
+// what is left of it.
+func (e *Engine) runtimeDelete(ctx context.Context, c *Container) error {
+	rt, err := e.ociRuntime(c)
+	if err != nil {
+		return err
+	}
+	return rt.Delete(ctx, c.ID, true)
 }

@@ -10,9 +10,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/berth-dev/berth/engine/ociruntime"
 	"github.com/berth-dev/berth/engine/spec"
 	"github.com/berth-dev/berth/monitor"
+	"github.com/berth-dev/berth/runtime/oci"
 	"github.com/berth-dev/berth/snapshot/flock"
 )
 
@@ -57,8 +57,14 @@ func (e *Engine) lockContainer(id string) (*flock.Lock, error) {
 	return l, nil
 }
 
-func (e *Engine) ociRuntime(c *Container) *ociruntime.Runtime {
-	return &ociruntime.Runtime{Path: c.RuntimePath, Root: e.ctrOpts.RuntimeRoot}
+// ociRuntime is the container's runtime binary, driven through runc's
+// command line (runtime/oci).
+func (e *Engine) ociRuntime(c *Container) (*oci.Binary, error) {
+	rt, err := oci.NewBinary(oci.BinaryConfig{Path: c.RuntimePath, Root: e.ctrOpts.RuntimeRoot, TempDir: filepath.Join(e.runRoot, "c")})
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", shortID(c.ID), err)
+	}
+	return rt, nil
 }
 
 // StartContainer starts a created or stopped container under a new
@@ -84,7 +90,10 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, o StartOptions)
 }
 
 func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Container, error) {
-	rt := e.ociRuntime(&c)
+	rt, err := e.ociRuntime(&c)
+	if err != nil {
+		return c, err
+	}
 	run := e.ctrRunDir(c.ID)
 	if c.Monitor != nil {
 		// The runtime's state of the last run, if cleanup did not come.

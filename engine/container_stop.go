@@ -98,7 +98,11 @@ func (e *Engine) signal(ctx context.Context, c *Container, sig syscall.Signal) e
 			return nil
 		}
 	}
-	return e.ociRuntime(c).Kill(ctx, c.ID, sig, false)
+	rt, err := e.ociRuntime(c)
+	if err != nil {
+		return err
+	}
+	return rt.Kill(ctx, c.ID, sig, false)
 }
 
 // waitExit waits until the container's init has exited and its monitor
