@@ -1,5 +1,6 @@
 #!/bin/bash
-# Builds bin/berth-runtime, bin/berth-monitor (the per-container monitor) and bin/berth-init (the
+# Builds bin/berth (the engine CLI), bin/berth-runtime, bin/berth-monitor (the per-container monitor)
+# and bin/berth-init (the
 # container's --init and the pod's pause) as static binaries (cgo linked statically), so that they
 # run in the busybox-only test guest and inside any container or chroot.
 # Exit status 3 means cmd/berth-runtime does not exist yet.
@@ -33,3 +34,7 @@ else
 		echo "build: bin/$b (static, glibc)" >&2
 	done
 fi
+# The engine CLI needs no cgo: a static pure-Go build runs anywhere too. It finds the helpers
+# above next to itself in bin/.
+CGO_ENABLED=0 go build -o bin/berth ./cmd/berth
+echo "build: bin/berth (static, pure Go)" >&2

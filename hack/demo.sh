@@ -1,7 +1,8 @@
 #!/bin/bash
-# The README's first command: install the dependencies, build berth-runtime,
-# make a busybox bundle and run a container from it; then build berth and make
-# a local image of the same rootfs in a throwaway engine root.
+# The README's first command: install the dependencies, build berth and its
+# helpers, make a busybox bundle and run it with berth-runtime; then import the
+# same rootfs as the local image busybox in a throwaway engine root and run
+# containers from it with berth (run, ps, logs, exec, stop, rm, a volume).
 #
 # RUNTIME=runc hack/demo.sh runs the same bundle with another OCI runtime
 # (and skips the build), to compare.
@@ -35,6 +36,11 @@ engine=$(mktemp -d /tmp/berth-demo-root.XXXXXX)
 id=demo-$$
 cleanup() {
 	"$runtime" delete --force "$id" >/dev/null 2>&1 || true
+	if [ -x bin/berth ]; then
+		for c in $(bin/berth --root "$engine" --runroot "$engine/run" ps -aq 2>/dev/null); do
+			bin/berth --root "$engine" --runroot "$engine/run" rm -f -v "$c" >/dev/null 2>&1 || true
+		done
+	fi
 	rm -rf "$bundle" "$engine"
 }
 trap cleanup EXIT
@@ -45,9 +51,21 @@ go run ./test/fixture/cmd/mkbundle "$bundle" /bin/sh -c \
 echo "+ $runtime run --bundle $bundle $id" >&2
 "$runtime" run --bundle "$bundle" "$id" </dev/null
 
-# The image half: the same rootfs as a local image.
-go build -o bin/berth ./cmd/berth
-echo "+ tar -C $bundle/rootfs -c . | bin/berth --root $engine import - demo/busybox:latest" >&2
-tar -C "$bundle/rootfs" -c . | bin/berth --root "$engine" import -c 'CMD ["sh"]' - demo/busybox:latest
-echo "+ bin/berth --root $engine images" >&2
-bin/berth --root "$engine" images
+# The engine: the same rootfs as a local image, and containers from it.
+e() { echo "+ berth $*" >&2; bin/berth --root "$engine" --runroot "$engine/run" "$@"; }
+echo "+ tar -C $bundle/rootfs -c . |" >&2
+tar -C "$bundle/rootfs" -c . | e import -c 'CMD ["sh"]' - busybox:latest
+e images
+e run --rm busybox echo hello
+# A short tour: a detached container, its logs, an exec, a volume that outlives it.
+e run -d --name demo -v demo-data:/data busybox sh -c 'echo started; echo kept > /data/note; exec sleep 600'
+e ps
+sleep 0.2
+e logs demo
+e exec demo sh -c 'echo "exec in $(hostname): $(cat /data/note)"'
+e stop -t 1 demo
+e ps -a
+e rm demo
+e run --rm -v demo-data:/data busybox cat /data/note
+e volume ls
+e volume rm demo-data
