@@ -16,6 +16,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/engine/spec"
 	"github.com/berth-dev/berth/snapshot"
@@ -58,6 +59,10 @@ type CreateOptions struct {
 	AutoRemove bool              // --rm
 	// StopTimeout is --stop-timeout in seconds (nil: 10).
 	StopTimeout *int
+	// KeepMounted leaves the rootfs mounted for a start that follows at
+	// once (run); otherwise a created container holds no mount until it
+	// starts, so that thousands of them cost the host nothing.
+	KeepMounted bool
 	// The streams run attaches (Config.Attach*), and -i's StdinOnce.
 	AttachStdin, AttachStdout, AttachStderr, StdinOnce bool
 }
@@ -167,6 +172,9 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c Contai
 	c.Log.Path = logPath
 	if err := e.insertContainer(&c); err != nil {
 		return c, err
+	}
+	if !o.KeepMounted {
+		unmountRootfs(e.rootfsDir(id))
 	}
 	return c, nil
 }
@@ -318,9 +326,17 @@ func (e *Engine) removeRootfs(id, key string) error {
 	return nil
 }
 
-// mounted says whether dir is a mount point (its device differs from its
-// parent's, or mountinfo lists it: an overlay on the same fs).
+// mounted says whether dir is a mount point: statx says so directly
+// (Linux 5.8+), without reading a mountinfo that grows with every
+// running container.
 func mounted(dir string) bool {
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BASIC_STATS, &stx); err != nil {
+		return false
+	}
+	if stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 {
+		return stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0
+	}
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return false

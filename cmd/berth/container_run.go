@@ -42,6 +42,7 @@ func createContainer(cmd *cobra.Command, e *engine.Engine, f *createFlags, args 
 	if err != nil {
 		return engine.Container{}, err
 	}
+	o.KeepMounted = cmd.Name() == "run"
 	var cid *os.File
 	if f.cidfile != "" {
 		if cid, err = os.OpenFile(f.cidfile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err != nil {

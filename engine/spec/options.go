@@ -34,12 +34,12 @@ const (
 
 // Namespace is the mode of one namespace flag (--pid, --ipc, --uts, --cgroupns, the network).
 type Namespace struct {
-	Mode NSMode
-	Path string // with NSPath
+	Mode NSMode `json:",omitzero"`
+	Path string `json:",omitzero"` // with NSPath
 	// Owned says an NSPath network namespace was made for this container (a bridge network's)
 	// rather than joined from another container: Docker's default network sysctls apply only to
 	// a namespace the container owns.
-	Owned bool
+	Owned bool `json:",omitzero"`
 }
 
 // MountType is the kind of a resolved mount.
@@ -53,109 +53,109 @@ const (
 
 // Mount is one mount of the container, resolved: volumes are binds of host paths by now.
 type Mount struct {
-	Type        MountType
-	Source      string // host path for binds and volumes (a name or "" for an unresolved volume)
-	Destination string // absolute path in the container
-	ReadOnly    bool
+	Type        MountType `json:",omitzero"`
+	Source      string    `json:",omitzero"` // host path for binds and volumes (a name or "" for an unresolved volume)
+	Destination string    `json:",omitzero"` // absolute path in the container
+	ReadOnly    bool      `json:",omitzero"`
 	// Propagation of a bind: private, rprivate (default), shared, rshared, slave, rslave.
-	Propagation string
+	Propagation string `json:",omitzero"`
 	// NonRecursive makes a bind a plain bind instead of Docker's default rbind.
-	NonRecursive bool
+	NonRecursive bool `json:",omitzero"`
 	// TmpfsSize in bytes (0: the kernel's default), TmpfsMode (0: the kernel's 1777).
-	TmpfsSize int64
-	TmpfsMode uint32
+	TmpfsSize int64  `json:",omitzero"`
+	TmpfsMode uint32 `json:",omitzero"`
 	// Options are further mount options as given (tmpfs: exec, noexec, uid=, ...; -v: z, Z,
 	// nocopy, which need the engine, are kept here for it and not passed to the mount).
-	Options []string
+	Options []string `json:",omitzero"`
 	// NoCopy is volume-nocopy / nocopy: the engine must not fill a new volume from the image.
-	NoCopy bool
+	NoCopy bool `json:",omitzero"`
 }
 
 // Device is one --device: a host device node made available at ContainerPath.
 type Device struct {
-	HostPath      string
-	ContainerPath string
-	Permissions   string // subset of "rwm"; Docker's default "rwm"
+	HostPath      string `json:",omitzero"`
+	ContainerPath string `json:",omitzero"`
+	Permissions   string `json:",omitzero"` // subset of "rwm"; Docker's default "rwm"
 }
 
 // Ulimit is one --ulimit (name as Docker spells it: nofile, nproc, core, ...).
 type Ulimit struct {
-	Name string
-	Soft int64
-	Hard int64
+	Name string `json:",omitzero"`
+	Soft int64  `json:",omitzero"`
+	Hard int64  `json:",omitzero"`
 }
 
 // Options are a container's settings that affect its spec. The zero value plus ContainerID and
 // RootfsPath gives Docker's defaults for the image.
 type Options struct {
-	ContainerID string // full id; the default hostname is its first 12 characters
-	RootfsPath  string // the container's root on the host: root.path, and where users are resolved
+	ContainerID string `json:",omitzero"` // full id; the default hostname is its first 12 characters
+	RootfsPath  string `json:",omitzero"` // the container's root on the host: root.path, and where users are resolved
 
 	// Process.
-	Entrypoint    []string // with EntrypointSet: --entrypoint (empty: none)
-	EntrypointSet bool
-	Cmd           []string // the command after the image name; nil: the image's Cmd
-	Env           []string // resolved K=V from -e and --env-file, in flag order
-	WorkingDir    string   // -w; must be absolute
-	User          string   // -u: name, uid, name:group, uid:gid
-	GroupAdd      []string // --group-add names or ids
-	Tty           bool     // -t
-	OpenStdin     bool     // -i: no spec field; carried for the engine and the monitor
-	Init          bool     // --init
-	InitPath      string   // host path of the init binary; needed with Init
-	StopSignal    string   // --stop-signal; empty: the image's StopSignal, else SIGTERM
+	Entrypoint    []string `json:",omitzero"` // with EntrypointSet: --entrypoint (empty: none)
+	EntrypointSet bool     `json:",omitzero"`
+	Cmd           []string `json:",omitzero"` // the command after the image name; nil: the image's Cmd
+	Env           []string `json:",omitzero"` // resolved K=V from -e and --env-file, in flag order
+	WorkingDir    string   `json:",omitzero"` // -w; must be absolute
+	User          string   `json:",omitzero"` // -u: name, uid, name:group, uid:gid
+	GroupAdd      []string `json:",omitzero"` // --group-add names or ids
+	Tty           bool     `json:",omitzero"` // -t
+	OpenStdin     bool     `json:",omitzero"` // -i: no spec field; carried for the engine and the monitor
+	Init          bool     `json:",omitzero"` // --init
+	InitPath      string   `json:",omitzero"` // host path of the init binary; needed with Init
+	StopSignal    string   `json:",omitzero"` // --stop-signal; empty: the image's StopSignal, else SIGTERM
 
-	Hostname   string // --hostname; default: ContainerID[:12] (the host's with --network host)
-	Domainname string
+	Hostname   string `json:",omitzero"` // --hostname; default: ContainerID[:12] (the host's with --network host)
+	Domainname string `json:",omitzero"`
 
 	// Annotations are --annotation's; labels stay out of the spec, as Docker keeps them.
-	Annotations map[string]string
+	Annotations map[string]string `json:",omitzero"`
 
 	// Filesystem.
-	ReadOnly bool              // --read-only
-	Tmpfs    map[string]string // --tmpfs dst -> options ("" for none), see ParseTmpfs
-	ShmSize  int64             // --shm-size bytes; 0: 64 MiB
+	ReadOnly bool              `json:",omitzero"` // --read-only
+	Tmpfs    map[string]string `json:",omitzero"` // --tmpfs dst -> options ("" for none), see ParseTmpfs
+	ShmSize  int64             `json:",omitzero"` // --shm-size bytes; 0: 64 MiB
 	// ShmPath is a host path bound at /dev/shm instead of a tmpfs: with --ipc container:ID the
 	// engine gives that container's /dev/shm, as Docker binds it (--ipc host binds the host's).
-	ShmPath string
-	Mounts  []Mount // -v and --mount, resolved
+	ShmPath string  `json:",omitzero"`
+	Mounts  []Mount `json:",omitzero"` // -v and --mount, resolved
 
 	// Resources (Docker's units and semantics; see the fields' flags).
-	Memory            int64  // --memory bytes; 0: unlimited
-	MemorySwap        int64  // --memory-swap: memory+swap bytes; -1 unlimited; 0: twice Memory
-	MemoryReservation int64  // --memory-reservation bytes
-	NanoCPUs          int64  // --cpus in 1e-9 CPUs (ParseCPUs)
-	CPUShares         int64  // --cpu-shares
-	CpusetCpus        string // --cpuset-cpus
-	CpusetMems        string // --cpuset-mems
-	PidsLimit         int64  // --pids-limit; <= 0: unlimited
-	Ulimits           []Ulimit
-	DefaultUlimits    []Ulimit // the engine config's; Ulimits override them by name
-	OOMScoreAdj       *int     // --oom-score-adj
-	CgroupParent      string   // --cgroup-parent
-	CgroupsPath       string   // overrides the path derived from CgroupParent
-	NumCPU            int      // CPUs the host has, for --cpus checks; 0: runtime.NumCPU()
+	Memory            int64    `json:",omitzero"` // --memory bytes; 0: unlimited
+	MemorySwap        int64    `json:",omitzero"` // --memory-swap: memory+swap bytes; -1 unlimited; 0: twice Memory
+	MemoryReservation int64    `json:",omitzero"` // --memory-reservation bytes
+	NanoCPUs          int64    `json:",omitzero"` // --cpus in 1e-9 CPUs (ParseCPUs)
+	CPUShares         int64    `json:",omitzero"` // --cpu-shares
+	CpusetCpus        string   `json:",omitzero"` // --cpuset-cpus
+	CpusetMems        string   `json:",omitzero"` // --cpuset-mems
+	PidsLimit         int64    `json:",omitzero"` // --pids-limit; <= 0: unlimited
+	Ulimits           []Ulimit `json:",omitzero"`
+	DefaultUlimits    []Ulimit `json:",omitzero"` // the engine config's; Ulimits override them by name
+	OOMScoreAdj       *int     `json:",omitzero"` // --oom-score-adj
+	CgroupParent      string   `json:",omitzero"` // --cgroup-parent
+	CgroupsPath       string   `json:",omitzero"` // overrides the path derived from CgroupParent
+	NumCPU            int      `json:",omitzero"` // CPUs the host has, for --cpus checks; 0: runtime.NumCPU()
 
 	// Security.
-	CapAdd      []string
-	CapDrop     []string
-	Privileged  bool
-	Devices     []Device
-	SecurityOpt []string // --security-opt as given (see ParseSecurityOpt); file contents are read
+	CapAdd      []string `json:",omitzero"`
+	CapDrop     []string `json:",omitzero"`
+	Privileged  bool     `json:",omitzero"`
+	Devices     []Device `json:",omitzero"`
+	SecurityOpt []string `json:",omitzero"` // --security-opt as given (see ParseSecurityOpt); file contents are read
 	// SeccompProfile is the JSON of a profile given with seccomp=PATH (the CLI reads the file,
 	// as Docker's does); set by ParseSecurityOpt.
-	SeccompProfile []byte
-	Sysctls        map[string]string
+	SeccompProfile []byte            `json:",omitzero"`
+	Sysctls        map[string]string `json:",omitzero"`
 
 	// Namespaces.
-	PID      Namespace
-	IPC      Namespace
-	UTS      Namespace
-	Network  Namespace // NSPrivate is --network none: a netns with loopback only
-	CgroupNS *Namespace
+	PID      Namespace  `json:",omitzero"`
+	IPC      Namespace  `json:",omitzero"`
+	UTS      Namespace  `json:",omitzero"`
+	Network  Namespace  `json:",omitzero"` // NSPrivate is --network none: a netns with loopback only
+	CgroupNS *Namespace `json:",omitzero"`
 	// CgroupV2 says the host is on the unified hierarchy: there Docker gives a private cgroup
 	// namespace by default, on v1 the host's.
-	CgroupV2 bool
+	CgroupV2 bool `json:",omitzero"`
 }
 
 // Result is the spec and what else the engine needs from the translation.
