@@ -100,7 +100,7 @@ vm_failed=0
 if [ -f hack/vm-test.sh ] && [ "${SKIP_VM:-0}" != 1 ] && { [ $# -eq 0 ] || [ "${VM:-0}" = 1 ]; }; then
 	step "hack/vm-test.sh"
 	if [ -n "${BERTH_RUNTIME_BINARY:-}" ]; then
-		export VM_EXTRA_BINS=${VM_EXTRA_BINS:-bin/berth-runtime}
+		export VM_EXTRA_BINS=${VM_EXTRA_BINS:-bin/berth-runtime bin/berth-monitor bin/berth-init bin/berth}
 	fi
 	bash hack/vm-test.sh </dev/null || vm_failed=1
 fi

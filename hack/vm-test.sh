@@ -17,7 +17,7 @@
 #   VM_TEST_PKGS     packages whose tests run in the guest (go list patterns,
 #                    relative to the repository root); entries that do not
 #                    exist yet or have no tests are skipped.
-#                    Default: "./test/vm/guestcheck ./runtime/cgroups ./test/e2e/runtime ./snapshot/overlay ./engine/spec"
+#                    Default: "./test/vm/guestcheck ./runtime/cgroups ./test/e2e/runtime ./snapshot/overlay ./engine/spec ./test/e2e/engine"
 #   VM_EXTRA_BINS    host-built static binaries (e.g. bin/berth-runtime) copied
 #                    to /usr/local/bin in the guest, which is first on PATH.
 #   VM_TEST_RUN      passed as -test.run to every test binary.
@@ -60,7 +60,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PATH=/usr/local/go/bin:$PATH
 
-VM_TEST_PKGS=${VM_TEST_PKGS-./test/vm/guestcheck ./runtime/cgroups ./test/e2e/runtime ./snapshot/overlay ./engine/spec}
+VM_TEST_PKGS=${VM_TEST_PKGS-./test/vm/guestcheck ./runtime/cgroups ./test/e2e/runtime ./snapshot/overlay ./engine/spec ./test/e2e/engine}
 VM_EXTRA_BINS=${VM_EXTRA_BINS-$( [ -x bin/berth-runtime ] && echo bin/berth-runtime || true )}
 VM_TEST_RUN=${VM_TEST_RUN-}
 VM_TEST_TIMEOUT=${VM_TEST_TIMEOUT:-5m}
