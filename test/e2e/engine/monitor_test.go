@@ -354,7 +354,10 @@ func TestResourceFlags(t *testing.T) {
 	out := e.must("run", "--rm", "--memory", "64m", "--memory-swap", "128m", "--cpus", "0.5", "--cpu-shares", "512",
 		"--pids-limit", "50", "busybox", "sh", "-c",
 		"cd /sys/fs/cgroup && cat memory.max memory.swap.max cpu.max pids.max cpu.weight")
-	want := "67108864\n67108864\n50000 100000\n50\n20"
+	// cpu.weight 59 is the shares-to-weight mapping of runc 1.3 and crun
+	// (log-scaled, so 1024 shares stay the default 100), which
+	// berth-runtime follows.
+	want := "67108864\n67108864\n50000 100000\n50\n59"
 	if out != want {
 		t.Errorf("cgroup files:\n%s\nwant:\n%s", out, want)
 	}
