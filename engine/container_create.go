@@ -195,6 +195,19 @@ func (e *Engine) imageFor(ctx context.Context, o CreateOptions) (Image, error) {
 	}
 	if pull != PullAlways {
 		img, err := e.Images().Resolve(o.Image)
+		if err == nil && o.Transfer.Platform != nil {
+			// An image of another platform is not the one asked for:
+			// Docker pulls then (or, never pulling, fails).
+			mismatch, perr := e.checkPlatform(img, o.Image, *o.Transfer.Platform)
+			switch {
+			case perr != nil:
+				return Image{}, perr
+			case mismatch != nil && pull == PullNever:
+				return Image{}, mismatch
+			case mismatch != nil:
+				err = ErrImageNotFound
+			}
+		}
 		if err == nil || pull == PullNever || !errors.Is(err, ErrImageNotFound) {
 			if err != nil && errors.Is(err, ErrImageNotFound) {
 				return img, fmt.Errorf("no such image: %s", o.Image)
@@ -210,6 +223,23 @@ func (e *Engine) imageFor(ctx context.Context, o CreateOptions) (Image, error) {
 		}
 	}
 	return e.PullImage(ctx, o.Image, o.Transfer)
+}
+
+// checkPlatform tells whether the config of img (named ref) is for
+// want: OS and architecture must match, and the variant when both name
+// one. A mismatch is Docker's error for it; err is a config not read.
+func (e *Engine) checkPlatform(img Image, ref string, want v1.Platform) (mismatch, err error) {
+	cf, err := e.config(img)
+	if err != nil {
+		return nil, err
+	}
+	if cf.OS == want.OS && cf.Architecture == want.Architecture &&
+		(want.Variant == "" || cf.Variant == "" || cf.Variant == want.Variant) {
+		return nil, nil
+	}
+	have := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+	return fmt.Errorf("image with reference %s was found but does not match the specified platform: wanted %s, actual: %s",
+		ref, want.String(), have.String()), nil
 }
 
 // nameFree fails with Docker's conflict message when name is taken.
