@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -46,7 +47,19 @@ func NewProgress(w io.Writer, quiet bool) ProgressRenderer { return progress.New
 func FamiliarName(canonical string) string { return reference.Familiar(canonical) }
 
 // ParsePlatform reads os/arch[/variant] as pulls and imports take it.
-func ParsePlatform(s string) (*v1.Platform, error) { return v1.ParsePlatform(s) }
+func ParsePlatform(s string) (*v1.Platform, error) {
+	p, err := v1.ParsePlatform(s)
+	if err != nil {
+		return nil, err
+	}
+	// go-containerregistry takes "linux/" as an empty architecture;
+	// Docker refuses empty parts.
+	parts := strings.Split(s, "/")
+	if len(parts) > 3 || p.OS == "" || p.Architecture == "" || slices.Contains(parts, "") {
+		return nil, fmt.Errorf("invalid platform %q: want os/arch[/variant]", s)
+	}
+	return p, nil
+}
 
 // withRegistries gives o the engine's registry config when it has none.
 func (e *Engine) withRegistries(o TransferOptions) TransferOptions {

@@ -116,6 +116,19 @@ func pullFrom(ctx context.Context, s *store.Store, src, r name.Reference, opts O
 		if img, err = desc.Image(); err != nil {
 			return store.Image{}, err
 		}
+		if opts.Platform != nil {
+			// A single-platform manifest says its platform in its config
+			// only: an explicit --platform must match it (Docker's
+			// containerd store refuses the others too).
+			cf, err := img.ConfigFile()
+			if err != nil {
+				return store.Image{}, fmt.Errorf("image config: %w", err)
+			}
+			have := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+			if have.OS != want.OS || have.Architecture != want.Architecture || want.Variant != "" && have.Variant != want.Variant {
+				return store.Image{}, fmt.Errorf("image %s is for platform %s, not the requested %s", reference.Familiar(reference.String(r)), have.String(), want.String())
+			}
+		}
 	default:
 		return store.Image{}, fmt.Errorf("unsupported manifest media type %q", desc.MediaType)
 	}

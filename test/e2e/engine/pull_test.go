@@ -242,13 +242,6 @@ func (p *pullEnv) containers() []string {
 	return strings.Fields(out)
 }
 
-// knownBug skips the rest of a test that shows a bug not fixed yet,
-// unless BERTH_E2E_KNOWN_BUGS is set (to see it fail).
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("BERTH_E2E_KNOWN_BUGS") == "" {
-		t.Skip("known bug: " + what + " (BERTH_E2E_KNOWN_BUGS=1 runs it)")
-	}
 }
 
 const notFound = "Unable to find image 'busybox:latest' locally"
@@ -548,7 +541,6 @@ func TestPullPlatform(t *testing.T) {
 				// A single-platform manifest (no index) is stored and run
 				// whatever --platform asked for (image/distribution's
 				// pullFrom checks the platform of index entries only).
-				knownBug(t, "a pull of a single-platform amd64 manifest with --platform linux/arm64 succeeds")
 			}
 			p := newPullEnv(t, cfg, false)
 			_, errOut, code := p.run("run", "--rm", "--platform", "linux/arm64", ref, "true")
@@ -586,7 +578,6 @@ func TestPullPlatform(t *testing.T) {
 	t.Run("Invalid", func(t *testing.T) {
 		// v1.ParsePlatform takes "linux/" as OS linux with no
 		// architecture; Docker refuses an empty component.
-		knownBug(t, "--platform linux/ is accepted")
 		p := newPullEnv(t, cfg, true)
 		_, errOut, code := p.run("run", "--rm", "--platform", "linux/", "busybox", "true")
 		if code != 125 || !strings.Contains(errOut, "--platform") {
