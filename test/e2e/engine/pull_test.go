@@ -242,8 +242,6 @@ func (p *pullEnv) containers() []string {
 	return strings.Fields(out)
 }
 
-}
-
 const notFound = "Unable to find image 'busybox:latest' locally"
 
 // TestPullShortName: `berth run busybox` on an empty root pulls from the
