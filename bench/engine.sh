@@ -9,7 +9,8 @@
 #   4. logs: a container that wrote LOG_MB MB, `logs > /dev/null`; `logs -f` of one that writes
 #      LOG_MB MB as fast as it can, started right after run -d, until it ends.
 #
-#   bench/engine.sh        # N=100 CONC=16 PS_N=1000 PODMAN_PS_N=1000 MON_N=50 LOG_MB=100
+#   bench/engine.sh        # FOLLOW_TIMEOUT=120 (s, bounds podman logs -f, which never ends here)
+#                          # N=100 CONC=16 PS_N=1000 PODMAN_PS_N=1000 MON_N=50 LOG_MB=100
 #   N=20 PS_N=200 PODMAN_PS_N=100 MON_N=10 LOG_MB=10 bench/engine.sh   # quick
 #
 # Everything runs in one private mount namespace where /sys/fs/cgroup/unified/cgroup.controllers
@@ -27,13 +28,16 @@ if [ -z "${_ENGINE_BENCH_NS:-}" ]; then
 	work=$(mktemp -d /tmp/berth-bench-engine.XXXXXX)
 	go build -o "$work/timer" ./bench/timer
 	: >"$work/empty"
+	# No log rotation (Podman's default here, max_log_size = -1): berth's default 20MiB x 5 would
+	# keep only the last ~38 MB of phase 4's 100 MB.
+	printf '[log]\nmax_size = 0\n' >"$work/berth.toml"
 	export _ENGINE_BENCH_NS=$work
 	exec unshare -m --propagation private "$0" "$@"
 fi
 work=$_ENGINE_BENCH_NS
 [ -e /sys/fs/cgroup/unified/cgroup.controllers ] && mount --bind "$work/empty" /sys/fs/cgroup/unified/cgroup.controllers
 n=${N:-100} conc=${CONC:-16} psn=${PS_N:-1000} ppsn=${PODMAN_PS_N:-1000} monn=${MON_N:-50} logmb=${LOG_MB:-100}
-export BERTH_CONFIG=$work/empty
+export BERTH_CONFIG=$work/berth.toml
 berth=(bin/berth --root "$work/broot" --runroot "$work/brun")
 podman=(podman --root "$work/proot" --runroot "$work/prun" --storage-driver overlay
 	--cgroup-manager cgroupfs --events-backend none)
@@ -158,7 +162,8 @@ writer=(sh -c "yes 0123456789012345678901234567890123456789 | head -c $((logmb *
 b1=$("${berth[@]}" run -d --network none busybox "${writer[@]}")
 p1=$("${podman[@]}" run -d --network none "${pu[@]}" busybox "${writer[@]}")
 "${berth[@]}" wait "$b1" >/dev/null
-"${podman[@]}" wait "$p1" >/dev/null
+# podman wait needs an events backend: poll.
+while [ "$("${podman[@]}" inspect -f '{{.State.Running}}' "$p1")" = true ]; do sleep 0.2; done
 bbytes=$("${berth[@]}" logs "$b1" | wc -c)
 pbytes=$("${podman[@]}" logs "$p1" | wc -c)
 {
@@ -170,7 +175,8 @@ follow() {
 	local id t0 t1 bytes
 	t0=$(ms_now)
 	id=$("$@" run -d --network none "${pu_for[@]}" busybox "${writer[@]}")
-	bytes=$("$@" logs -f "$id" | wc -c)
+	# With --events-backend none, podman logs -f never sees the exit: bound it.
+	bytes=$(timeout "${FOLLOW_TIMEOUT:-120}" "$@" logs -f "$id" | wc -c)
 	t1=$(ms_now)
 	echo "$((t1 - t0)) $bytes"
 }
