@@ -57,7 +57,7 @@ func TestRunFlags(t *testing.T) {
 		// writing (EPERM from the device cgroup, not /dev/full's ENOSPC).
 		{name: "device read-only", args: []string{"run", "--rm", "--device", "/dev/full:/dev/myfull:r", "busybox", "sh", "-c", "head -c 1 /dev/myfull | od -An -tx1; echo x > /dev/myfull"},
 			wantOut: " 00\n", wantErr: "Operation not permitted", wantStatus: 1,
-			skip: "berth bug: --device /dev/full:/dev/myfull:r still lets the container write (ENOSPC, not EPERM) with berth-runtime on this cgroup v1 host"},
+			skip: "berth bug (to confirm): --device /dev/full:/dev/myfull:r still lets the container write (ENOSPC, not EPERM), with berth-runtime and with runc, on this cgroup v1 host"},
 		{name: "device rw", args: []string{"run", "--rm", "--device", "/dev/full:/dev/myfull:rw", "busybox", "sh", "-c", "echo x > /dev/myfull"},
 			wantErr: "No space left on device", wantStatus: 1},
 		{name: "no-new-privileges", args: []string{"run", "--rm", "--security-opt", "no-new-privileges", "busybox", "grep", "NoNewPrivs", "/proc/self/status"}, wantOut: "NoNewPrivs:\t1\n"},
