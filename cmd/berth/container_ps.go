@@ -146,6 +146,8 @@ func newPsCmd(g *globals, use string, aliases ...string) *cobra.Command {
 				}
 				return out.Flush()
 			}
+			// Docker's CLI reads \t and \n in a --format as a tab and a newline.
+			format = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(format)
 			switch format {
 			case "", "table":
 				format = psDefaultFormat

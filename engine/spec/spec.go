@@ -23,6 +23,13 @@ import (
 // ociVersion is the runtime-spec version the generated spec declares.
 var ociVersion = specs.Version
 
+// appArmorEnabled says whether the host runs AppArmor (as Docker's apparmor.HostSupports
+// reads it); a variable so that tests can pretend.
+var appArmorEnabled = func() bool {
+	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	return err == nil && strings.HasPrefix(string(b), "Y")
+}
+
 // minMemory is Docker's smallest --memory and --memory-reservation (6 MiB).
 const minMemory = 6 << 20
 
@@ -118,7 +125,11 @@ func Generate(img *v1.ConfigFile, o *Options) (*Result, error) {
 		s.Process.Capabilities.Permitted = slices.Clone(caps)
 	}
 	s.Process.NoNewPrivileges = sec.noNewPrivileges
-	s.Process.ApparmorProfile = sec.apparmor
+	// Docker (WithApparmor) sets a profile only where the host runs AppArmor: elsewhere
+	// apparmor=unconfined, or any profile, is ignored rather than failing the start.
+	if appArmorEnabled() {
+		s.Process.ApparmorProfile = sec.apparmor
+	}
 	if err := setSeccomp(s, o, sec); err != nil {
 		return nil, err
 	}

@@ -444,6 +444,8 @@ func TestPrivileged(t *testing.T) {
 }
 
 func TestSecurityOpts(t *testing.T) {
+	defer func(f func() bool) { appArmorEnabled = f }(appArmorEnabled)
+	appArmorEnabled = func() bool { return true }
 	dir := t.TempDir()
 	prof := filepath.Join(dir, "p.json")
 	if err := os.WriteFile(prof, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644); err != nil {
