@@ -107,6 +107,18 @@ func (e *Engine) ExecContainer(ctx context.Context, ref string, r ExecRequest) (
 	cmd.Stdin, cmd.Stdout = r.Stdin, r.Stdout
 	tail := &tailWriter{w: r.Stderr}
 	cmd.Stderr = tail
+	var detachedErr *os.File
+	if r.Detach {
+		// A pipe would be inherited by the detached process and held
+		// open (Wait would wait for the process); a file is not waited on.
+		f, err := os.CreateTemp(e.ctrRunDir(c.ID), "exec-stderr-")
+		if err != nil {
+			return 0, &ExecError{Status: 125, Err: fmt.Errorf("exec: %w", err)}
+		}
+		os.Remove(f.Name())
+		defer f.Close()
+		cmd.Stderr, detachedErr = f, f
+	}
 	if err := cmd.Start(); err != nil {
 		return 0, &ExecError{Status: 125, Err: fmt.Errorf("exec: %w", err)}
 	}
@@ -126,6 +138,11 @@ func (e *Engine) ExecContainer(ctx context.Context, ref string, r ExecRequest) (
 	err = cmd.Wait()
 	signal.Stop(sigs)
 	close(done)
+	if detachedErr != nil {
+		// What the runtime said before it let go of the process.
+		detachedErr.Seek(0, io.SeekStart)
+		io.Copy(tail, io.LimitReader(detachedErr, 64<<10))
+	}
 	if err == nil {
 		return 0, nil
 	}

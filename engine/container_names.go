@@ -9,8 +9,8 @@ import (
 )
 
 // validName is Docker's rule for container names: a letter or digit,
-// then letters, digits, '_', '.' or '-'.
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+// then one or more letters, digits, '_', '.' or '-'.
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 
 // CheckContainerName says whether name may name a container (a leading
 // "/" is accepted and dropped, as Docker shows names with one).
@@ -19,7 +19,7 @@ func CheckContainerName(name string) (string, error) {
 		name = name[1:]
 	}
 	if len(name) > 253 || !validName.MatchString(name) {
-		return "", fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
+		return "", fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-]+ are allowed", name)
 	}
 	return name, nil
 }

@@ -20,6 +20,19 @@ var ErrNotRunning = errors.New("container is not running")
 // its --stop-timeout, else 10 s; negative: for ever) and then kills it,
 // as docker stop does. A container that is not running is left as it is.
 func (e *Engine) StopContainer(ctx context.Context, ref string, timeout *int) (Container, error) {
+	return e.StopContainerWith(ctx, ref, "", timeout)
+}
+
+// StopContainerWith is StopContainer with the first signal given (stop
+// -s); empty: the container's stop signal.
+func (e *Engine) StopContainerWith(ctx context.Context, ref, signal string, timeout *int) (Container, error) {
+	var first syscall.Signal
+	if signal != "" {
+		var err error
+		if first, err = spec.ParseSignal(signal); err != nil {
+			return Container{}, err
+		}
+	}
 	c, err := e.LookupContainer(ref)
 	if err != nil || c.State != StateRunning {
 		return c, err
@@ -32,6 +45,9 @@ func (e *Engine) StopContainer(ctx context.Context, ref string, timeout *int) (C
 		t = *c.Config.StopTimeout
 	}
 	sig := syscall.Signal(c.StopSignal)
+	if first != 0 {
+		sig = first
+	}
 	if sig == 0 {
 		sig = syscall.SIGTERM
 	}

@@ -92,6 +92,10 @@ func newRunCmd(g *globals) *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), c.ID)
 				return nil
 			}
+			if !c.Config.AttachStdout && !c.Config.AttachStderr {
+				// Docker prints the id when no output is attached.
+				fmt.Fprintln(cmd.OutOrStdout(), c.ID)
+			}
 			a := attachSpec{stdin: c.Config.AttachStdin, stdout: c.Config.AttachStdout, stderr: c.Config.AttachStderr,
 				tty: c.Config.Tty, closeStdin: c.Config.StdinOnce, sigProxy: f.sigProxy, detachKeys: detachKeys}
 			code, err := attachSession(cmd, e, c, a, true)

@@ -38,19 +38,7 @@ func newStopCmd(g *globals) *cobra.Command {
 			defer e.Close()
 			t := parseStopTimeout(cmd, timeout)
 			return eachContainer(cmd, args, func(ref string) error {
-				if signal != "" {
-					c, err := e.LookupContainer(ref)
-					if err != nil {
-						return err
-					}
-					if c.State != engine.StateRunning {
-						return nil
-					}
-					if _, err := e.KillContainer(cmd.Context(), ref, signal); err != nil {
-						return err
-					}
-				}
-				_, err := e.StopContainer(cmd.Context(), ref, t)
+				_, err := e.StopContainerWith(cmd.Context(), ref, signal, t)
 				return err
 			})
 		},

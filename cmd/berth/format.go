@@ -109,6 +109,8 @@ func printTable[T any](out io.Writer, format string, header T, rows []T) error {
 	}
 	table := strings.HasPrefix(format, "table ")
 	format = strings.TrimPrefix(format, "table ")
+	// Docker's CLI reads \t and \n typed in a format as a tab and a newline.
+	format = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(format)
 	tmpl, err := parseTemplate("format", format)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,7 +36,10 @@ func printInspect(cmd *cobra.Command, format string, objs []any) error {
 		var m any
 		b, err := json.Marshal(o)
 		if err == nil {
-			err = json.Unmarshal(b, &m)
+			// Numbers stay as written (67108864, not 6.7108864e+07).
+			d := json.NewDecoder(bytes.NewReader(b))
+			d.UseNumber()
+			err = d.Decode(&m)
 		}
 		if err != nil {
 			return err
