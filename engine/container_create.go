@@ -367,36 +367,13 @@ func mounted(dir string) bool {
 	if stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 {
 		return stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0
 	}
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
+	// No STATX_ATTR_MOUNT_ROOT: a mount point (an overlay at least) has
+	// another device than its parent.
+	var parent unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, filepath.Dir(dir), 0, unix.STATX_BASIC_STATS, &parent); err != nil {
 		return false
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) > 4 && unescapeMountPath(f[4]) == dir {
-			return true
-		}
-	}
-	return false
-}
-
-// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountPath(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	return stx.Dev_major != parent.Dev_major || stx.Dev_minor != parent.Dev_minor
 }
 
 func (e *Engine) initBinary() (string, error) {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -32,31 +30,12 @@ func newInspectCmd(g *globals) *cobra.Command {
 				}
 				out = append(out, j)
 			}
-			if format != "" {
-				tmpl, err := parseTemplate("inspect", format)
-				if err != nil {
-					return err
-				}
-				for _, j := range out {
-					// Templates use the JSON names, as in Docker ({{.Id}}).
-					var m map[string]any
-					b, err := json.Marshal(j)
-					if err == nil {
-						err = json.Unmarshal(b, &m)
-					}
-					if err != nil {
-						return err
-					}
-					if err := tmpl.Execute(cmd.OutOrStdout(), m); err != nil {
-						return fmt.Errorf("--format: %w", err)
-					}
-				}
-			} else {
-				b, err := json.MarshalIndent(out, "", "    ")
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), string(b))
+			objs := make([]any, len(out))
+			for i, j := range out {
+				objs[i] = j
+			}
+			if err := printInspect(cmd.OutOrStdout(), format, objs); err != nil {
+				return err
 			}
 			return errors.Join(errs...)
 		},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -12,21 +13,19 @@ import (
 )
 
 // printInspect prints objects as Docker's inspect does: an indented JSON
-// array, or the template once per object (over the JSON field names).
-func printInspect(cmd *cobra.Command, format string, objs []any) error {
-	if format == "" {
+// array (also for "json"), or the template once per object, over the
+// JSON field names and values ({{.Id}}, {{.CreatedAt}} as RFC 3339).
+func printInspect(out io.Writer, format string, objs []any) error {
+	if format == "" || format == "json" {
 		if objs == nil {
-			objs = []any{}
+			objs = []any{} // "[]", as Docker prints when none was found
 		}
 		b, err := json.MarshalIndent(objs, "", "    ")
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(cmd.OutOrStdout(), string(b))
-		return nil
-	}
-	if format == "json" {
-		format = "{{json .}}"
+		_, err = fmt.Fprintln(out, string(b))
+		return err
 	}
 	tmpl, err := parseTemplate("inspect", format)
 	if err != nil {
@@ -44,7 +43,7 @@ func printInspect(cmd *cobra.Command, format string, objs []any) error {
 		if err != nil {
 			return err
 		}
-		if err := tmpl.Execute(cmd.OutOrStdout(), m); err != nil {
+		if err := tmpl.Execute(out, m); err != nil {
 			return fmt.Errorf("--format: %w", err)
 		}
 	}
@@ -103,7 +102,7 @@ func newObjectInspectCmd(g *globals) *cobra.Command {
 				}
 				errs = append(errs, fmt.Errorf("no such object: %s", ref))
 			}
-			if err := printInspect(cmd, format, objs); err != nil {
+			if err := printInspect(cmd.OutOrStdout(), format, objs); err != nil {
 				return err
 			}
 			return errors.Join(errs...)
@@ -138,7 +137,7 @@ func newContainerInspectCmd(g *globals) *cobra.Command {
 				}
 				objs = append(objs, j)
 			}
-			if err := printInspect(cmd, format, objs); err != nil {
+			if err := printInspect(cmd.OutOrStdout(), format, objs); err != nil {
 				return err
 			}
 			return errors.Join(errs...)

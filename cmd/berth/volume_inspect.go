@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -45,35 +43,9 @@ func newVolumeInspectCmd(g *globals) *cobra.Command {
 }
 
 func printVolumeInspect(out io.Writer, vs []engine.Volume, format string) error {
-	if format == "" || format == "json" {
-		if vs == nil {
-			vs = []engine.Volume{} // "[]", as Docker prints when none was found
-		}
-		b, err := json.MarshalIndent(vs, "", "    ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintln(out, string(b))
-		return err
+	objs := make([]any, len(vs))
+	for i, v := range vs {
+		objs[i] = v
 	}
-	tmpl, err := parseTemplate("inspect", format)
-	if err != nil {
-		return err
-	}
-	for _, v := range vs {
-		// Templates see the JSON names and values, as in Docker
-		// ({{.CreatedAt}} is the RFC 3339 string).
-		var m map[string]any
-		b, err := json.Marshal(v)
-		if err == nil {
-			err = json.Unmarshal(b, &m)
-		}
-		if err != nil {
-			return err
-		}
-		if err := tmpl.Execute(out, m); err != nil {
-			return fmt.Errorf("--format: %w", err)
-		}
-	}
-	return nil
+	return printInspect(out, format, objs)
 }
