@@ -3,11 +3,12 @@
 package image_test
 
 import (
+	"github.com/berth-dev/berth/test/fixture"
+
 	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -83,56 +84,8 @@ func testMain(m *testing.M) int {
 	return m.Run()
 }
 
-// startRegistry runs docker-registry on 127.0.0.1 at a free port with its
-// storage in a temporary directory; it is stopped when the test ends.
-func startRegistry(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cfg := fmt.Sprintf(`version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: %s
-  delete:
-    enabled: true
-http:
-  addr: %s
-`, filepath.Join(dir, "data"), addr)
-	cfgPath := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("docker-registry", "serve", cfgPath)
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		resp, err := http.Get("http://" + addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return addr
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("docker-registry did not start: %v\n%s", err, log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// startRegistry runs docker-registry on 127.0.0.1 (test/fixture).
+func startRegistry(t *testing.T) string { return fixture.Registry(t) }
 
 // openStore opens the engine at root (as a berth command does) for a
 // test to look into its image store.
