@@ -1,8 +1,6 @@
 package engine_test
 
 import (
-	"github.com/berth-dev/berth/test/fixture"
-
 	"bytes"
 	"fmt"
 	"net/http"
@@ -22,6 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/berth-dev/berth/test/fixture"
 )
 
 // The pull policies of run and create (--pull, --platform) against a

@@ -3,8 +3,6 @@
 package image_test
 
 import (
-	"github.com/berth-dev/berth/test/fixture"
-
 	"bytes"
 	"context"
 	"fmt"
@@ -30,6 +28,7 @@ import (
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/image/store"
+	"github.com/berth-dev/berth/test/fixture"
 )
 
 // binary is the berth CLI under test.
