@@ -172,7 +172,10 @@ func TestTerminal(t *testing.T) {
 	}
 	// exec -it through a pty, with the runtime relaying the terminal.
 	e.must("run", "-d", "--name", "box", "busybox", "sleep", "600")
-	cmd3 := e.cmd("exec", "-it", "box", "sh", "-c", "tty; stty size")
+	// The runtime sizes the exec's pty once it has the master, which can
+	// be after the process started (berth-runtime does not apply
+	// process.consoleSize yet): give it a moment before asking.
+	cmd3 := e.cmd("exec", "-it", "box", "sh", "-c", "sleep 0.5; tty; stty size")
 	ptmx3, err := pty.StartWithSize(cmd3, &pty.Winsize{Rows: 24, Cols: 77})
 	if err != nil {
 		t.Fatal(err)
