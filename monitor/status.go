@@ -90,6 +90,12 @@ func Status(p Process, exitFile string) (ContainerStatus, error) {
 	if mon && Alive(p.Pid, p.StartTime) {
 		return ContainerStatus{State: Running, MonitorAlive: true}, nil
 	}
+	// The monitor is gone too. It writes the exit file before it exits, so a read made after
+	// seeing it gone is the last word: without it, a monitor that wrote and exited between the
+	// read above and the liveness check would read as lost.
+	if e, err = read(); err != nil || e != nil {
+		return ContainerStatus{State: Exited, Exit: e}, err
+	}
 	return ContainerStatus{State: Unknown}, nil
 }
 
