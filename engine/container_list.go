@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -172,7 +173,7 @@ func (e *Engine) settle(c *Container) bool {
 		return false
 	case err == nil && st.State == monitor.Exited:
 		c.ExitCode, c.Finished, c.ExitUnknown = st.Exit.Code, st.Exit.Time, false
-		c.OOMKilled = st.Exit.Signal == 9 && c.oomKilled()
+		c.OOMKilled = e.oomKilled(c)
 	default:
 		// Unknown, or an exit file that cannot be read: the status is
 		// lost either way.
@@ -182,9 +183,26 @@ func (e *Engine) settle(c *Container) bool {
 	return true
 }
 
-// oomKilled is a best-effort look at whether the kernel's OOM killer
-// ended the container (not kept yet: the cgroup is gone by now).
-func (c *Container) oomKilled() bool { return false }
+// oomKilled says whether the memory controller killed a process of the
+// container's last run, as Docker's State.OOMKilled does (any process,
+// not only the init). The runtime keeps the cgroup until the container is
+// deleted, and the first settle comes before that: the exit command
+// settles, then deletes. Best effort: only berth-runtime, through the
+// library, is asked; other runtimes have no command that tells it.
+func (e *Engine) oomKilled(c *Container) bool {
+	rt, err := e.ociRuntime(c)
+	if err != nil {
+		return false
+	}
+	o, ok := rt.(interface {
+		OOMKills(context.Context, string) (uint64, error)
+	})
+	if !ok {
+		return false
+	}
+	n, err := o.OOMKills(context.Background(), c.ID)
+	return err == nil && n > 0
+}
 
 // persistSettled writes settled records back, each only if the stored
 // one is still the run that was settled (a start may have come between).

@@ -176,6 +176,17 @@ func (l *Library) Ps(ctx context.Context, id string) ([]int, error) {
 	return c.Pids()
 }
 
+// OOMKills counts the container's processes the memory controller killed in this run. Unlike
+// Stats it answers for a stopped container too, until it is deleted: that is when an engine
+// asks, to tell an OOM kill from another death.
+func (l *Library) OOMKills(ctx context.Context, id string) (uint64, error) {
+	c, err := l.load(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	return c.OOMKills()
+}
+
 // Stats implements Runtime.
 func (l *Library) Stats(ctx context.Context, id string) (*cgroups.Stats, error) {
 	c, err := l.load(ctx, id)

@@ -370,6 +370,28 @@ func TestResourceFlags(t *testing.T) {
 	}
 }
 
+// TestOOMKilled: a container whose memory limit the kernel enforces with
+// its OOM killer shows State.OOMKilled, as Docker does; one that exits on
+// its own does not.
+func TestOOMKilled(t *testing.T) {
+	e := newEnv(t)
+	// The shell's variable grows past 16 MiB; no swap on these hosts
+	// (--memory-swap equal to --memory where swap accounting exists).
+	id := e.must("run", "-d", "--memory", "16m", "--memory-swap", "16m", "busybox", "sh", "-c",
+		`x=a; while :; do x="$x$x"; done`)
+	if out := e.must("wait", id); out != "137" {
+		t.Fatalf("wait: %q, want 137", out)
+	}
+	if j := e.inspect(id); !j.State.OOMKilled || j.State.ExitCode != 137 {
+		t.Errorf("state after the OOM kill: %+v", j.State)
+	}
+	id = e.must("run", "-d", "--memory", "16m", "busybox", "sh", "-c", "kill -9 $$")
+	e.must("wait", id)
+	if j := e.inspect(id); j.State.OOMKilled {
+		t.Errorf("a SIGKILL of its own reads as an OOM kill: %+v", j.State)
+	}
+}
+
 func TestNamespaceSharing(t *testing.T) {
 	e := newEnv(t)
 	e.must("run", "-d", "--name", "first", "--hostname", "shared", "--ipc", "shareable", "busybox", "sh", "-c", "echo hi > /dev/shm/note; exec sleep 600")

@@ -130,6 +130,7 @@ type inspect struct {
 	State struct {
 		Status     string
 		Running    bool
+		OOMKilled  bool
 		Pid        int
 		ExitCode   int
 		StartedAt  string
