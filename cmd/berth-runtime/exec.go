@@ -141,6 +141,11 @@ func cmdExec(g *globals, args []string) error {
 		// As runc: in the foreground, a terminal without a console socket is ours to relay.
 		relay = newConsoleRelay()
 		opts.OpenConsole = relay.open
+		// An exec'd process runs at once, before the relay could size the pty: the size goes
+		// in with the process, so that what it asks first is already right.
+		if proc.ConsoleSize == nil {
+			proc.ConsoleSize = ownTermSize()
+		}
 	}
 	pid, err := c.Exec(opts)
 	if err != nil {

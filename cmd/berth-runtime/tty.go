@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/runtime/console"
@@ -28,6 +29,17 @@ type consoleRelay struct {
 }
 
 func newConsoleRelay() *consoleRelay { return &consoleRelay{term: -1} }
+
+// ownTermSize is the window size of our terminal among fds 0-2, as process.consoleSize; nil
+// without one.
+func ownTermSize() *specs.Box {
+	for _, t := range []int{0, 1, 2} {
+		if ws, err := unix.IoctlGetWinsize(t, unix.TIOCGWINSZ); err == nil && (ws.Row > 0 || ws.Col > 0) {
+			return &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
+		}
+	}
+	return nil
+}
 
 // open is CreateOpts.OpenConsole: it is only called when the process has a terminal, so runs
 // without one never pay for any of this.

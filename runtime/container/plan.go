@@ -214,7 +214,11 @@ func processPlan(p *nsexec.Plan, in *planInput, proc *specs.Process, init bool) 
 		p.SessionKeyring(in.keyring)
 	}
 	if proc.Terminal {
-		p.Console(in.consoleFd, init && in.consoleMount)
+		var h, w uint
+		if proc.ConsoleSize != nil {
+			h, w = proc.ConsoleSize.Height, proc.ConsoleSize.Width
+		}
+		p.Console(in.consoleFd, init && in.consoleMount, h, w)
 	} else {
 		p.Setsid()
 	}

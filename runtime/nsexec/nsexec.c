@@ -822,7 +822,7 @@ static void mount_target(const char *dst, int is_file) {
 // do_console makes the container's pty. The multiplexer is opened inside the root and checked to
 // be one, and the other end comes from TIOCGPTPEER rather than a /dev/pts path; with mnt it is
 // bound over /dev/console, which the rootfs cannot redirect (a symlink there is refused).
-static void do_console(int sock, int mnt) {
+static void do_console(int sock, int mnt, unsigned short rows, unsigned short cols) {
 	int rfd = root_fd >= 0 ? root_fd : open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rfd < 0)
 		bail("open /");
@@ -847,6 +847,11 @@ static void do_console(int sock, int mnt) {
 	int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (slave < 0)
 		bail("open %s", name);
+	if (rows || cols) {
+		struct winsize ws = {.ws_row = rows, .ws_col = cols};
+		if (ioctl(master, TIOCSWINSZ, &ws) < 0)
+			bail("set the console size");
+	}
 	if (mnt) {
 		int dfd = resolve("dev/console", MK_FILE, 1, 0, "console");
 		struct stat cs;
@@ -1354,7 +1359,7 @@ static void run_op(struct op *o) {
 			bail("personality 0x%llx", (unsigned long long)U(o, 0));
 		break;
 	case OP_CONSOLE:
-		do_console((int)U(o, 0), (int)U(o, 1));
+		do_console((int)U(o, 0), (int)U(o, 1), (unsigned short)U(o, 2), (unsigned short)U(o, 3));
 		break;
 	case OP_SETSID:
 		if (setsid() < 0 && errno != EPERM)

@@ -236,13 +236,14 @@ func (p *Plan) Umask(mask uint32)          { p.add(opUmask, u(uint64(mask))) }
 func (p *Plan) Personality(persona uint64) { p.add(opPersonality, u(persona)) }
 
 // Console makes the process's pty and sends its master to the console socket; with mount it also
-// binds the pty over /dev/console in the root.
-func (p *Plan) Console(sockFd int, mount bool) {
+// binds the pty over /dev/console in the root. A non-zero size (process.consoleSize) is set on
+// the pty before the master is sent, so the process never sees 0x0, whoever relays it later.
+func (p *Plan) Console(sockFd int, mount bool, height, width uint) {
 	var m uint64
 	if mount {
 		m = 1
 	}
-	p.add(opConsole, u(uint64(sockFd)), u(m))
+	p.add(opConsole, u(uint64(sockFd)), u(m), u(uint64(height)), u(uint64(width)))
 }
 func (p *Plan) Setsid()              { p.add(opSetsid) }
 func (p *Plan) WaitStart(fifoFd int) { p.add(opWaitStart, u(uint64(fifoFd))) }

@@ -172,10 +172,9 @@ func TestTerminal(t *testing.T) {
 	}
 	// exec -it through a pty, with the runtime relaying the terminal.
 	e.must("run", "-d", "--name", "box", "busybox", "sleep", "600")
-	// The runtime sizes the exec's pty once it has the master, which can
-	// be after the process started (berth-runtime does not apply
-	// process.consoleSize yet): give it a moment before asking.
-	cmd3 := e.cmd("exec", "-it", "box", "sh", "-c", "sleep 0.5; tty; stty size")
+	// Asked at once: the runtime puts the size in process.consoleSize,
+	// set on the pty before the process starts.
+	cmd3 := e.cmd("exec", "-it", "box", "sh", "-c", "tty; stty size")
 	ptmx3, err := pty.StartWithSize(cmd3, &pty.Winsize{Rows: 24, Cols: 77})
 	if err != nil {
 		t.Fatal(err)

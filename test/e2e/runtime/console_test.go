@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -170,6 +171,24 @@ func TestConsole(t *testing.T) {
 			e.delete()
 		})
 	}
+}
+
+// TestConsoleSize: process.consoleSize is the pty's size before the process runs, so that a
+// process asking at once never sees 0x0 (runc applies it too).
+func TestConsoleSize(t *testing.T) {
+	e := newEnv(t, "sh", "-c", "echo size=$(stty size)")
+	e.spec.Process.Terminal = true
+	e.spec.Process.ConsoleSize = &specs.Box{Height: 31, Width: 103}
+	cl := listenConsole(t)
+	e.write()
+	if r, _ := e.rtFile("run", "--detach", "--bundle", e.bundle, "--console-socket", cl.path, e.id); r.code != 0 {
+		t.Fatalf("run --detach: %s", r)
+	}
+	master, _ := cl.master()
+	var out bytes.Buffer
+	readUntil(t, master, &out, "size=31 103")
+	e.waitStopped()
+	e.delete()
 }
 
 // TestConsoleSocketErrors checks the mismatches between process.terminal and --console-socket.
