@@ -155,7 +155,7 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c Contai
 	if err != nil {
 		return c, err
 	}
-	if err := writeSpec(bundle, res); err != nil {
+	if err := writeSpec(bundle, res, rtPath); err != nil {
 		return c, err
 	}
 
@@ -427,8 +427,11 @@ func (e *Engine) logConfig(driver string, opts map[string]string) (LogConfig, er
 	return l, nil
 }
 
-// writeSpec writes the bundle's config.json.
-func writeSpec(bundle string, res *spec.Result) error {
+// writeSpec writes the bundle's config.json for the runtime at rtPath.
+func writeSpec(bundle string, res *spec.Result, rtPath string) error {
+	if v := specVersionFor(rtPath); v != "" {
+		res.Spec.Version = v
+	}
 	b, err := json.Marshal(res.Spec)
 	if err != nil {
 		return fmt.Errorf("container spec: %w", err)

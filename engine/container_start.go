@@ -137,7 +137,7 @@ func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Contai
 		if err != nil {
 			return c, err
 		}
-		if err := writeSpec(e.bundleDir(c.ID), res); err != nil {
+		if err := writeSpec(e.bundleDir(c.ID), res, c.RuntimePath); err != nil {
 			return c, err
 		}
 	}

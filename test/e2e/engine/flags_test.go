@@ -334,18 +334,46 @@ func TestSigProxy(t *testing.T) {
 	}
 }
 
+// hideHybridCgroup2 puts a crun first in $PATH that runs the real one in a
+// private mount namespace where the cgroup2 mount's controllers file reads
+// empty: crun 1.8 refuses a hybrid host whose cgroup2 mount owns a
+// controller, as this one's does (DESIGN.md); the host is not changed.
+func hideHybridCgroup2(t *testing.T) {
+	t.Helper()
+	const ctl = "/sys/fs/cgroup/unified/cgroup.controllers"
+	if b, err := os.ReadFile(ctl); err != nil || len(strings.TrimSpace(string(b))) == 0 {
+		return
+	}
+	real, err := exec.LookPath("crun")
+	if err != nil {
+		t.Skip("crun not installed")
+	}
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	script := "#!/bin/sh\nexec unshare -m --propagation private sh -c 'mount --bind " + empty + " " + ctl +
+		" && exec " + real + " \"$@\"' crun \"$@\"\n"
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "crun"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
+}
+
 func TestRuntimes(t *testing.T) {
 	for _, rt := range []string{"runc", "crun"} {
 		t.Run(rt, func(t *testing.T) {
 			if _, err := exec.LookPath(rt); err != nil {
 				t.Skipf("%s not installed", rt)
 			}
-			e := newEnv(t)
-			out, errOut, code := e.berth("run", "-d", "--name", "rt1", "--runtime", rt, "busybox", "sh", "-c", "echo up"+trapLoop)
-			if code != 0 && strings.Contains(errOut, "unknown version specified") {
-				// crun before 1.14.3 takes only ociVersion 1.0.x; Docker 28's specs fail there too.
-				t.Skipf("%s rejects the spec's ociVersion: %s", rt, errOut)
+			if rt == "crun" {
+				hideHybridCgroup2(t)
 			}
+			e := newEnv(t)
+			// crun before 1.14.3 takes only ociVersion 1.0.x (Debian's is
+			// 1.8.1): the engine declares 1.0.2 to it.
+			out, errOut, code := e.berth("run", "-d", "--name", "rt1", "--runtime", rt, "busybox", "sh", "-c", "echo up"+trapLoop)
 			if code != 0 {
 				t.Fatalf("run --runtime %s: %d %s%s", rt, code, out, errOut)
 			}
