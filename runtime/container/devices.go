@@ -38,8 +38,11 @@ var defaultDeviceRules = []specs.LinuxDeviceCgroup{
 	{Allow: true, Type: "c", Major: i64(136), Access: "rwm"},
 }
 
-// deviceRules returns the cgroup device rules: the spec's, then allow rules for the default devices
-// and for every device the spec creates.
+// deviceRules returns the cgroup device rules: the spec's, then allow rules for the default
+// devices, then "m" for every device the spec creates. Read and write access to those is what
+// linux.resources.devices says, as with runc (Docker's --device /dev/x:/dev/y:r writes "r"
+// there): runc sets the rules after the rootfs is made, while here the container process is
+// under them when it makes its device nodes, so mknod of exactly those is allowed.
 func deviceRules(spec *specs.Spec) []specs.LinuxDeviceCgroup {
 	var rules []specs.LinuxDeviceCgroup
 	if spec.Linux.Resources != nil {
@@ -54,7 +57,7 @@ func deviceRules(spec *specs.Spec) []specs.LinuxDeviceCgroup {
 		if t == "u" {
 			t = "c"
 		}
-		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: t, Major: i64(d.Major), Minor: i64(d.Minor), Access: "rwm"})
+		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: t, Major: i64(d.Major), Minor: i64(d.Minor), Access: "m"})
 	}
 	return rules
 }
