@@ -49,7 +49,7 @@ func (e *ExecError) Unwrap() error { return e.Err }
 // exit status (0 at once with Detach). The process is the runtime's
 // child while the session lasts and is reaped by it, so a session leaves
 // no process behind.
-func (e *Engine) ExecContainer(ctx context.Context, ref string, r ExecRequest) (int, error) {
+func (e *Engine) ExecContainer(ctx context.Context, ref string, r ExecRequest) (status int, runErr error) {
 	c, err := e.LookupContainer(ref)
 	if err != nil {
 		return 0, &ExecError{Status: 125, Err: err}
@@ -74,8 +74,8 @@ func (e *Engine) ExecContainer(ctx context.Context, ref string, r ExecRequest) (
 	if err != nil {
 		return 0, &ExecError{Status: 125, Err: err}
 	}
-	if r.Detach && r.Tty {
-		return 0, &ExecError{Status: 125, Err: errors.New("exec: a detached session with a terminal is not supported: use -d without -t")}
+	if r.Detach && r.Tty && len(e.ctrOpts.ConsoleHolder) == 0 {
+		return 0, &ExecError{Status: 125, Err: errors.New("exec: a detached session with a terminal needs a console holder (engine option ConsoleHolder)")}
 	}
 	var nb [8]byte
 	rand.Read(nb[:])
@@ -95,6 +95,20 @@ func (e *Engine) ExecContainer(ctx context.Context, ref string, r ExecRequest) (
 	if r.Detach {
 		args = append(args, "--detach", "--pid-file", procFile+".pid")
 		defer os.Remove(procFile + ".pid")
+	}
+	if r.Detach && r.Tty {
+		// Nobody is attached: a holder of our own keeps the pty's master
+		// open for as long as the session lasts, as Docker's daemon does.
+		sock := procFile + ".sock"
+		holder, err := e.startConsoleHolder(sock)
+		if err != nil {
+			return 0, &ExecError{Status: 125, Err: fmt.Errorf("exec: %w", err)}
+		}
+		defer os.Remove(sock)
+		ok := false
+		defer func() { holder.release(!ok) }()
+		defer func() { ok = runErr == nil && status == 0 }()
+		args = append(args, "--console-socket", sock)
 	}
 	// The runtime lives as long as the session: ^C is forwarded to it
 	// (and from it to the process), not a reason to kill it.

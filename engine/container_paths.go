@@ -28,6 +28,10 @@ type ContainerOptions struct {
 	// the container's id appended: berth's `container cleanup`. Nil: none
 	// (the next command that looks settles the container).
 	ExitCommand []string
+	// ConsoleHolder is the command that keeps a detached exec session's
+	// pty open (berth's `container hold-console`). Nil: exec -d -t is
+	// refused.
+	ConsoleHolder []string
 	// CgroupV2 says the host is on the unified hierarchy (nil: probed).
 	CgroupV2 *bool
 }

@@ -138,3 +138,17 @@ func newCleanupCmd(g *globals) *cobra.Command {
 		},
 	}
 }
+
+// newHoldConsoleCmd keeps a detached exec session's pty open (started by
+// exec -d -t), not for users.
+func newHoldConsoleCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "hold-console",
+		Short:  "Hold a detached exec session's terminal (run by exec -d -t)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return engine.HoldConsole()
+		},
+	}
+}

@@ -106,6 +106,7 @@ func (g *globals) containerOptions() engine.ContainerOptions {
 			o.ExitCommand = append(o.ExitCommand, "--config", f)
 		}
 		o.ExitCommand = append(o.ExitCommand, "container", "cleanup")
+		o.ConsoleHolder = []string{self, "container", "hold-console"}
 	}
 	return o
 }
@@ -150,7 +151,7 @@ func newRootCmd() *cobra.Command {
 			newWaitCmd(g), newLogsCmd(g), newAttachCmd(g), newExecCmd(g))
 	}
 	root.AddCommand(newPsCmd(g, "ps"), newObjectInspectCmd(g), container)
-	container.AddCommand(newPsCmd(g, "ls", "list", "ps"), newContainerInspectCmd(g), newCleanupCmd(g))
+	container.AddCommand(newPsCmd(g, "ls", "list", "ps"), newContainerInspectCmd(g), newCleanupCmd(g), newHoldConsoleCmd())
 	root.AddCommand(newVolumeCmd(g))
 	return root
 }

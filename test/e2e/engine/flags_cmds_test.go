@@ -162,6 +162,43 @@ func TestExecFlags(t *testing.T) {
 	})
 }
 
+// TestExecDetachedTty: exec -d -t gives the session a terminal that stays
+// up with nobody attached (Docker's daemon holds it; here a holder
+// process does), and the holder goes with the session.
+func TestExecDetachedTty(t *testing.T) {
+	e := newEnv(t)
+	e.must("run", "-d", "--name", "box", "busybox", "sleep", "600")
+	if out := e.must("exec", "-d", "-t", "box", "sh", "-c", "tty > /tmp/tty; sleep 1; echo still > /tmp/after"); out != "" {
+		t.Errorf("exec -d -t printed %q", out)
+	}
+	waitFor(t, "the session's file", 5*time.Second, func() bool {
+		out, _, _ := e.berth("exec", "box", "cat", "/tmp/after")
+		return out == "still\n"
+	})
+	if got := e.must("exec", "box", "cat", "/tmp/tty"); !strings.HasPrefix(got, "/dev/pts/") {
+		t.Errorf("the detached session's stdin is %q, want a pty", got)
+	}
+	waitFor(t, "the console holder to go", 5*time.Second, func() bool { return holders() == 0 })
+	// A failed exec leaves no holder behind.
+	if _, _, code := e.berth("exec", "-d", "-t", "box", "/no/such/cmd"); code == 0 {
+		t.Errorf("exec -d -t of a missing command succeeded")
+	}
+	waitFor(t, "no console holder", 5*time.Second, func() bool { return holders() == 0 })
+}
+
+// holders counts the console holders running.
+func holders() int {
+	n := 0
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		if strings.Contains(string(b), "hold-console") && strings.HasPrefix(string(b), binary) {
+			n++
+		}
+	}
+	return n
+}
+
 func TestMultipleAndForms(t *testing.T) {
 	e := newEnv(t)
 	a := e.must("create", "--name", "ma", "busybox", "sh", "-c", "exit 1")
