@@ -52,9 +52,10 @@ func (e *Engine) Emit(ev Event) {
 	_ = f.Close()
 }
 
-//lint:ignore U1000 the container verbs call it as their events land (issue 11)
 // emitContainer emits a container event with Docker's attributes: name,
 // image and the container's labels, plus extra.
+//
+//lint:ignore U1000 the container verbs call it as their events land (issue 11)
 func (e *Engine) emitContainer(c *Container, action string, extra map[string]string) {
 	attrs := make(map[string]string, len(c.Config.Labels)+len(extra)+2)
 	for k, v := range c.Config.Labels {
