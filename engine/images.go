@@ -314,9 +314,21 @@ func (f *ImageFilter) matchNames(names []string) []string {
 // RemoveImages is `rmi`: each ref in turn, in one transaction; then a GC
 // takes the content nothing uses any more. errs[i] is ref i's refusal.
 func (e *Engine) RemoveImages(refs []string, force bool) (res []RemoveResult, errs []error, err error) {
+	// The IDs first, for the untag events (a result names what it untagged).
+	ids := make([]string, len(refs))
+	for i, r := range refs {
+		if img, err := e.images.Resolve(r); err == nil {
+			ids[i] = img.ID.String()
+		}
+	}
 	res, errs, err = e.images.RemoveMany(refs, force)
 	if err != nil {
 		return nil, nil, err
+	}
+	for i, r := range res {
+		if i < len(ids) {
+			e.emitRemoved(ids[i], r)
+		}
 	}
 	if _, gerr := e.GC(); gerr != nil {
 		err = gerr
@@ -340,6 +352,7 @@ func (e *Engine) PruneImages(all bool) (PruneReport, error) {
 	}
 	for _, r := range res {
 		rep.Deleted = append(rep.Deleted, r.Deleted...)
+		e.emitRemoved("", r)
 	}
 	rep.GCResult, err = e.GC()
 	return rep, err
@@ -351,5 +364,19 @@ func (e *Engine) PruneImages(all bool) (PruneReport, error) {
 func (e *Engine) Tidy() {
 	if e.lease.Release() == nil {
 		_, _ = e.GC()
+	}
+}
+
+// emitRemoved emits an rmi's or a prune's events: untag for each name
+// taken from the image id (when known), delete for each image gone.
+func (e *Engine) emitRemoved(id string, r RemoveResult) {
+	if id == "" && len(r.Deleted) == 1 {
+		id = r.Deleted[0].String()
+	}
+	for _, n := range r.Untagged {
+		e.emitImage("untag", id, reference.Familiar(n))
+	}
+	for _, d := range r.Deleted {
+		e.emitImage("delete", d.String(), d.String())
 	}
 }
