@@ -31,6 +31,8 @@ type EventOptions struct {
 // first: the old generation, then the live file, then, when following,
 // each new line as it comes, across rotations. fn's error ends it; the
 // end of ctx ends it without one.
+// It needs no more of e than its root, so it may run after e.Close: a
+// follow that lasts for days does not hold the root open.
 func (e *Engine) Events(ctx context.Context, o EventOptions, fn func(Event) error) error {
 	f, err := NewEventFilter(o.Filters)
 	if err != nil {
