@@ -196,4 +196,3 @@ func parseEventTime(flag, v string, now time.Time) (time.Time, error) {
 	}
 	return time.Unix(s, ns), nil
 }
-
