@@ -178,9 +178,20 @@ func (e *Engine) emitContainer(c *Container, action string, extra map[string]str
 }
 
 // emitImage emits an image event: id is the image's ID or, for a pull or
-// push, the name it went by; name is Docker's name attribute.
-func (e *Engine) emitImage(action, id, name string) {
-	e.Emit(Event{Type: "image", Action: action, Actor: Actor{ID: id, Attributes: map[string]string{"name": name}}})
+// push, the name it went by; name is Docker's name attribute. The
+// image's labels (img; nil: none known) are attributes too, as in
+// Docker.
+func (e *Engine) emitImage(action, id, name string, img *Image) {
+	attrs := map[string]string{}
+	if img != nil {
+		if cf, err := e.config(*img); err == nil {
+			for k, v := range cf.Config.Labels {
+				attrs[k] = v
+			}
+		}
+	}
+	attrs["name"] = name
+	e.Emit(Event{Type: "image", Action: action, Actor: Actor{ID: id, Attributes: attrs}})
 }
 
 // emitVolume emits a volume event (the local driver is the only one).

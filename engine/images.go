@@ -315,10 +315,10 @@ func (f *ImageFilter) matchNames(names []string) []string {
 // takes the content nothing uses any more. errs[i] is ref i's refusal.
 func (e *Engine) RemoveImages(refs []string, force bool) (res []RemoveResult, errs []error, err error) {
 	// The IDs first, for the untag events (a result names what it untagged).
-	ids := make([]string, len(refs))
+	imgs := make([]*Image, len(refs))
 	for i, r := range refs {
 		if img, err := e.images.Resolve(r); err == nil {
-			ids[i] = img.ID.String()
+			imgs[i] = &img
 		}
 	}
 	res, errs, err = e.images.RemoveMany(refs, force)
@@ -326,8 +326,8 @@ func (e *Engine) RemoveImages(refs []string, force bool) (res []RemoveResult, er
 		return nil, nil, err
 	}
 	for i, r := range res {
-		if i < len(ids) {
-			e.emitRemoved(ids[i], r)
+		if i < len(imgs) {
+			e.emitRemoved(imgs[i], r)
 		}
 	}
 	if _, gerr := e.GC(); gerr != nil {
@@ -352,7 +352,7 @@ func (e *Engine) PruneImages(all bool) (PruneReport, error) {
 	}
 	for _, r := range res {
 		rep.Deleted = append(rep.Deleted, r.Deleted...)
-		e.emitRemoved("", r)
+		e.emitRemoved(nil, r)
 	}
 	rep.GCResult, err = e.GC()
 	return rep, err
@@ -368,15 +368,20 @@ func (e *Engine) Tidy() {
 }
 
 // emitRemoved emits an rmi's or a prune's events: untag for each name
-// taken from the image id (when known), delete for each image gone.
-func (e *Engine) emitRemoved(id string, r RemoveResult) {
-	if id == "" && len(r.Deleted) == 1 {
+// taken from the image (img, read before the removal, when known),
+// delete for each image gone. Blobs go at the GC after this, so the
+// labels can still be read.
+func (e *Engine) emitRemoved(img *Image, r RemoveResult) {
+	id := ""
+	if img != nil {
+		id = img.ID.String()
+	} else if len(r.Deleted) == 1 {
 		id = r.Deleted[0].String()
 	}
 	for _, n := range r.Untagged {
-		e.emitImage("untag", id, reference.Familiar(n))
+		e.emitImage("untag", id, reference.Familiar(n), img)
 	}
 	for _, d := range r.Deleted {
-		e.emitImage("delete", d.String(), d.String())
+		e.emitImage("delete", d.String(), d.String(), img)
 	}
 }

@@ -80,7 +80,7 @@ func (e *Engine) PullImage(ctx context.Context, ref string, o TransferOptions) (
 	}
 	// Docker's pull event is about the name pulled, not the image ID.
 	name := e.familiarName(o.Registries.Qualify, ref)
-	e.emitImage("pull", name, stripTag(name))
+	e.emitImage("pull", name, stripTag(name), &img)
 	return img, nil
 }
 
@@ -91,11 +91,15 @@ func (e *Engine) PushImage(ctx context.Context, local, dest string, o TransferOp
 	if err := distribution.Push(ctx, e.Images(), local, dest, o); err != nil {
 		return err
 	}
+	var img *Image
+	if rec, err := e.images.Resolve(local); err == nil {
+		img = &rec
+	}
 	if dest == "" {
 		dest = local
 	}
 	name := e.familiarName(o.Registries.Qualify, dest)
-	e.emitImage("push", name, stripTag(name))
+	e.emitImage("push", name, stripTag(name), img)
 	return nil
 }
 
@@ -108,7 +112,7 @@ func (e *Engine) LoadImages(ctx context.Context, path string) ([]LoadedImage, er
 		return loaded, err
 	}
 	for _, l := range loaded {
-		e.emitImage("load", l.Image.ID.String(), firstName(l.Names, l.Image.ID.String()))
+		e.emitImage("load", l.Image.ID.String(), firstName(l.Names, l.Image.ID.String()), &l.Image)
 	}
 	return loaded, nil
 }
@@ -167,7 +171,7 @@ func (e *Engine) SaveImages(refs []string, format string, w io.Writer, dir strin
 	}
 	for _, r := range refs {
 		if img, err := e.images.Resolve(r); err == nil {
-			e.emitImage("save", img.ID.String(), e.familiarName(nil, r))
+			e.emitImage("save", img.ID.String(), e.familiarName(nil, r), &img)
 		}
 	}
 	return nil
@@ -185,7 +189,7 @@ func (e *Engine) ImportImage(ctx context.Context, r io.Reader, ref string, o Imp
 	if ref != "" {
 		name = e.familiarName(nil, ref)
 	}
-	e.emitImage("import", img.ID.String(), name)
+	e.emitImage("import", img.ID.String(), name, &img)
 	return img, nil
 }
 
@@ -195,7 +199,7 @@ func (e *Engine) TagImage(src, dst string) error {
 		return err
 	}
 	if img, err := e.images.Resolve(dst); err == nil {
-		e.emitImage("tag", img.ID.String(), e.familiarName(nil, dst))
+		e.emitImage("tag", img.ID.String(), e.familiarName(nil, dst), &img)
 	}
 	return nil
 }

@@ -166,8 +166,17 @@ func TestEventsLifecycle(t *testing.T) {
 	id := e.must("run", "-d", "--name", "life", "--label", "app=x", "busybox", "sh", "-c", "sleep 0.3; exit 3")
 	f.waitFor("die", has(id, "die"))
 	e.must("rm", "life")
-	evs := f.waitFor("destroy", has(id, "destroy"))
+	f.waitFor("destroy", has(id, "destroy"))
 	wg.Wait()
+	evs := f.waitFor("the other runs' destroys", func(evs []ev) bool {
+		n := 0
+		for _, x := range evs {
+			if x.Actor.ID != id && x.Action == "destroy" {
+				n++
+			}
+		}
+		return n == 3
+	})
 	if got, want := strings.Join(of(evs, id, "exitCode"), ", "), "create, start, die exitCode=3, destroy"; got != want {
 		t.Errorf("events of the container: %s, want %s", got, want)
 	}
@@ -275,7 +284,8 @@ func TestEventsLiveOnly(t *testing.T) {
 	}
 }
 
-// Image and volume events, with Docker's actors and attributes.
+// Image and volume events, with Docker's actors and attributes (an
+// image's labels among them).
 func TestEventsImagesVolumes(t *testing.T) {
 	e := newEnv(t)
 	reg := fixture.Registry(t)
@@ -291,7 +301,7 @@ func TestEventsImagesVolumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, errOut, code := e.berthIn(rootfs, "import", "-", "imported:v1"); code != 0 {
+	if _, errOut, code := e.berthIn(rootfs, "import", "-c", "LABEL tier=img", "-", "imported:v1"); code != 0 {
 		t.Fatalf("import: %s", errOut)
 	}
 	ref := reg + "/ev/busybox:v1"
@@ -313,13 +323,13 @@ func TestEventsImagesVolumes(t *testing.T) {
 		"image untag ID name=mine:v1 ",
 		"image save ID name=busybox:latest ",
 		"image load ID name=busybox:latest ",
-		"image import IMPORTED name=imported:v1 ",
+		"image import IMPORTED name=imported:v1 tier=img ",
 		"image tag ID name=" + ref + " ",
 		"image push " + ref + " name=" + reg + "/ev/busybox ",
 		"image untag ID name=" + ref + " ",
 		"image pull " + ref + " name=" + reg + "/ev/busybox ",
-		"image untag IMPORTED name=imported:v1 ",
-		"image delete IMPORTED name=IMPORTED",
+		"image untag IMPORTED name=imported:v1 tier=img ",
+		"image delete IMPORTED name=IMPORTED tier=img",
 	}, "\n")
 	if got != want {
 		t.Errorf("events:\n%s\nwant:\n%s", got, want)
