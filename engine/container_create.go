@@ -173,6 +173,7 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c Contai
 	if err := e.insertContainer(&c); err != nil {
 		return c, err
 	}
+	e.emitContainer(&c, "create", nil)
 	if !o.KeepMounted {
 		unmountRootfs(e.rootfsDir(id))
 	}

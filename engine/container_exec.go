@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -79,6 +80,11 @@ func (e *Engine) ExecContainer(ctx context.Context, ref string, r ExecRequest) (
 	}
 	var nb [8]byte
 	rand.Read(nb[:])
+	// Docker's exec events name the session by an ID and the command.
+	var xb [32]byte
+	rand.Read(xb[:])
+	execAttrs := map[string]string{"execID": hex.EncodeToString(xb[:])}
+	e.emitContainer(&c, execAction("exec_create", p.Args), execAttrs)
 	procFile := filepath.Join(e.ctrRunDir(c.ID), "exec-"+hex.EncodeToString(nb[:])+".json")
 	pb, err := json.Marshal(p)
 	if err != nil {
@@ -133,8 +139,20 @@ func (e *Engine) ExecContainer(ctx context.Context, ref string, r ExecRequest) (
 		defer f.Close()
 		cmd.Stderr, detachedErr = f, f
 	}
+	e.emitContainer(&c, execAction("exec_start", p.Args), execAttrs)
 	if err := cmd.Start(); err != nil {
 		return 0, &ExecError{Status: 125, Err: fmt.Errorf("exec: %w", err)}
+	}
+	if !r.Detach {
+		// A detached session's end is nobody's to see (yet).
+		defer func() {
+			code := status
+			var xe *ExecError
+			if errors.As(runErr, &xe) {
+				code = xe.Status
+			}
+			e.emitContainer(&c, "exec_die", map[string]string{"execID": execAttrs["execID"], "exitCode": strconv.Itoa(code)})
+		}()
 	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)

@@ -206,8 +206,11 @@ func (e *Engine) oomKilled(c *Container) bool {
 
 // persistSettled writes settled records back, each only if the stored
 // one is still the run that was settled (a start may have come between).
+// The write that ends a run is the one place that emits its die event:
+// whichever process settles it (the monitor's cleanup, a wait, a ps),
+// exactly one commits the change.
 func (e *Engine) persistSettled(cs []Container) error {
-	var done []string
+	var done []Container
 	err := e.meta.Update(func(tx *bolt.Tx) error {
 		done = done[:0]
 		b := tx.Bucket(bucketContainers)
@@ -220,22 +223,27 @@ func (e *Engine) persistSettled(cs []Container) error {
 			if json.Unmarshal(v, &cur) != nil || cur.State != StateRunning || !sameRun(cur.Monitor, c.Monitor) {
 				continue
 			}
-			nb, err := json.Marshal(c)
+			// Only what settle found goes onto the stored record: a
+			// listing's c lacks most of it (listRecord).
+			cur.State, cur.PID, cur.PIDStart = c.State, c.PID, c.PIDStart
+			cur.ExitCode, cur.Finished, cur.ExitUnknown, cur.OOMKilled = c.ExitCode, c.Finished, c.ExitUnknown, c.OOMKilled
+			nb, err := json.Marshal(cur)
 			if err != nil {
 				return err
 			}
 			if err := b.Put([]byte(c.ID), nb); err != nil {
 				return err
 			}
-			done = append(done, c.ID)
+			done = append(done, cur)
 		}
+		e.emitDied(done)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("record container state: %w", err)
 	}
-	for _, id := range done {
-		removeRunFile(e, id)
+	for i := range done {
+		removeRunFile(e, done[i].ID)
 	}
 	return nil
 }

@@ -47,6 +47,11 @@ func (e *Engine) remove(ctx context.Context, c Container, o RemoveOptions) error
 		if err := e.waitExit(ctx, &c); err != nil {
 			return err
 		}
+		// Recorded before the record goes, so that the die is in the log
+		// whether this or the monitor's cleanup settles the run.
+		if _, err := e.recordExit(c); err != nil {
+			return err
+		}
 	}
 	if c.Monitor != nil || c.State == StateRunning {
 		if err := e.runtimeDelete(ctx, &c); err != nil {
@@ -74,6 +79,7 @@ func (e *Engine) remove(ctx context.Context, c Container, o RemoveOptions) error
 	if err != nil {
 		return fmt.Errorf("remove container %s: %w", shortID(c.ID), err)
 	}
+	e.emitContainer(&c, "destroy", nil)
 	removeRunFile(e, c.ID)
 	os.Remove(e.ctrRunDir(c.ID) + ".lock")
 	if o.Volumes {

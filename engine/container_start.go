@@ -206,6 +206,7 @@ func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Contai
 	if err := rt.Start(ctx, c.ID); err != nil {
 		return fail(err)
 	}
+	e.emitContainer(&c, "start", nil)
 	return c, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -61,7 +62,7 @@ func (e *Engine) StopContainerWith(ctx context.Context, ref, signal string, time
 		defer cancel()
 	}
 	if err := e.waitExit(wctx, &c); err == nil {
-		return e.recordExit(c)
+		return e.recordStop(c)
 	} else if ctx.Err() != nil {
 		return c, ctx.Err()
 	}
@@ -71,7 +72,16 @@ func (e *Engine) StopContainerWith(ctx context.Context, ref, signal string, time
 	if err := e.waitExit(ctx, &c); err != nil {
 		return c, err
 	}
-	return e.recordExit(c)
+	return e.recordStop(c)
+}
+
+// recordStop is recordExit and the stop event after the die.
+func (e *Engine) recordStop(c Container) (Container, error) {
+	c, err := e.recordExit(c)
+	if err == nil {
+		e.emitContainer(&c, "stop", nil)
+	}
+	return c, err
 }
 
 // KillContainer sends sig (empty: SIGKILL) to a running container's init.
@@ -98,6 +108,8 @@ func (e *Engine) KillContainer(ctx context.Context, ref, sig string) (Container,
 // that (and costs an exec), except that it is what reaches an init whose
 // pid the engine does not know.
 func (e *Engine) signal(ctx context.Context, c *Container, sig syscall.Signal) error {
+	// Before the signal, so that the log has it before the die it causes.
+	e.emitContainer(c, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
 	if c.PID > 0 && c.PIDStart != 0 {
 		fd, err := unix.PidfdOpen(c.PID, 0)
 		if err == nil {

@@ -245,7 +245,9 @@ func (e *Engine) reconcile() error {
 	}
 	if len(gone) > 0 {
 		now := time.Now().UTC()
+		var died []Container
 		err := e.meta.Update(func(tx *bolt.Tx) error {
+			died = died[:0]
 			b := tx.Bucket(bucketContainers)
 			for id, pid := range gone {
 				v := b.Get([]byte(id))
@@ -261,10 +263,11 @@ func (e *Engine) reconcile() error {
 				if c.State != StateRunning || c.PID != pid {
 					continue // restarted under another pid meanwhile
 				}
-				if err := e.putStopped(b, id, c, now); err != nil {
+				if err := e.putStopped(b, id, c, now, &died); err != nil {
 					return err
 				}
 			}
+			e.emitDied(died)
 			return nil
 		})
 		if err != nil {
@@ -279,7 +282,9 @@ func (e *Engine) reconcile() error {
 
 // putStopped writes c back under id as stopped, its process forgotten:
 // with the exit its monitor recorded, else at now with the code unknown.
-func (e *Engine) putStopped(b *bolt.Bucket, id string, c Container, now time.Time) error {
+// What it stopped is appended to died, for the die events the caller
+// emits once the transaction has committed.
+func (e *Engine) putStopped(b *bolt.Bucket, id string, c Container, now time.Time, died *[]Container) error {
 	if c.Monitor != nil {
 		// The monitor knows better: it may be writing the exit file now,
 		// and then the record stays running until it has.
@@ -294,7 +299,11 @@ func (e *Engine) putStopped(b *bolt.Bucket, id string, c Container, now time.Tim
 	if err != nil {
 		return err
 	}
-	return b.Put([]byte(id), v)
+	if err := b.Put([]byte(id), v); err != nil {
+		return err
+	}
+	*died = append(*died, c)
+	return nil
 }
 
 // stopAll marks every container recorded as running stopped whose
@@ -315,17 +324,20 @@ func (e *Engine) stopAll() error {
 		return err
 	}
 	now := time.Now().UTC()
+	var died []Container
 	return e.meta.Update(func(tx *bolt.Tx) error {
+		died = died[:0]
 		b := tx.Bucket(bucketContainers)
 		for _, id := range ids {
 			var c Container
 			if v := b.Get([]byte(id)); v == nil || json.Unmarshal(v, &c) != nil || c.State != StateRunning {
 				continue
 			}
-			if err := e.putStopped(b, id, c, now); err != nil {
+			if err := e.putStopped(b, id, c, now, &died); err != nil {
 				return err
 			}
 		}
+		e.emitDied(died)
 		return nil
 	})
 }

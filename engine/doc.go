@@ -17,6 +17,9 @@
 //	ROOT/image/meta.db       the image metadata before the engine; migrated into
 //	                         ROOT/meta.db and renamed meta.db.migrated
 //	ROOT/snapshots/          unpacked layers (package snapshot)
+//	ROOT/events.log          the event log, JSON lines in Docker's shape, and its
+//	ROOT/events.log.1        one older generation: rotated at 1 MiB under an flock
+//	                         of the live file (the writers' protocol: events.go)
 //
 // The run root (Options.RunRoot, default /run/berth, a tmpfs on real
 // hosts) holds what does not outlive a boot:

@@ -65,6 +65,12 @@ type Engine struct {
 	registries *registry.Config
 	driver     DriverChoice // the snapshot driver of the root
 	ctrOpts    ContainerOptions
+	// eventsMax is the event log's rotation size (0: eventsMaxSize);
+	// tests make it small.
+	eventsMax int64
+	// shortNames is Options.ShortNames as the store has it (for the
+	// names that image events carry).
+	shortNames func(string) string
 }
 
 // Open opens the engine root and run root, creating them on first use:
@@ -115,6 +121,7 @@ func Open(opts Options) (*Engine, error) {
 	if opts.ShortNames != nil {
 		e.images.SetShortNames(opts.ShortNames)
 	}
+	e.shortNames = opts.ShortNames
 	e.lease = e.NewLease()
 	e.lock, err = flock.Acquire(filepath.Join(root, "lock"), false)
 	if err != nil {

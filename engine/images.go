@@ -314,9 +314,21 @@ func (f *ImageFilter) matchNames(names []string) []string {
 // RemoveImages is `rmi`: each ref in turn, in one transaction; then a GC
 // takes the content nothing uses any more. errs[i] is ref i's refusal.
 func (e *Engine) RemoveImages(refs []string, force bool) (res []RemoveResult, errs []error, err error) {
+	// The IDs first, for the untag events (a result names what it untagged).
+	imgs := make([]*Image, len(refs))
+	for i, r := range refs {
+		if img, err := e.images.Resolve(r); err == nil {
+			imgs[i] = &img
+		}
+	}
 	res, errs, err = e.images.RemoveMany(refs, force)
 	if err != nil {
 		return nil, nil, err
+	}
+	for i, r := range res {
+		if i < len(imgs) {
+			e.emitRemoved(imgs[i], r)
+		}
 	}
 	if _, gerr := e.GC(); gerr != nil {
 		err = gerr
@@ -340,6 +352,7 @@ func (e *Engine) PruneImages(all bool) (PruneReport, error) {
 	}
 	for _, r := range res {
 		rep.Deleted = append(rep.Deleted, r.Deleted...)
+		e.emitRemoved(nil, r)
 	}
 	rep.GCResult, err = e.GC()
 	return rep, err
@@ -351,5 +364,24 @@ func (e *Engine) PruneImages(all bool) (PruneReport, error) {
 func (e *Engine) Tidy() {
 	if e.lease.Release() == nil {
 		_, _ = e.GC()
+	}
+}
+
+// emitRemoved emits an rmi's or a prune's events: untag for each name
+// taken from the image (img, read before the removal, when known),
+// delete for each image gone. Blobs go at the GC after this, so the
+// labels can still be read.
+func (e *Engine) emitRemoved(img *Image, r RemoveResult) {
+	id := ""
+	if img != nil {
+		id = img.ID.String()
+	} else if len(r.Deleted) == 1 {
+		id = r.Deleted[0].String()
+	}
+	for _, n := range r.Untagged {
+		e.emitImage("untag", id, reference.Familiar(n), img)
+	}
+	for _, d := range r.Deleted {
+		e.emitImage("delete", d.String(), d.String(), img)
 	}
 }

@@ -76,15 +76,31 @@ func (e *Engine) PullImage(ctx context.Context, ref string, o TransferOptions) (
 	img, err := distribution.Pull(ctx, e.Images(), ref, o)
 	if err != nil {
 		e.Tidy()
+		return img, err
 	}
-	return img, err
+	// Docker's pull event is about the name pulled, not the image ID.
+	name := e.familiarName(o.Registries.Qualify, ref)
+	e.emitImage("pull", name, stripTag(name), &img)
+	return img, nil
 }
 
 // PushImage uploads the local image to dest (its own name if ""); o
 // without Registries uses the engine's.
 func (e *Engine) PushImage(ctx context.Context, local, dest string, o TransferOptions) error {
 	o = e.withRegistries(o)
-	return distribution.Push(ctx, e.Images(), local, dest, o)
+	if err := distribution.Push(ctx, e.Images(), local, dest, o); err != nil {
+		return err
+	}
+	var img *Image
+	if rec, err := e.images.Resolve(local); err == nil {
+		img = &rec
+	}
+	if dest == "" {
+		dest = local
+	}
+	name := e.familiarName(o.Registries.Qualify, dest)
+	e.emitImage("push", name, stripTag(name), img)
+	return nil
 }
 
 // LoadImages stores the images of a docker-archive or OCI layout (a
@@ -93,8 +109,12 @@ func (e *Engine) LoadImages(ctx context.Context, path string) ([]LoadedImage, er
 	loaded, err := imagearchive.Load(ctx, e.Images(), path, distribution.Options{})
 	if err != nil {
 		e.Tidy()
+		return loaded, err
 	}
-	return loaded, err
+	for _, l := range loaded {
+		e.emitImage("load", l.Image.ID.String(), firstName(l.Names, l.Image.ID.String()), &l.Image)
+	}
+	return loaded, nil
 }
 
 // LoadImageStream is LoadImages of an archive read from r (stdin, a
@@ -146,7 +166,15 @@ func (e *Engine) SaveImagesToFile(refs []string, format, path string) error {
 // SaveImages writes refs as an archive of format to w, or for
 // FormatOCIDir into the directory dir.
 func (e *Engine) SaveImages(refs []string, format string, w io.Writer, dir string) error {
-	return imagearchive.Save(e.Images(), refs, format, w, dir)
+	if err := imagearchive.Save(e.Images(), refs, format, w, dir); err != nil {
+		return err
+	}
+	for _, r := range refs {
+		if img, err := e.images.Resolve(r); err == nil {
+			e.emitImage("save", img.ID.String(), e.familiarName(nil, r), &img)
+		}
+	}
+	return nil
 }
 
 // ImportImage makes an image of one layer from a root filesystem tarball
@@ -155,12 +183,26 @@ func (e *Engine) ImportImage(ctx context.Context, r io.Reader, ref string, o Imp
 	img, err := importer.Import(ctx, e.Images(), r, ref, o)
 	if err != nil {
 		e.Tidy()
+		return img, err
 	}
-	return img, err
+	name := img.ID.String()
+	if ref != "" {
+		name = e.familiarName(nil, ref)
+	}
+	e.emitImage("import", img.ID.String(), name, &img)
+	return img, nil
 }
 
 // TagImage gives the image src resolves to the name dst.
-func (e *Engine) TagImage(src, dst string) error { return e.images.Tag(src, dst) }
+func (e *Engine) TagImage(src, dst string) error {
+	if err := e.images.Tag(src, dst); err != nil {
+		return err
+	}
+	if img, err := e.images.Resolve(dst); err == nil {
+		e.emitImage("tag", img.ID.String(), e.familiarName(nil, dst), &img)
+	}
+	return nil
+}
 
 // SplitName splits a canonical name into repository and tag or digest
 // ("<none>" for a missing part).
@@ -184,3 +226,29 @@ func MatchImageName(arg string) func(familiarRepo, tag string) bool {
 // NormalizeName is the canonical form of an image name ("busybox" →
 // "docker.io/library/busybox:latest").
 func NormalizeName(name string) (string, error) { return reference.Normalize(name) }
+
+// familiarName is ref as Docker's image events name it: qualified as the
+// engine qualifies short names (qualify, else the store's), shown in its
+// familiar form ("busybox:latest"); ref itself if it does not parse.
+func (e *Engine) familiarName(qualify func(string) string, ref string) string {
+	if qualify == nil {
+		qualify = e.shortNames
+	}
+	q := ref
+	if qualify != nil {
+		q = qualify(ref)
+	}
+	canon, err := reference.Normalize(q)
+	if err != nil {
+		return ref
+	}
+	return reference.Familiar(canon)
+}
+
+// firstName is the familiar form of names[0], or def without names.
+func firstName(names []string, def string) string {
+	if len(names) == 0 {
+		return def
+	}
+	return reference.Familiar(names[0])
+}

@@ -228,6 +228,9 @@ func (e *Engine) CreateVolume(o VolumeCreateOptions) (Volume, bool, error) {
 		}
 		return Volume{}, false, fmt.Errorf("create volume %s: %w", rec.Name, err)
 	}
+	if made {
+		e.emitVolume("create", rec.Name)
+	}
 	return e.volume(rec), made, nil
 }
 
@@ -401,7 +404,9 @@ func (e *Engine) ListVolumes(f VolumeFilter) ([]Volume, error) {
 // missing volume not an error, as in Docker.
 func (e *Engine) RemoveVolume(name string, force bool) error {
 	var trash volumeTrash
+	removed := false
 	err := e.meta.Update(func(tx *bolt.Tx) error {
+		removed = false
 		r, err := getVolumeRecord(tx, name)
 		if err != nil {
 			return err
@@ -422,6 +427,7 @@ func (e *Engine) RemoveVolume(name string, force bool) error {
 		if trash, err = e.trashVolumeDir(name); err != nil {
 			return err
 		}
+		removed = true
 		return tx.Bucket(bucketVolumes).Delete([]byte(name))
 	})
 	if err != nil {
@@ -430,6 +436,9 @@ func (e *Engine) RemoveVolume(name string, force bool) error {
 			return err
 		}
 		return fmt.Errorf("remove %s: %w", name, err)
+	}
+	if removed {
+		e.emitVolume("destroy", name)
 	}
 	if err := trash.remove(); err != nil {
 		return fmt.Errorf("remove %s: the record is gone, but not all of its data: %w", name, err)
@@ -536,6 +545,7 @@ func (e *Engine) PruneVolumes(all bool, f VolumeFilter) (deleted []string, recla
 	}
 	var errs []error
 	for _, name := range deleted {
+		e.emitVolume("destroy", name)
 		t := moved[name]
 		if t.dir != nil {
 			reclaimed += volumeDirSize(t.path)

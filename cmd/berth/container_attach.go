@@ -141,6 +141,7 @@ func attachSession(cmd *cobra.Command, e *engine.Engine, c engine.Container, a a
 		}()
 		select {
 		case <-connected:
+			e.EmitContainer(c, "attach", nil)
 			return nil
 		case r := <-done:
 			done <- r

@@ -153,6 +153,8 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newPsCmd(g, "ps"), newObjectInspectCmd(g), container)
 	container.AddCommand(newPsCmd(g, "ls", "list", "ps"), newContainerInspectCmd(g), newCleanupCmd(g), newHoldConsoleCmd())
 	root.AddCommand(newVolumeCmd(g))
+	// Events and the system group (issue 11).
+	root.AddCommand(newEventsCmd(g), newSystemCmd(g))
 	return root
 }
 
