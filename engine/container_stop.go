@@ -98,6 +98,13 @@ func (e *Engine) KillContainer(ctx context.Context, ref, sig string) (Container,
 // that (and costs an exec), except that it is what reaches an init whose
 // pid the engine does not know.
 func (e *Engine) signal(ctx context.Context, c *Container, sig syscall.Signal) error {
+	if err := e.sendSignal(ctx, c, sig); err != nil {
+		return err
+	}
+	return e.thawForSignal(ctx, c, sig)
+}
+
+func (e *Engine) sendSignal(ctx context.Context, c *Container, sig syscall.Signal) error {
 	if c.PID > 0 && c.PIDStart != 0 {
 		fd, err := unix.PidfdOpen(c.PID, 0)
 		if err == nil {
