@@ -150,6 +150,12 @@ func newRootCmd() *cobra.Command {
 		add(newRunCmd(g), newCreateCmd(g), newStartCmd(g), newStopCmd(g), newKillCmd(g), newRmCmd(g),
 			newWaitCmd(g), newLogsCmd(g), newAttachCmd(g), newExecCmd(g))
 	}
+	// Issue 11: the rest of Docker's container commands.
+	for _, add := range []func(...*cobra.Command){root.AddCommand, container.AddCommand} {
+		add(newRenameCmd(g), newPauseCmd(g, false), newPauseCmd(g, true), newUpdateCmd(g), newTopCmd(g),
+			newPortCmd(g), newStatsCmd(g))
+	}
+	container.AddCommand(newContainerPruneCmd(g))
 	root.AddCommand(newPsCmd(g, "ps"), newObjectInspectCmd(g), container)
 	container.AddCommand(newPsCmd(g, "ls", "list", "ps"), newContainerInspectCmd(g), newCleanupCmd(g), newHoldConsoleCmd())
 	root.AddCommand(newVolumeCmd(g))
