@@ -326,7 +326,8 @@ func (e *Engine) RemoveImages(refs []string, force bool) (res []RemoveResult, er
 
 // PruneReport says what PruneImages removed.
 type PruneReport struct {
-	Deleted []v1.Hash
+	Deleted  []v1.Hash
+	Untagged []string
 	GCResult
 }
 
@@ -340,6 +341,7 @@ func (e *Engine) PruneImages(all bool) (PruneReport, error) {
 	}
 	for _, r := range res {
 		rep.Deleted = append(rep.Deleted, r.Deleted...)
+		rep.Untagged = append(rep.Untagged, r.Untagged...)
 	}
 	rep.GCResult, err = e.GC()
 	return rep, err

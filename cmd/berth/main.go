@@ -156,6 +156,9 @@ func newRootCmd() *cobra.Command {
 			newPortCmd(g), newStatsCmd(g))
 	}
 	container.AddCommand(newContainerPruneCmd(g))
+	system := newSystemCmd()
+	system.AddCommand(newInfoCmd(g), newSystemDfCmd(g), newSystemPruneCmd(g))
+	root.AddCommand(newVersionCmd(g), system)
 	root.AddCommand(newPsCmd(g, "ps"), newObjectInspectCmd(g), container)
 	container.AddCommand(newPsCmd(g, "ls", "list", "ps"), newContainerInspectCmd(g), newCleanupCmd(g), newHoldConsoleCmd())
 	root.AddCommand(newVolumeCmd(g))

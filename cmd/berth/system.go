@@ -1,0 +1,9 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// newSystemCmd is the `system` group; main.go adds its commands (events,
+// info, df, prune, boot).
+func newSystemCmd() *cobra.Command {
+	return &cobra.Command{Use: "system", Short: "Manage Berth"}
+}
