@@ -105,6 +105,9 @@ func (e *Engine) UpdateContainer(ctx context.Context, ref string, o UpdateOption
 	set(&so.NanoCPUs, o.NanoCPUs)
 	set(&so.CPUShares, o.CPUShares)
 	set(&so.PidsLimit, o.PidsLimit)
+	if so.PidsLimit < 0 {
+		so.PidsLimit = 0 // unlimited, as create records it
+	}
 	if o.CpusetCpus != nil {
 		so.CpusetCpus = *o.CpusetCpus
 	}
