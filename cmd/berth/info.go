@@ -64,7 +64,7 @@ func newInfoCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output: table, json, 'table TEMPLATE' over the rows (.Key .Value .Source), or a Go template")
-	return cmd
+	return exit125(cmd)
 }
 
 func printInfo(out io.Writer, cfg *config.Config, driver infoDriver, sys engine.SystemInfo, format string) error {
