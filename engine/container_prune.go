@@ -37,7 +37,7 @@ func ParsePruneFilters(args []string, now time.Time) (PruneFilter, error) {
 		case "label!":
 			f.NotLabels = append(f.NotLabels, v)
 		default:
-			return f, fmt.Errorf("invalid filter %q: prune takes until, label and label!", a)
+			return f, fmt.Errorf("invalid filter %q: prune takes the keys until, label and label! only", a)
 		}
 	}
 	return f, nil

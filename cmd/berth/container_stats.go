@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -113,21 +114,40 @@ func newStatsCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return nil, err
 				}
-				rows := make([]statsRow, 0, len(targets))
-				seen := map[string]*engine.StatsSample{}
-				for _, t := range targets {
-					t.prev = prev[t.c.ID]
-					var sp *engine.StatsSample
-					if t.c.State == engine.StateRunning {
+				samples := make([]*engine.StatsSample, len(targets))
+				errs := make([]error, len(targets))
+				// A few at once: each sample is some thirty small reads,
+				// and a loaded machine's latency adds up over 50.
+				var wg sync.WaitGroup
+				sem := make(chan struct{}, 4)
+				for i, t := range targets {
+					if t.c.State != engine.StateRunning {
+						continue
+					}
+					wg.Add(1)
+					sem <- struct{}{}
+					go func() {
+						defer func() { <-sem; wg.Done() }()
 						s, err := e.ContainerStats(ctx, &t.c)
 						if err == nil {
-							sp = &s
-							seen[t.c.ID] = sp
-						} else if !errors.Is(err, engine.ErrNotRunning) && len(args) > 0 {
-							return nil, err
+							samples[i] = &s
+						} else if !errors.Is(err, engine.ErrNotRunning) {
+							errs[i] = err
 						}
+					}()
+				}
+				wg.Wait()
+				rows := make([]statsRow, 0, len(targets))
+				seen := map[string]*engine.StatsSample{}
+				for i, t := range targets {
+					if errs[i] != nil && len(args) > 0 {
+						return nil, errs[i]
 					}
-					rows = append(rows, statsRowOf(t, sp, noTrunc))
+					t.prev = prev[t.c.ID]
+					if samples[i] != nil {
+						seen[t.c.ID] = samples[i]
+					}
+					rows = append(rows, statsRowOf(t, samples[i], noTrunc))
 				}
 				prev = seen
 				return rows, nil

@@ -48,7 +48,9 @@ func TestInfoVersion(t *testing.T) {
 	if got := e.must("version", "--format", "{{.Client.Version}} {{.Server.Version}} {{.Server.APIVersion}}"); strings.Count(got, " ") != 2 || !strings.HasSuffix(got, " 1.50") {
 		t.Errorf("version --format: %q", got)
 	}
-	var v struct{ Client, Server struct{ Version, ApiVersion, Os string } }
+	var v struct {
+		Client, Server struct{ Version, ApiVersion, Os string }
+	}
 	if err := json.Unmarshal([]byte(e.must("version", "--format", "json")), &v); err != nil || v.Server.ApiVersion != "1.50" || v.Client.Os != "linux" {
 		t.Errorf("version json: %v %+v", err, v)
 	}
