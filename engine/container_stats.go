@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/berth-dev/berth/runtime/cgroups"
+	"github.com/berth-dev/berth/runtime/oci"
 )
 
 // StatsSample is one reading of a container's counters with what Docker's
@@ -41,7 +44,21 @@ func (e *Engine) ContainerStats(ctx context.Context, c *Container) (StatsSample,
 	if err != nil {
 		return s, err
 	}
-	st, err := rt.Stats(ctx, c.ID)
+	var st *cgroups.Stats
+	if _, lib := rt.(*oci.Library); lib {
+		st, err = rt.Stats(ctx, c.ID)
+	} else {
+		// Another runtime's binary: its cgroups, found through the
+		// init's, read here (crun has no events command; runc's costs
+		// an exec a container).
+		var m cgroups.Manager
+		if m, err = cgroups.OfProcess(c.PID); err == nil {
+			st, err = m.Stats()
+		}
+		if err == nil && !alive(c.PID, c.PIDStart) {
+			err = ErrNotRunning
+		}
+	}
 	if err != nil {
 		return s, fmt.Errorf("stats of container %s: %w", shortID(c.ID), err)
 	}

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -101,6 +102,43 @@ func TestPausedStopKillRm(t *testing.T) {
 				t.Errorf("restarted: %q", got)
 			}
 			e.must("rm", "-f", id)
+		})
+	}
+}
+
+// pause, stats, top and update go through the container's own runtime:
+// runc and crun are driven by their command line.
+func TestCmdsOtherRuntimes(t *testing.T) {
+	for _, rt := range []string{"runc", "crun"} {
+		t.Run(rt, func(t *testing.T) {
+			if _, err := exec.LookPath(rt); err != nil {
+				t.Skipf("%s not installed", rt)
+			}
+			if rt == "crun" {
+				hideHybridCgroup2(t)
+			}
+			e := newEnv(t)
+			e.runReady("--name", "other", "--runtime", rt, "busybox", "sh", "-c", "sleep 600 & echo ready; wait")
+			e.must("pause", "other")
+			if got := e.must("inspect", "-f", "{{.State.Status}}", "other"); got != "paused" {
+				t.Errorf("paused: %q", got)
+			}
+			if got := e.must("stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "other"); got != "other 2" {
+				t.Errorf("stats: %q", got)
+			}
+			e.must("unpause", "other")
+			if out := e.must("top", "other", "-o", "pid,comm"); !strings.Contains(out, "sleep") {
+				t.Errorf("top:\n%s", out)
+			}
+			e.must("update", "--memory", "64m", "--pids-limit", "30", "other")
+			if got := cgroupFile(t, e, "other", "memory", "memory.limit_in_bytes"); got != "67108864" {
+				t.Errorf("memory: %q", got)
+			}
+			if got := cgroupFile(t, e, "other", "pids", "pids.max"); got != "30" {
+				t.Errorf("pids: %q", got)
+			}
+			e.must("pause", "other")
+			e.must("rm", "-f", "other")
 		})
 	}
 }
