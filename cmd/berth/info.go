@@ -47,7 +47,7 @@ func newInfoCmd(g *globals) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "info [OPTIONS]",
-		Short: "Show the engine's effective configuration and where each value came from",
+		Short: "Display system-wide information, and the effective configuration with where each value came from",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			e, err := g.open(cmd)
