@@ -7,7 +7,8 @@
 #   2. ps -a with PS_N containers in the store (PODMAN_PS_N for podman), median of 20;
 #   3. monitor memory: MON_N idle containers each, RSS and PSS of berth-monitor vs conmon;
 #   4. logs: a container that wrote LOG_MB MB, `logs > /dev/null`; `logs -f` of one that writes
-#      LOG_MB MB as fast as it can, started right after run -d, until it ends.
+#      LOG_MB MB as fast as it can, started right after run -d, until it ends;
+#   5. stats --no-stream -a with phase 3's MON_N running containers each, median of 10.
 #
 #   bench/engine.sh        # FOLLOW_TIMEOUT=120 (s, bounds podman logs -f, which never ends here)
 #                          # N=100 CONC=16 PS_N=1000 PODMAN_PS_N=1000 MON_N=50 LOG_MB=100
@@ -152,6 +153,12 @@ mem() {
 { mem berth-monitor; mem conmon; } >"$work/mem"
 brun=$("${berth[@]}" ps -q | wc -l)
 prun=$("${podman[@]}" ps -q | wc -l)
+# 5. stats of the same running containers, median of 10 each.
+echo "5: stats --no-stream -a with $monn running containers each" >&2
+{
+	$T -n 10 -label berth-stats -- "${berth[@]}" stats --no-stream -a
+	$T -n 10 -label podman-stats -- "${podman[@]}" stats --no-stream -a
+} >"$work/stats"
 # shellcheck disable=SC2046
 "${berth[@]}" rm -f $("${berth[@]}" ps -aq) >/dev/null
 "${podman[@]}" rm -fa -t 0 >/dev/null || true
@@ -226,8 +233,12 @@ awk -v bb="$bbytes" -v pb="$pbytes" '{m[$1]=$3} END {
 	printf "  logs > /dev/null (median of 3):  berth %9.2fms (%d bytes)   podman %9.2fms (%d bytes)   berth / podman %.2fx\n", m["berth-logs"], bb, m["podman-logs"], pb, m["berth-logs"]/m["podman-logs"] }' "$work/logs"
 awk -v b="$bf" -v bb="$bfb" -v p="$pf" -v pb="$pfb" -v mb="$logmb" 'BEGIN {
 	printf "  run -d + logs -f until exit:     berth %9dms (%d bytes, %.0f MB/s)   podman %9dms (%d bytes, %.0f MB/s)   berth / podman %.2fx\n", b, bb, mb*1000/b, p, pb, mb*1000/p, b/p }'
-if grep -qv ' 0$' "$work/conc" "$work/create" "$work/ps" "$work/logs"; then
+echo
+echo "5. stats --no-stream -a ($brun berth, $prun podman running containers; median of 10)"
+awk '{m[$1]=$3; p[$1]=$4} END {
+	printf "  berth %9.2fms (p90 %.2fms)   podman %9.2fms (p90 %.2fms)   berth / podman %.2fx (target <= 1x)\n", m["berth-stats"], p["berth-stats"], m["podman-stats"], p["podman-stats"], m["berth-stats"]/m["podman-stats"] }' "$work/stats"
+if grep -qv ' 0$' "$work/conc" "$work/create" "$work/ps" "$work/logs" "$work/stats"; then
 	echo
 	echo "failures:"
-	grep -H -v ' 0$' "$work/conc" "$work/create" "$work/ps" "$work/logs" || true
+	grep -H -v ' 0$' "$work/conc" "$work/create" "$work/ps" "$work/logs" "$work/stats" || true
 fi

@@ -58,6 +58,9 @@ func (e *Engine) ExecContainer(ctx context.Context, ref string, r ExecRequest) (
 	if c.State != StateRunning {
 		return 0, &ExecError{Status: 125, Err: fmt.Errorf("container %s is not running", ref)}
 	}
+	if c.Paused {
+		return 0, &ExecError{Status: 125, Err: fmt.Errorf("container %s is paused, unpause the container before exec", ref)}
+	}
 	var base specs.Spec
 	b, err := os.ReadFile(filepath.Join(e.bundleDir(c.ID), "config.json"))
 	if err == nil {

@@ -101,6 +101,7 @@ type HostConfig struct {
 	PidsLimit         *int64            `json:"PidsLimit"`
 	Ulimits           []UlimitInspect   `json:"Ulimits"`
 	Init              *bool             `json:"Init"`
+	RestartPolicy     RestartPolicy     `json:"RestartPolicy"`
 }
 
 // LogConfigInspect is HostConfig.LogConfig.
@@ -157,7 +158,7 @@ func (e *Engine) inspect(c Container, size bool) ContainerInspect {
 	j := ContainerInspect{
 		ID: c.ID, Created: dockerTime(c.Created), Path: c.Path, Args: c.Args,
 		State: ContainerState{
-			Status: c.Status(), Running: c.State == StateRunning, OOMKilled: c.OOMKilled, Pid: c.PID,
+			Status: c.Status(), Running: c.State == StateRunning, Paused: c.Paused, OOMKilled: c.OOMKilled, Pid: c.PID,
 			ExitCode: c.ExitCode, Error: c.Error, StartedAt: dockerTime(c.Started), FinishedAt: dockerTime(c.Finished),
 		},
 		Image: c.Image, LogPath: c.Log.Path, Name: "/" + c.Name, RestartCount: c.RestartCount,
@@ -183,6 +184,10 @@ func (e *Engine) inspect(c Container, size bool) ContainerInspect {
 	h.NetworkMode = mode(c.Modes.Network, "none")
 	h.PidMode, h.IpcMode, h.UTSMode = c.Modes.PID, mode(c.Modes.IPC, "private"), c.Modes.UTS
 	h.CgroupnsMode = mode(c.Modes.Cgroup, map[bool]string{true: "private", false: "host"}[o.CgroupV2])
+	h.RestartPolicy = c.RestartPolicy
+	if h.RestartPolicy.Name == "" {
+		h.RestartPolicy.Name = "no"
+	}
 	h.AutoRemove, h.CapAdd, h.CapDrop, h.GroupAdd = c.AutoRemove, o.CapAdd, o.CapDrop, o.GroupAdd
 	if o.OOMScoreAdj != nil {
 		h.OomScoreAdj = *o.OOMScoreAdj

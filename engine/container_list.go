@@ -91,6 +91,7 @@ type listRecord struct {
 	Name        string           `json:"name,omitempty"`
 	Image       string           `json:"image,omitempty"`
 	State       State            `json:"state"`
+	Paused      bool             `json:"paused,omitempty"`
 	PID         int              `json:"pid,omitempty"`
 	PIDStart    uint64           `json:"pidStart,omitempty"`
 	Created     time.Time        `json:"created"`
@@ -126,7 +127,7 @@ func (e *Engine) ListContainers() ([]Container, error) {
 			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("container record %s: %w", k, err)
 			}
-			out = append(out, Container{ID: r.ID, Name: r.Name, Image: r.Image, State: r.State, PID: r.PID,
+			out = append(out, Container{ID: r.ID, Name: r.Name, Image: r.Image, State: r.State, Paused: r.Paused, PID: r.PID,
 				PIDStart: r.PIDStart, Created: r.Created, Finished: r.Finished, ImageName: r.ImageName,
 				Started: r.Started, ExitCode: r.ExitCode, ExitUnknown: r.ExitUnknown, Path: r.Path, Args: r.Args,
 				Config: ContainerConfig{Image: r.Config.Image, Labels: r.Config.Labels}, Modes: r.Modes,
@@ -165,6 +166,7 @@ func (e *Engine) settle(c *Container) bool {
 			return false
 		}
 		c.State, c.PID, c.PIDStart, c.Finished, c.ExitUnknown, c.ExitCode = StateStopped, 0, 0, time.Now().UTC(), true, -1
+		c.Paused = false
 		return true
 	}
 	st, err := monitor.Status(*c.Monitor, e.exitFile(c.ID))
@@ -179,7 +181,7 @@ func (e *Engine) settle(c *Container) bool {
 		// lost either way.
 		c.ExitCode, c.Finished, c.ExitUnknown = -1, time.Now().UTC(), true
 	}
-	c.State, c.PID, c.PIDStart = StateStopped, 0, 0
+	c.State, c.PID, c.PIDStart, c.Paused = StateStopped, 0, 0, false
 	return true
 }
 

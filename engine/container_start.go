@@ -190,7 +190,7 @@ func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Contai
 	if err != nil {
 		return fail(err)
 	}
-	c.State, c.PID, c.Monitor = StateRunning, p.InitPid, p
+	c.State, c.PID, c.Monitor, c.Paused = StateRunning, p.InitPid, p, false
 	c.PIDStart = p.InitStartTime
 	c.Started, c.Finished, c.ExitCode, c.ExitUnknown, c.Error, c.OOMKilled = time.Now().UTC(), time.Time{}, 0, false, "", false
 	if err := e.PutContainer(c); err != nil {

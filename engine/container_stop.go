@@ -110,6 +110,13 @@ func (e *Engine) KillContainer(ctx context.Context, ref, sig string) (Container,
 func (e *Engine) signal(ctx context.Context, c *Container, sig syscall.Signal) error {
 	// Before the signal, so that the log has it before the die it causes.
 	e.emitContainer(c, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
+	if err := e.sendSignal(ctx, c, sig); err != nil {
+		return err
+	}
+	return e.thawForSignal(ctx, c, sig)
+}
+
+func (e *Engine) sendSignal(ctx context.Context, c *Container, sig syscall.Signal) error {
 	if c.PID > 0 && c.PIDStart != 0 {
 		fd, err := unix.PidfdOpen(c.PID, 0)
 		if err == nil {

@@ -30,10 +30,12 @@ const (
 // (ROOT/containers/ID/config.json); the record holds what inspect shows
 // and what the engine needs to start, watch and remove it.
 type Container struct {
-	ID       string    `json:"id"`
-	Name     string    `json:"name,omitempty"`
-	Image    string    `json:"image,omitempty"` // image ID, "sha256:…"
-	State    State     `json:"state"`
+	ID    string `json:"id"`
+	Name  string `json:"name,omitempty"`
+	Image string `json:"image,omitempty"` // image ID, "sha256:…"
+	State State  `json:"state"`
+	// Paused says a running container's processes are frozen (pause).
+	Paused   bool      `json:"paused,omitempty"`
 	PID      int       `json:"pid,omitempty"`      // the init's, while running
 	PIDStart uint64    `json:"pidStart,omitempty"` // /proc/PID/stat starttime
 	Created  time.Time `json:"created"`
@@ -72,6 +74,8 @@ type Container struct {
 	// Monitor is the monitor of the current or last run.
 	Monitor      *monitor.Process `json:"monitor,omitempty"`
 	RestartCount int              `json:"restartCount,omitempty"`
+	// RestartPolicy is --restart (update changes it).
+	RestartPolicy RestartPolicy `json:"restartPolicy,omitzero"`
 	// StopSignal is the signal stop sends first (number).
 	StopSignal int `json:"stopSignal"`
 }
@@ -96,6 +100,13 @@ type ContainerConfig struct {
 	Labels       map[string]string   `json:"Labels"`
 	StopSignal   string              `json:"StopSignal,omitempty"`
 	StopTimeout  *int                `json:"StopTimeout,omitempty"`
+}
+
+// RestartPolicy is Docker's HostConfig.RestartPolicy: Name is "no" (or
+// ""), "always", "unless-stopped" or "on-failure".
+type RestartPolicy struct {
+	Name              string `json:"Name"`
+	MaximumRetryCount int    `json:"MaximumRetryCount"`
 }
 
 // NamespaceModes are the namespace flags as the user gave them.
@@ -136,6 +147,9 @@ type MountPoint struct {
 func (c *Container) Status() string {
 	switch c.State {
 	case StateRunning:
+		if c.Paused {
+			return "paused"
+		}
 		return "running"
 	case StateStopped:
 		return "exited"
@@ -292,7 +306,7 @@ func (e *Engine) putStopped(b *bolt.Bucket, id string, c Container, now time.Tim
 			return nil
 		}
 	} else {
-		c.State, c.PID, c.PIDStart, c.Finished = StateStopped, 0, 0, now
+		c.State, c.PID, c.PIDStart, c.Finished, c.Paused = StateStopped, 0, 0, now, false
 		c.ExitCode, c.ExitUnknown = -1, true
 	}
 	v, err := json.Marshal(c)

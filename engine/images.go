@@ -338,7 +338,8 @@ func (e *Engine) RemoveImages(refs []string, force bool) (res []RemoveResult, er
 
 // PruneReport says what PruneImages removed.
 type PruneReport struct {
-	Deleted []v1.Hash
+	Deleted  []v1.Hash
+	Untagged []string
 	GCResult
 }
 
@@ -353,6 +354,7 @@ func (e *Engine) PruneImages(all bool) (PruneReport, error) {
 	for _, r := range res {
 		rep.Deleted = append(rep.Deleted, r.Deleted...)
 		e.emitRemoved(nil, r)
+		rep.Untagged = append(rep.Untagged, r.Untagged...)
 	}
 	rep.GCResult, err = e.GC()
 	return rep, err

@@ -39,6 +39,9 @@ const psDefaultFormat = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}
 func containerStatus(c *engine.Container, now time.Time) string {
 	switch c.State {
 	case engine.StateRunning:
+		if c.Paused {
+			return "Up " + humanDuration(now.Sub(c.Started)) + " (Paused)"
+		}
 		return "Up " + humanDuration(now.Sub(c.Started))
 	case engine.StateStopped:
 		return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, humanDuration(now.Sub(c.Finished)))

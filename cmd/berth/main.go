@@ -150,11 +150,19 @@ func newRootCmd() *cobra.Command {
 		add(newRunCmd(g), newCreateCmd(g), newStartCmd(g), newStopCmd(g), newKillCmd(g), newRmCmd(g),
 			newWaitCmd(g), newLogsCmd(g), newAttachCmd(g), newExecCmd(g))
 	}
+	// Issue 11: the rest of Docker's container commands.
+	for _, add := range []func(...*cobra.Command){root.AddCommand, container.AddCommand} {
+		add(newRenameCmd(g), newPauseCmd(g, false), newPauseCmd(g, true), newUpdateCmd(g), newTopCmd(g),
+			newPortCmd(g), newStatsCmd(g))
+	}
+	container.AddCommand(newContainerPruneCmd(g))
+	system := newSystemCmd()
+	system.AddCommand(newInfoCmd(g), newSystemDfCmd(g), newSystemPruneCmd(g), newEventsCmd(g))
+	root.AddCommand(newVersionCmd(g), system)
 	root.AddCommand(newPsCmd(g, "ps"), newObjectInspectCmd(g), container)
 	container.AddCommand(newPsCmd(g, "ls", "list", "ps"), newContainerInspectCmd(g), newCleanupCmd(g), newHoldConsoleCmd())
 	root.AddCommand(newVolumeCmd(g))
-	// Events and the system group (issue 11).
-	root.AddCommand(newEventsCmd(g), newSystemCmd(g))
+	root.AddCommand(newEventsCmd(g))
 	return root
 }
 
