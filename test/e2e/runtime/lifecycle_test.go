@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -168,6 +169,18 @@ func TestLifecycle(t *testing.T) {
 				t.Fatalf("state after start: %+v (want running, pid %d)", running, st.Pid)
 			}
 
+			if tt.signal == "TERM" {
+				// An init ignores TERM until its trap is set: wait for the
+				// shell's child, which it starts after the trap.
+				children := fmt.Sprintf("/proc/%d/task/%d/children", st.Pid, st.Pid)
+				deadline := time.Now().Add(10 * time.Second)
+				for b, _ := os.ReadFile(children); len(strings.TrimSpace(string(b))) == 0; b, _ = os.ReadFile(children) {
+					if time.Now().After(deadline) {
+						t.Fatalf("the shell started no child in 10 s")
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
 			e.mustRT("kill", e.id, tt.signal)
 			stopped := e.waitStatus(e.id, "stopped")
 			// runc prints "pid": 0 for a stopped container rather than leaving it out.
