@@ -167,8 +167,8 @@ func (e *Engine) commit(c Container, parent Image, pcfg *v1.ConfigFile, changed 
 	cf := v1.ConfigFile{
 		Architecture: pcfg.Architecture, OS: pcfg.OS, OSVersion: pcfg.OSVersion, Variant: pcfg.Variant,
 		Created: v1.Time{Time: now}, Author: o.Author, Container: c.ID,
-		Config:  cfg,
-		RootFS:  v1.RootFS{Type: "layers", DiffIDs: append(append([]v1.Hash(nil), pcfg.RootFS.DiffIDs...), l.DiffID)},
+		Config: cfg,
+		RootFS: v1.RootFS{Type: "layers", DiffIDs: append(append([]v1.Hash(nil), pcfg.RootFS.DiffIDs...), l.DiffID)},
 		History: append(append([]v1.History(nil), pcfg.History...), v1.History{
 			Created: v1.Time{Time: now}, Author: o.Author, Comment: o.Comment,
 			CreatedBy: strings.Join(append([]string{c.Path}, c.Args...), " "),

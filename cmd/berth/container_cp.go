@@ -29,7 +29,7 @@ type cpOptions struct {
 func newCpCmd(g *globals) *cobra.Command {
 	var o cpOptions
 	cmd := &cobra.Command{
-		Use: "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n  berth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
+		Use:   "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n  berth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
 		Short: "Copy files/folders between a container and the local filesystem",
 		Long: "Copy files/folders between a container and the local filesystem\n\n" +
 			"Use '-' as the source to read a tar archive from stdin and extract it to a directory destination in a container.\n" +

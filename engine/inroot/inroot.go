@@ -126,7 +126,11 @@ func (r *Root) Lstat(p string) (Stat, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return Stat{}, &os.PathError{Op: "lstat", Path: p, Err: err}
 	}
-	s := Stat{Name: path.Base(path.Clean("/" + p)), Size: st.Size, Mode: fileMode(st.Mode),
+	name := path.Base(path.Clean("/" + p))
+	if path.Base(p) == "." {
+		name = "." // DIR/. : the directory's contents, as Docker names it
+	}
+	s := Stat{Name: name, Size: st.Size, Mode: fileMode(st.Mode),
 		ModTime: time.Unix(st.Mtim.Sec, st.Mtim.Nsec)}
 	if s.Mode&os.ModeSymlink != 0 {
 		if s.LinkTarget, err = r.linkTarget(fd, p); err != nil {
