@@ -123,9 +123,11 @@ func (e *Engine) CommitContainer(ctx context.Context, ref string, o CommitOption
 		e.Tidy()
 		return Image{}, fmt.Errorf("commit %s: %w", shortID(c.ID), err)
 	}
-	attrs := map[string]string{"comment": o.Comment, "imageID": img.ID.String()}
+	attrs := map[string]string{"comment": o.Comment, "imageID": img.ID.String(), "imageRef": ""}
 	if o.Ref != "" {
-		attrs["imageRef"] = o.Ref
+		if c, err := reference.Normalize(o.Ref); err == nil {
+			attrs["imageRef"] = reference.Familiar(c)
+		}
 	}
 	e.emitContainer(&c, "commit", attrs)
 	return img, nil

@@ -41,10 +41,8 @@ func newExportCmd(g *globals) *cobra.Command {
 				return &statusError{125, err}
 			}
 			if f != nil {
-				err := f.Chmod(0o644)
-				if cerr := f.Close(); err == nil {
-					err = cerr
-				}
+				// 0600 from CreateTemp, as Docker's export -o leaves it.
+				err := f.Close()
 				if err == nil {
 					err = os.Rename(f.Name(), output)
 				}
