@@ -361,3 +361,42 @@ func TestCpBadInput(t *testing.T) {
 		t.Errorf("the host dir got %q", got)
 	}
 }
+
+// TestCpVolumes: paths in volumes and bind mounts are the mounts' files,
+// as the container sees them; a read-only mount refuses the copy.
+func TestCpVolumes(t *testing.T) {
+	e := newEnv(t)
+	bind := t.TempDir()
+	os.WriteFile(filepath.Join(bind, "from-host"), []byte("host\n"), 0o644)
+	ro := t.TempDir()
+	e.runReady("--name", "v1", "-v", "vol1:/data", "-v", bind+":/bind", "-v", ro+":/ro:ro", "busybox", "sh", "-c",
+		"echo vol > /data/in-volume; echo ready; exec sleep 1000")
+	in := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(in, []byte("copied\n"), 0o644)
+	e.must("cp", in, "v1:/data/")
+	e.must("cp", in, "v1:/bind/sub-not-there-is-fine")
+	if got := e.must("exec", "v1", "cat", "/data/f", "/bind/sub-not-there-is-fine"); got != "copied\ncopied" {
+		t.Errorf("the container sees %q", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(bind, "sub-not-there-is-fine")); string(b) != "copied\n" {
+		t.Errorf("bind source holds %q", b)
+	}
+	if got, _ := e.ctrFile("v1", "/data/in-volume"); got != "vol\n" {
+		t.Errorf("cp out of a volume: %q", got)
+	}
+	if got, _ := e.ctrFile("v1", "/bind/from-host"); got != "host\n" {
+		t.Errorf("cp out of a bind: %q", got)
+	}
+	if _, errOut, code := e.berth("cp", in, "v1:/ro/"); code != 125 || !strings.Contains(errOut, "read-only") {
+		t.Errorf("cp into a read-only mount: exit %d: %s", code, errOut)
+	}
+	if left := listTree(t, ro); left != "" {
+		t.Errorf("read-only mount got %s", left)
+	}
+	// --read-only: the root file system refuses, its volumes take.
+	e.runReady("--name", "r1", "--read-only", "-v", "vol2:/data", "busybox", "sh", "-c", "echo ready; exec sleep 1000")
+	if _, errOut, code := e.berth("cp", in, "r1:/tmp/"); code != 125 || !strings.Contains(errOut, "container rootfs is marked read-only") {
+		t.Errorf("cp into a read-only rootfs: exit %d: %s", code, errOut)
+	}
+	e.must("cp", in, "r1:/data/")
+}
