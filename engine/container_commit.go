@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -105,18 +107,11 @@ func (e *Engine) CommitContainer(ctx context.Context, ref string, o CommitOption
 		return Image{}, err
 	}
 	if o.Pause && c.State == StateRunning {
-		rt, err := e.ociRuntime(&c)
+		resume, err := e.pauseForCommit(ctx, &c)
 		if err != nil {
 			return Image{}, err
 		}
-		switch err := rt.Pause(ctx, c.ID); {
-		case err == nil:
-			defer rt.Resume(context.WithoutCancel(ctx), c.ID)
-		case errors.Is(err, oci.ErrPaused):
-			// Paused by the user already: it stays so.
-		default:
-			return Image{}, fmt.Errorf("commit %s: pause: %w", shortID(c.ID), err)
-		}
+		defer resume()
 	}
 	img, err := e.commit(c, parent, pcfg, changed, o)
 	if err != nil {
@@ -131,6 +126,81 @@ func (e *Engine) CommitContainer(ctx context.Context, ref string, o CommitOption
 	}
 	e.emitContainer(&c, "commit", attrs)
 	return img, nil
+}
+
+// A commit that pauses the container says so first in
+// RUNROOT/commit-pause/ID ("PID START" of the committing process): were
+// it killed before it resumed the container, the next berth command to
+// open the engine finds the file of a dead process and thaws the
+// container (thawCommits).
+func (e *Engine) commitPauseFile(id string) string {
+	return filepath.Join(e.runRoot, "commit-pause", id)
+}
+
+// pauseForCommit freezes a running container and returns what thaws it;
+// one the user paused stays paused.
+func (e *Engine) pauseForCommit(ctx context.Context, c *Container) (func(), error) {
+	rt, err := e.ociRuntime(c)
+	if err != nil {
+		return nil, err
+	}
+	pid, start, err := self()
+	if err != nil {
+		return nil, err
+	}
+	marker := e.commitPauseFile(c.ID)
+	if err := os.MkdirAll(filepath.Dir(marker), 0o700); err != nil {
+		return nil, fmt.Errorf("commit %s: %w", shortID(c.ID), err)
+	}
+	if err := os.WriteFile(marker, fmt.Appendf(nil, "%d %d\n", pid, start), 0o600); err != nil {
+		return nil, fmt.Errorf("commit %s: %w", shortID(c.ID), err)
+	}
+	switch err := rt.Pause(ctx, c.ID); {
+	case err == nil:
+		return func() {
+			rt.Resume(context.WithoutCancel(ctx), c.ID)
+			os.Remove(marker)
+		}, nil
+	case errors.Is(err, oci.ErrPaused):
+		os.Remove(marker)
+		return func() {}, nil
+	default:
+		os.Remove(marker)
+		return nil, fmt.Errorf("commit %s: pause: %w", shortID(c.ID), err)
+	}
+}
+
+// thawCommits resumes the containers that commits killed while they had
+// them paused (best effort: a container gone or not paused is let be).
+func (e *Engine) thawCommits() {
+	dir := filepath.Join(e.runRoot, "commit-pause")
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) == 0 {
+		return
+	}
+	for _, ent := range entries {
+		marker := filepath.Join(dir, ent.Name())
+		b, err := os.ReadFile(marker)
+		if err != nil {
+			continue
+		}
+		var pid int
+		var start uint64
+		if _, err := fmt.Sscanf(string(b), "%d %d", &pid, &start); err == nil && alive(pid, start) {
+			continue // that commit is still going
+		}
+		lock, err := e.lockContainer(ent.Name())
+		if err != nil {
+			continue
+		}
+		if c, err := e.GetContainer(ent.Name()); err == nil && c.State == StateRunning {
+			if rt, err := e.ociRuntime(&c); err == nil {
+				rt.Resume(context.Background(), c.ID)
+			}
+		}
+		os.Remove(marker)
+		lock.Release()
+	}
 }
 
 func (e *Engine) commit(c Container, parent Image, pcfg *v1.ConfigFile, changed v1.Config, o CommitOptions) (Image, error) {

@@ -28,8 +28,8 @@ func setup(t testing.TB) (root, outside string) {
 	os.WriteFile(filepath.Join(outside, "secret"), []byte("secret"), 0o644)
 	os.WriteFile(filepath.Join(root, "etc", "secret"), []byte("inside"), 0o644)
 	links := map[string]string{
-		"abs":     outside,                                 // a host path
-		"absfile": filepath.Join(outside, "secret"),        // a host file
+		"abs":     outside,                                  // a host path
+		"absfile": filepath.Join(outside, "secret"),         // a host file
 		"rel":     "../../../../../../../../" + outside[1:], // climbing out
 		"dotdot":  "..",
 		"tmp/up":  "/../../../etc",

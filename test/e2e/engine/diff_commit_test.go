@@ -3,6 +3,7 @@ package engine_test
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -189,5 +190,30 @@ func TestExport(t *testing.T) {
 	}
 	if _, errOut, code := e.berth("export", "-o", file, "nosuch"); code != 125 || !strings.Contains(errOut, "no such container") {
 		t.Errorf("export of a missing container: exit %d: %s", code, errOut)
+	}
+}
+
+// TestCommitKilledWhilePaused: a commit killed while it had the container
+// frozen leaves a note; the next berth command thaws the container.
+func TestCommitKilledWhilePaused(t *testing.T) {
+	e := newEnv(t)
+	id := e.runReady("--name", "p1", "busybox", "sh", "-c", "echo ready; exec sleep 1000")
+	rt := os.Getenv("BERTH_RUNTIME_BINARY")
+	if out, err := exec.Command(rt, "--root", filepath.Join(e.runRoot, "runtime"), "pause", id).CombinedOutput(); err != nil {
+		t.Fatalf("pause: %v: %s", err, out)
+	}
+	// What a commit killed between its pause and its resume leaves: the
+	// note of a process that is gone.
+	os.MkdirAll(filepath.Join(e.runRoot, "commit-pause"), 0o700)
+	if err := os.WriteFile(filepath.Join(e.runRoot, "commit-pause", id), []byte("999999999 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.must("ps")
+	out, err := exec.Command(rt, "--root", filepath.Join(e.runRoot, "runtime"), "state", id).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"running"`) {
+		t.Errorf("after the next command the container is: %s %v", out, err)
+	}
+	if _, err := os.Stat(filepath.Join(e.runRoot, "commit-pause", id)); !os.IsNotExist(err) {
+		t.Errorf("the note is still there: %v", err)
 	}
 }
