@@ -217,3 +217,18 @@ func TestCommitKilledWhilePaused(t *testing.T) {
 		t.Errorf("the note is still there: %v", err)
 	}
 }
+
+// TestDiffNoop: a container that changed nothing shows nothing; mount
+// points made for its volumes and tmpfs show as added, as Docker shows
+// them.
+func TestDiffNoop(t *testing.T) {
+	e := newEnv(t)
+	e.must("run", "--name", "n1", "busybox", "true")
+	if got := e.must("diff", "n1"); got != "" {
+		t.Errorf("diff of a container that changed nothing:\n%s", got)
+	}
+	e.runReady("--name", "n2", "-v", "v1:/vol", "--tmpfs", "/run/t", "busybox", "sh", "-c", "echo ready; exec sleep 1000")
+	if got := e.must("diff", "n2"); got != "C /run\nA /run/t\nA /vol" {
+		t.Errorf("diff with mount points:\n%s", got)
+	}
+}
