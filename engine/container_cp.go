@@ -25,7 +25,8 @@ import (
 // served from the mount's source instead, resolved inside that source
 // the same way. Not covered: a symlink of the root file system that leads
 // into a mount (it lands in the mount point's directory of the root),
-// tar entries crossing into a mount from above it, and tmpfs mounts
+// tar entries crossing into a mount from above it, a file bound onto a
+// file (the root's file under it is what cp sees), and tmpfs mounts
 // (which only the container's mount namespace has, as with Docker).
 
 // ErrPathNotFound is wrapped by errors about container paths that are
@@ -100,6 +101,9 @@ func (r *ctrRoot) at(p string) (*inroot.Root, string, string, *MountPoint, error
 	var best *MountPoint
 	for i := range r.mounts {
 		m := &r.mounts[i]
+		if fi, err := os.Stat(m.Source); err != nil || !fi.IsDir() {
+			continue // a file bound onto a file: not served (see the top)
+		}
 		d := path.Clean(m.Destination)
 		if (clean == d || strings.HasPrefix(clean, d+"/")) && (best == nil || len(d) > len(path.Clean(best.Destination))) {
 			best = m
