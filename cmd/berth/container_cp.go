@@ -97,6 +97,15 @@ func ctrPath(p string) string {
 	if !strings.HasPrefix(p, "/") {
 		p = "/" + p
 	}
+	return rootContents(p)
+}
+
+// rootContents: the root has no name to copy it by; "/" is its contents,
+// "/.".
+func rootContents(p string) string {
+	if filepath.Clean(p) == "/" {
+		return "/."
+	}
 	return p
 }
 
@@ -141,7 +150,7 @@ func localAbs(p string) (string, error) {
 	case hasTrailingSep(p):
 		abs += "/"
 	}
-	return abs, nil
+	return rootContents(abs), nil
 }
 
 type copyInfo struct {
