@@ -139,8 +139,14 @@ func (r *ctrRoot) Lstat(p string) (ContainerStat, error) {
 		return ContainerStat{}, err
 	}
 	st, err := root.Lstat(rel)
-	if err == nil && st.LinkTarget != "" && prefix != "/" {
-		st.LinkTarget = path.Join(prefix, st.LinkTarget)
+	if err == nil && prefix != "/" {
+		// Named as in the container, not as in the mount ("/data", not "/").
+		if st.Name = path.Base(path.Clean(p)); path.Base(p) == "." {
+			st.Name = "."
+		}
+		if st.LinkTarget != "" {
+			st.LinkTarget = path.Join(prefix, st.LinkTarget)
+		}
 	}
 	return st, err
 }

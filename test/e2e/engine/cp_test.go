@@ -393,6 +393,13 @@ func TestCpVolumes(t *testing.T) {
 	if got, _ := e.ctrFile("v1", "/bind/from-host"); got != "host\n" {
 		t.Errorf("cp out of a bind: %q", got)
 	}
+	// The mount point itself, by its name in the container.
+	out := t.TempDir()
+	e.must("cp", "v1:/data", out)
+	e.must("cp", "v1:/bind/.", filepath.Join(out, "b"))
+	if got := listTree(t, out); got != "b/ b/from-host b/sub-not-there-is-fine data/ data/f data/in-volume" {
+		t.Errorf("cp of mount points: %s", got)
+	}
 	if _, errOut, code := e.berth("cp", in, "v1:/ro/"); code != 125 || !strings.Contains(errOut, "read-only") {
 		t.Errorf("cp into a read-only mount: exit %d: %s", code, errOut)
 	}
