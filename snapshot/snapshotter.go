@@ -114,6 +114,22 @@ type Snapshotter interface {
 	// blob written to w. key itself stays as it is (Remove it when done):
 	// a container committed keeps running on its own layer.
 	Commit(key string, w io.Writer, opts DiffOptions) (Layer, error)
+	// Changes lists the paths Diff would write for the active snapshot
+	// key, for callers that describe a diff rather than write it (`berth
+	// diff`). Call ChangeSet.Done when finished with it.
+	Changes(key string) (ChangeSet, error)
+}
+
+// ChangeSet is what an active snapshot changed against its parent.
+type ChangeSet struct {
+	// Root is the tree to read changed paths from.
+	Root string
+	// Lowers are the parent's layer dirs, topmost first (overlayfs layer
+	// dirs: whiteouts are 0:0 character devices).
+	Lowers  []string
+	Changes []archive.Change
+	// Done releases what reading the changes needed (a mount).
+	Done func()
 }
 
 // driver is what overlay and copy do differently; the metadata is shared.
@@ -431,6 +447,22 @@ func (sn *snapshotter) diff(key string, w, raw io.Writer, opts DiffOptions) (Lay
 	}
 	l.DiffID, l.Digest, l.Size = uncompressed.sum(), blob.sum(), blob.n
 	return l, nil
+}
+
+func (sn *snapshotter) Changes(key string) (ChangeSet, error) {
+	rec, lowers, d, err := sn.active(key)
+	if err != nil {
+		return ChangeSet{}, fmt.Errorf("changes of %q: %w", key, err)
+	}
+	if rec.Kind != KindActive {
+		return ChangeSet{}, fmt.Errorf("changes of %q: a %s snapshot", key, rec.Kind)
+	}
+	root, changes, done, err := d.changes(sn.s.activeDir(rec.ID), lowers)
+	if err != nil {
+		return ChangeSet{}, fmt.Errorf("changes of %q: %w", key, err)
+	}
+	archive.SortChanges(changes)
+	return ChangeSet{Root: root, Lowers: lowers, Changes: changes, Done: done}, nil
 }
 
 func (sn *snapshotter) Commit(key string, w io.Writer, opts DiffOptions) (Layer, error) {

@@ -149,6 +149,8 @@ func newRootCmd() *cobra.Command {
 	for _, add := range []func(...*cobra.Command){root.AddCommand, container.AddCommand} {
 		add(newRunCmd(g), newCreateCmd(g), newStartCmd(g), newStopCmd(g), newKillCmd(g), newRmCmd(g),
 			newWaitCmd(g), newLogsCmd(g), newAttachCmd(g), newExecCmd(g))
+		// Files (issue 11).
+		add(newCpCmd(g), newDiffCmd(g), newCommitCmd(g), newExportCmd(g))
 	}
 	// Issue 11: the rest of Docker's container commands.
 	for _, add := range []func(...*cobra.Command){root.AddCommand, container.AddCommand} {

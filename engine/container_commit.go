@@ -1,0 +1,417 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/berth-dev/berth/image/importer"
+	"github.com/berth-dev/berth/image/reference"
+	"github.com/berth-dev/berth/runtime/oci"
+	"github.com/berth-dev/berth/snapshot"
+	"github.com/berth-dev/berth/snapshot/archive"
+)
+
+// CommitOptions are `commit`'s flags.
+type CommitOptions struct {
+	Author  string
+	Comment string
+	// Changes are Dockerfile instructions applied to the new config.
+	Changes []string
+	// Pause freezes a running container for the time of the commit.
+	Pause bool
+	// Ref names the new image ("" leaves it unnamed).
+	Ref string
+}
+
+// commitInstructions are those Docker's commit takes in --change.
+var commitInstructions = map[string]bool{
+	"CMD": true, "ENTRYPOINT": true, "ENV": true, "EXPOSE": true, "LABEL": true, "ONBUILD": true,
+	"STOPSIGNAL": true, "USER": true, "VOLUME": true, "WORKDIR": true, "HEALTHCHECK": true,
+}
+
+// parseHealthcheck reads HEALTHCHECK's arguments: NONE, or [OPTIONS] CMD
+// in the exec (JSON) or the shell form.
+func parseHealthcheck(rest string) (*v1.HealthConfig, error) {
+	rest = strings.TrimSpace(rest)
+	if strings.EqualFold(rest, "NONE") {
+		return &v1.HealthConfig{Test: []string{"NONE"}}, nil
+	}
+	hc := &v1.HealthConfig{}
+	for strings.HasPrefix(rest, "--") {
+		opt, after, _ := strings.Cut(rest, " ")
+		rest = strings.TrimSpace(after)
+		name, val, ok := strings.Cut(strings.TrimPrefix(opt, "--"), "=")
+		if !ok {
+			return nil, fmt.Errorf("HEALTHCHECK: option %s needs a value (--%s=VALUE)", opt, name)
+		}
+		var d *time.Duration
+		switch name {
+		case "interval":
+			d = &hc.Interval
+		case "timeout":
+			d = &hc.Timeout
+		case "start-period":
+			d = &hc.StartPeriod
+		case "retries":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("HEALTHCHECK: invalid --retries %q", val)
+			}
+			hc.Retries = n
+			continue
+		default:
+			return nil, fmt.Errorf("HEALTHCHECK: unknown flag: --%s", name)
+		}
+		v, err := time.ParseDuration(val)
+		if err != nil || v < 0 {
+			return nil, fmt.Errorf("HEALTHCHECK: invalid --%s %q", name, val)
+		}
+		*d = v
+	}
+	kind, cmd, _ := strings.Cut(rest, " ")
+	cmd = strings.TrimSpace(cmd)
+	if !strings.EqualFold(kind, "CMD") || cmd == "" {
+		return nil, errors.New("HEALTHCHECK: want NONE or [OPTIONS] CMD command")
+	}
+	if strings.HasPrefix(cmd, "[") {
+		var args []string
+		if err := json.Unmarshal([]byte(cmd), &args); err != nil || len(args) == 0 {
+			return nil, fmt.Errorf("HEALTHCHECK: invalid JSON array %s", cmd)
+		}
+		hc.Test = append([]string{"CMD"}, args...)
+	} else {
+		hc.Test = []string{"CMD-SHELL", cmd}
+	}
+	return hc, nil
+}
+
+// parseCommitChanges applies --change to an empty config, as Docker does
+// before merging the container's config below it.
+func parseCommitChanges(changes []string) (v1.Config, error) {
+	var cfg v1.Config
+	for _, c := range changes {
+		instr, rest, _ := strings.Cut(strings.TrimSpace(c), " ")
+		up := strings.ToUpper(instr)
+		if !commitInstructions[up] {
+			return cfg, fmt.Errorf("%s is not a valid change command", instr)
+		}
+		if up == "HEALTHCHECK" {
+			hc, err := parseHealthcheck(rest)
+			if err != nil {
+				return cfg, err
+			}
+			cfg.Healthcheck = hc
+			continue
+		}
+		if up == "ONBUILD" {
+			rest = strings.TrimSpace(rest)
+			if rest == "" {
+				return cfg, errors.New("ONBUILD requires at least one argument")
+			}
+			trigger, _, _ := strings.Cut(rest, " ")
+			switch strings.ToUpper(trigger) {
+			case "ONBUILD", "FROM", "MAINTAINER":
+				return cfg, fmt.Errorf("%s isn't allowed as an ONBUILD trigger", strings.ToUpper(trigger))
+			}
+			cfg.OnBuild = append(cfg.OnBuild, rest)
+			continue
+		}
+		if err := importer.ApplyChanges(&cfg, []string{c}); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
+}
+
+// CommitContainer makes an image of the container: its image's layers
+// plus a new one holding what the container changed (the snapshot's
+// diff), and a config that is the container's with --change on top. A
+// running container is paused meanwhile unless told not to.
+func (e *Engine) CommitContainer(ctx context.Context, ref string, o CommitOptions) (Image, error) {
+	changed, err := parseCommitChanges(o.Changes)
+	if err != nil {
+		return Image{}, err
+	}
+	if o.Ref != "" {
+		c, err := reference.Normalize(o.Ref)
+		if err != nil {
+			return Image{}, err
+		}
+		if strings.Contains(c, "@") {
+			return Image{}, fmt.Errorf("invalid reference format: %q: a commit is named by a tag, not a digest", o.Ref)
+		}
+	}
+	c, err := e.LookupContainer(ref)
+	if err != nil {
+		return Image{}, err
+	}
+	lock, err := e.lockContainer(c.ID)
+	if err != nil {
+		return Image{}, err
+	}
+	defer lock.Release()
+	if c, err = e.LookupContainer(c.ID); err != nil {
+		return Image{}, err
+	}
+	parent, err := e.images.Resolve(c.Image)
+	if err != nil {
+		return Image{}, fmt.Errorf("commit %s: image %s: %w", shortID(c.ID), c.Image, err)
+	}
+	pcfg, err := e.config(parent)
+	if err != nil {
+		return Image{}, err
+	}
+	if o.Pause && c.State == StateRunning {
+		resume, err := e.pauseForCommit(ctx, &c)
+		if err != nil {
+			return Image{}, err
+		}
+		defer resume()
+	}
+	img, err := e.commit(c, parent, pcfg, changed, o)
+	if err != nil {
+		e.Tidy()
+		return Image{}, fmt.Errorf("commit %s: %w", shortID(c.ID), err)
+	}
+	attrs := map[string]string{"comment": o.Comment, "imageID": img.ID.String(), "imageRef": ""}
+	if o.Ref != "" {
+		if c, err := reference.Normalize(o.Ref); err == nil {
+			attrs["imageRef"] = reference.Familiar(c)
+		}
+	}
+	e.emitContainer(&c, "commit", attrs)
+	return img, nil
+}
+
+// A commit that pauses the container says so first in
+// RUNROOT/commit-pause/ID ("PID START" of the committing process): were
+// it killed before it resumed the container, the next berth command to
+// open the engine finds the file of a dead process and thaws the
+// container (thawCommits).
+func (e *Engine) commitPauseFile(id string) string {
+	return filepath.Join(e.runRoot, "commit-pause", id)
+}
+
+// pauseForCommit freezes a running container and returns what thaws it;
+// one the user paused stays paused.
+func (e *Engine) pauseForCommit(ctx context.Context, c *Container) (func(), error) {
+	rt, err := e.ociRuntime(c)
+	if err != nil {
+		return nil, err
+	}
+	pid, start, err := self()
+	if err != nil {
+		return nil, err
+	}
+	marker := e.commitPauseFile(c.ID)
+	if err := os.MkdirAll(filepath.Dir(marker), 0o700); err != nil {
+		return nil, fmt.Errorf("commit %s: %w", shortID(c.ID), err)
+	}
+	if err := os.WriteFile(marker, fmt.Appendf(nil, "%d %d\n", pid, start), 0o600); err != nil {
+		return nil, fmt.Errorf("commit %s: %w", shortID(c.ID), err)
+	}
+	switch err := rt.Pause(ctx, c.ID); {
+	case err == nil:
+		return func() {
+			rt.Resume(context.WithoutCancel(ctx), c.ID)
+			os.Remove(marker)
+		}, nil
+	case errors.Is(err, oci.ErrPaused):
+		os.Remove(marker)
+		return func() {}, nil
+	default:
+		os.Remove(marker)
+		return nil, fmt.Errorf("commit %s: pause: %w", shortID(c.ID), err)
+	}
+}
+
+// thawCommits resumes the containers that commits killed while they had
+// them paused (best effort: a container gone or not paused is let be).
+func (e *Engine) thawCommits() {
+	dir := filepath.Join(e.runRoot, "commit-pause")
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) == 0 {
+		return
+	}
+	for _, ent := range entries {
+		marker := filepath.Join(dir, ent.Name())
+		b, err := os.ReadFile(marker)
+		if err != nil {
+			continue
+		}
+		var pid int
+		var start uint64
+		if _, err := fmt.Sscanf(string(b), "%d %d", &pid, &start); err == nil && alive(pid, start) {
+			continue // that commit is still going
+		}
+		lock, err := e.lockContainer(ent.Name())
+		if err != nil {
+			continue
+		}
+		if c, err := e.GetContainer(ent.Name()); err == nil && c.State == StateRunning {
+			if rt, err := e.ociRuntime(&c); err == nil {
+				rt.Resume(context.Background(), c.ID)
+			}
+		}
+		os.Remove(marker)
+		lock.Release()
+	}
+}
+
+func (e *Engine) commit(c Container, parent Image, pcfg *v1.ConfigFile, changed v1.Config, o CommitOptions) (Image, error) {
+	st := e.Images()
+	snaps, err := e.Snapshots()
+	if err != nil {
+		return Image{}, err
+	}
+	oci := parent.ManifestMediaType == string(types.OCIManifestSchema1)
+	layerType := types.DockerLayer
+	if oci {
+		layerType = types.OCILayer
+	}
+	w, err := st.NewBlobWriter()
+	if err != nil {
+		return Image{}, err
+	}
+	defer w.Abort()
+	// The diff goes gzipped into the blob store and, unpacked, into the
+	// layer store (a new committed chain on the image's), in one pass.
+	l, err := snaps.Commit(c.Snapshot, w, snapshot.DiffOptions{Compression: archive.Gzip})
+	if err != nil {
+		return Image{}, err
+	}
+	if err := w.Commit(l.Digest, l.Size); err != nil {
+		return Image{}, err
+	}
+	// Pinned now (GC may not sweep it before the image names it); gone
+	// means a GC came between the unpack and the pin.
+	if !st.HasLayer(l.DiffID) {
+		return Image{}, fmt.Errorf("layer %s was collected before it was recorded: commit again", l.DiffID)
+	}
+
+	now := time.Now().UTC()
+	cfg := commitConfig(changed, c.Config, pcfg.Config)
+	cf := v1.ConfigFile{
+		Architecture: pcfg.Architecture, OS: pcfg.OS, OSVersion: pcfg.OSVersion, Variant: pcfg.Variant,
+		Created: v1.Time{Time: now}, Author: o.Author, Container: c.ID,
+		Config: cfg,
+		RootFS: v1.RootFS{Type: "layers", DiffIDs: append(append([]v1.Hash(nil), pcfg.RootFS.DiffIDs...), l.DiffID)},
+		History: append(append([]v1.History(nil), pcfg.History...), v1.History{
+			Created: v1.Time{Time: now}, Author: o.Author, Comment: o.Comment,
+			CreatedBy: strings.Join(append([]string{c.Path}, c.Args...), " "),
+		}),
+	}
+	rawConfig, err := json.Marshal(cf)
+	if err != nil {
+		return Image{}, err
+	}
+	configDigest, err := st.PutBlob(rawConfig)
+	if err != nil {
+		return Image{}, err
+	}
+	layers := append(append([]Layer(nil), parent.Layers...), Layer{Digest: l.Digest, DiffID: l.DiffID, Size: l.Size, MediaType: string(layerType)})
+	m := v1.Manifest{SchemaVersion: 2, MediaType: types.DockerManifestSchema2,
+		Config: v1.Descriptor{MediaType: types.DockerConfigJSON, Size: int64(len(rawConfig)), Digest: configDigest}}
+	if oci {
+		m.MediaType, m.Config.MediaType = types.OCIManifestSchema1, types.OCIConfigJSON
+	}
+	for _, pl := range layers {
+		m.Layers = append(m.Layers, v1.Descriptor{MediaType: types.MediaType(pl.MediaType), Size: pl.Size, Digest: pl.Digest})
+	}
+	rawManifest, err := json.Marshal(m)
+	if err != nil {
+		return Image{}, err
+	}
+	manifestDigest, err := st.PutBlob(rawManifest)
+	if err != nil {
+		return Image{}, err
+	}
+	rec := Image{ID: configDigest, Manifest: manifestDigest, ManifestMediaType: string(m.MediaType),
+		ManifestSize: int64(len(rawManifest)), Created: now, Layers: layers}
+	var names []string
+	if o.Ref != "" {
+		names = append(names, o.Ref)
+	}
+	if err := st.PutImage(rec, names...); err != nil {
+		return Image{}, err
+	}
+	return rec, nil
+}
+
+// commitConfig is Docker's merge for commit: what --change set, then the
+// container's config for what it left unset (environment, labels, ports
+// and volumes are merged key by key, --change winning).
+func commitConfig(changed v1.Config, ctr ContainerConfig, img v1.Config) v1.Config {
+	cfg := changed
+	if cfg.User == "" {
+		cfg.User = ctr.User
+	}
+	for p := range img.ExposedPorts {
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = map[string]struct{}{}
+		}
+		cfg.ExposedPorts[p] = struct{}{}
+	}
+	for _, kv := range ctr.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		found := false
+		for _, u := range cfg.Env {
+			if uk, _, _ := strings.Cut(u, "="); uk == k {
+				found = true
+				break
+			}
+		}
+		if !found {
+			cfg.Env = append(cfg.Env, kv)
+		}
+	}
+	for k, v := range ctr.Labels {
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		if _, ok := cfg.Labels[k]; !ok {
+			cfg.Labels[k] = v
+		}
+	}
+	if len(cfg.Entrypoint) == 0 {
+		if len(cfg.Cmd) == 0 {
+			cfg.Cmd = ctr.Cmd
+		}
+		if cfg.Entrypoint == nil {
+			cfg.Entrypoint = ctr.Entrypoint
+		}
+	}
+	if cfg.Healthcheck == nil {
+		cfg.Healthcheck = img.Healthcheck
+	}
+	if cfg.WorkingDir == "" {
+		cfg.WorkingDir = ctr.WorkingDir
+	}
+	for v := range ctr.Volumes {
+		if cfg.Volumes == nil {
+			cfg.Volumes = map[string]struct{}{}
+		}
+		cfg.Volumes[v] = struct{}{}
+	}
+	if len(cfg.OnBuild) == 0 {
+		cfg.OnBuild = img.OnBuild
+	}
+	if cfg.StopSignal == "" {
+		cfg.StopSignal = ctr.StopSignal
+	}
+	if cfg.Shell == nil {
+		cfg.Shell = img.Shell
+	}
+	cfg.Hostname, cfg.Domainname = ctr.Hostname, ctr.Domainname
+	return cfg
+}

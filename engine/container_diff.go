@@ -1,0 +1,100 @@
+package engine
+
+import (
+	"path"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/snapshot/archive"
+)
+
+// Change kinds as `docker diff` prints them.
+const (
+	ChangeModify = "C"
+	ChangeAdd    = "A"
+	ChangeDelete = "D"
+)
+
+// ContainerChange is one line of `berth diff`.
+type ContainerChange struct {
+	Kind string // ChangeModify, ChangeAdd or ChangeDelete
+	Path string // absolute, in the container
+}
+
+// ContainerChanges lists what the container changed in its root against
+// its image, read from its snapshot's diff and described as Docker does
+// (its overlay2 driver): a path the image has is changed (C), unless it
+// is a directory whose mode and time are as in the image, which is left
+// out; a path it has not is added (A); a whiteout is deleted (D), and so
+// is an opaque directory that hides one the image has. The directory of
+// an added or deleted path is changed too, listed once. Order: a
+// directory before what is in it, names sorted.
+func (e *Engine) ContainerChanges(ref string) ([]ContainerChange, error) {
+	c, err := e.LookupContainer(ref)
+	if err != nil {
+		return nil, err
+	}
+	snaps, err := e.Snapshots()
+	if err != nil {
+		return nil, err
+	}
+	cs, err := snaps.Changes(c.Snapshot)
+	if err != nil {
+		return nil, err
+	}
+	defer cs.Done()
+	var out []ContainerChange
+	changedDirs := map[string]bool{}
+	for _, ch := range cs.Changes {
+		p := "/" + ch.Path
+		var st unix.Stat_t
+		isDir := false
+		if ch.Kind == archive.ChangeAdd && unix.Lstat(filepath.Join(cs.Root, ch.Path), &st) == nil {
+			isDir = st.Mode&unix.S_IFMT == unix.S_IFDIR
+		}
+		kind := ChangeDelete
+		if ch.Kind == archive.ChangeAdd {
+			lower, found := inLowers(cs.Lowers, ch.Path)
+			switch {
+			case found && ch.Opaque:
+				kind = ChangeDelete
+			case found && isDir && lower.Mode&unix.S_IFMT == unix.S_IFDIR &&
+				lower.Mode == st.Mode && lower.Size == st.Size && lower.Mtim.Sec == st.Mtim.Sec &&
+				(lower.Mtim.Nsec == st.Mtim.Nsec || lower.Mtim.Nsec == 0 || st.Mtim.Nsec == 0):
+				continue // the directory is as in the image
+			case found:
+				kind = ChangeModify
+			default:
+				kind = ChangeAdd
+			}
+		}
+		if isDir {
+			changedDirs[p] = true
+		}
+		if kind != ChangeModify {
+			if parent := path.Dir(p); parent != "/" && !changedDirs[parent] {
+				out = append(out, ContainerChange{Kind: ChangeModify, Path: parent})
+				changedDirs[parent] = true
+			}
+		}
+		out = append(out, ContainerChange{Kind: kind, Path: p})
+	}
+	return out, nil
+}
+
+// inLowers finds rel in the topmost layer that has it (a whiteout there
+// means the image has it not).
+func inLowers(lowers []string, rel string) (unix.Stat_t, bool) {
+	for _, l := range lowers {
+		var st unix.Stat_t
+		if unix.Lstat(filepath.Join(l, rel), &st) != nil {
+			continue
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
+			return st, false
+		}
+		return st, true
+	}
+	return unix.Stat_t{}, false
+}
