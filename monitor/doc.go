@@ -61,6 +61,39 @@
 // name.log move to name.log.N .. name.log.1 (at most max-file files in all); max-file 1
 // truncates name.log instead.
 //
+// # Health checks
+//
+// With Options.Health the monitor runs the container's health check itself (no daemon, no
+// systemd timer). Each check is an exec session, as `berth exec -d` makes one: `RUNTIME
+// [--root R] exec --detach --pid-file STATE.pid --process P ID`, where P is the container's
+// process with the check's arguments (written by the engine at start), so a check has exactly
+// the isolation of an exec'd process: the runtime that made the container joins its namespaces
+// and cgroups and applies its user, capabilities, seccomp filter and no_new_privs. The runtime
+// exits once the check has exec'd; the check, its child, is reparented to the monitor (the
+// subreaper), which waits for it. Its stdout and stderr (a pipe; the first 4096 bytes are kept,
+// "..." marks more) are the result's Output; the runtime's own error there, with code -1, when
+// it could not run the check. At the timeout the check's process group is killed (the runtime
+// puts a non-terminal process in a session of its own), with Output "Health check exceeded
+// timeout (D)" and code -1.
+//
+// Docker's rules: the first check runs one interval after the start; the next one interval
+// after a check ends (the start interval instead while the status is starting within the start
+// period). Code 0 resets the failing streak and makes the container healthy; any other counts
+// one failure, except while it is starting within the start period, and Retries in a row make
+// it unhealthy. After each check the monitor writes the state file (write-to-temporary and
+// rename), inspect's State.Health as Docker shows it, the last five results oldest first:
+//
+//	{"Status":"healthy","FailingStreak":0,"Log":[{"Start":"…","End":"…","ExitCode":0,"Output":"ok\n"}]}
+//
+// It writes it with Status "starting" and an empty Log at once. On each status change it
+// appends a health_status event to the engine's event log (one write with O_APPEND), in the
+// shape of the engine's Emit, with the Actor the engine gave:
+//
+//	{"Type":"container","Action":"health_status: healthy","Actor":{…},"scope":"local","time":…,"timeNano":…}
+//
+// When the init exits, a running check is killed and the checks stop; the file stays, and the
+// engine reads a container that is not running as unhealthy, as Docker does.
+//
 // # Attach protocol
 //
 // The attach socket is a unix stream socket (mode 0600) in the container's run dir. Both ways
