@@ -28,6 +28,10 @@ work=$_HEALTH_BENCH_NS
 n=${HC_N:-50} secs=${HC_SECS:-30}
 export BERTH_CONFIG=$work/berth.toml
 berth=(bin/berth --root "$work/broot" --runroot "$work/brun")
+# The run root on a tmpfs, as /run is: the state file and the pid file are written there at
+# every check.
+mkdir -p "$work/brun"
+mount -t tmpfs -o mode=0700 berth-bench-run "$work/brun"
 
 monitors() {
 	local p cmd

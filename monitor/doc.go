@@ -64,12 +64,17 @@
 // # Health checks
 //
 // With Options.Health the monitor runs the container's health check itself (no daemon, no
-// systemd timer). Each check is an exec session, as `berth exec -d` makes one: `RUNTIME
-// [--root R] exec --detach --pid-file STATE.pid --process P ID`, where P is the container's
-// process with the check's arguments (written by the engine at start), so a check has exactly
-// the isolation of an exec'd process: the runtime that made the container joins its namespaces
-// and cgroups and applies its user, capabilities, seccomp filter and no_new_privs. The runtime
-// exits once the check has exec'd; the check, its child, is reparented to the monitor (the
+// systemd timer). Each check is an exec session of P, the container's process with the check's
+// arguments (written by the engine at start), with exactly the isolation of an exec'd process.
+// Before the first check the monitor asks the runtime to prepare that exec once: `RUNTIME exec
+// --prepare STATE.plan --process P ID` writes the cgroups and namespaces to join and the plan
+// (user, capabilities, seccomp filter, no_new_privs, exec) the runtime's own exec would run.
+// Each check is then a fork of the monitor that makes itself non-dumpable, joins those cgroups
+// and namespaces and forks the check into the pid namespace, where the check runs the plan with
+// the runtime's interpreter (runtime/nsexec's C code, compiled into the monitor): no runtime
+// process per check. A runtime that cannot prepare (runc, crun) runs each check: `RUNTIME
+// [--root R] exec --detach --pid-file STATE.pid --process P ID`. Either way the process that
+// forked the check exits once it has exec'd; the check is reparented to the monitor (the
 // subreaper), which waits for it. Its stdout and stderr (a pipe; the first 4096 bytes are kept,
 // "..." marks more) are the result's Output; the runtime's own error there, with code -1, when
 // it could not run the check. At the timeout the check's process group is killed (the runtime

@@ -2,14 +2,23 @@
 // say, now, rfc3339nano, json_escape, write_all); the format of the state file and the rules
 // are in monitor/doc.go.
 //
-// Each check is an exec session: `RUNTIME [--root R] exec --detach --pid-file F --process P ID`,
-// the way `berth exec -d` runs one, so the check gets exactly the isolation of the container's
-// process (namespaces, cgroups, user, capabilities, seccomp, no_new_privs) from the runtime that
-// made the container. With --detach the runtime exits once the check has exec'd, and the check
-// (the runtime's child) is reparented to us, the subreaper: we wait for it ourselves. The check
-// is a session leader (the runtime runs a non-terminal process in a session of its own), so a
-// timeout kills its whole process group.
+// Each check is an exec session. Before the first one the monitor asks the runtime to prepare
+// the exec once (`RUNTIME exec --prepare PLAN --process P ID`, berth-runtime only): the cgroups
+// and namespaces to join and the plan the process then runs (identity, capabilities, seccomp,
+// exec), all decided by the runtime as for its own exec. Each check is then a fork of the
+// monitor (the "joiner") that makes itself non-dumpable, joins the cgroups and namespaces and
+// forks the check into the pid namespace; the check runs the runtime's plan with the runtime's
+// own interpreter, compiled in (plan.c). No Go process starts per check.
+//
+// A runtime that cannot prepare (runc, crun) gets `RUNTIME exec --detach --pid-file F --process
+// P ID` for each check, as `berth exec -d` runs one. Either way the joiner or the runtime exits
+// once the check has exec'd, and the check (its child) is reparented to us, the subreaper: we
+// wait for it ourselves. The check is a session leader (the plan makes it one), so a timeout
+// kills its whole process group.
+#include <sched.h>
 #include <sys/timerfd.h>
+
+void __attribute__((noreturn)) berth_plan_run(int fd); // plan.c
 
 // Docker keeps at most 4096 bytes of a check's output.
 #define HEALTH_OUT_MAX 4096
@@ -41,6 +50,17 @@ static int hrunning, htimed_out, hrt_done, hrt_status, hcheck_done, hcheck_statu
 static pid_t hrt_pid, hcheck_pid;
 static struct timespec hstarted, hstarted_real; // when the container was created: monotonic, real
 static char hpid_file[PATH_MAX];
+
+// The prepared exec (see the top of this file): 0 not asked for yet, 1 being prepared, 2 ready,
+// -1 unavailable (each check goes through the runtime).
+static int hplan_state;
+static pid_t hprep_pid;
+static char hplan_file[PATH_MAX];
+static off_t hplan_off;
+static char hplan_hdr[8192];
+#define HPLAN_MAX 16
+static const char *hplan_cg[HPLAN_MAX], *hplan_ns[HPLAN_MAX];
+static int hplan_nstype[HPLAN_MAX], hplan_ncg, hplan_nns;
 
 static long long parse_ns(const char *flag, const char *v) { return parse_num(flag, v); }
 
@@ -80,7 +100,8 @@ static void health_check_args(void) {
 		fail("health checks need --health-process, --health-file and positive timings");
 	if (ho.events && !ho.actor)
 		fail("--health-events needs --health-actor");
-	if (snprintf(hpid_file, sizeof hpid_file, "%s.pid", ho.file) >= (int)sizeof hpid_file)
+	if (snprintf(hpid_file, sizeof hpid_file, "%s.pid", ho.file) >= (int)sizeof hpid_file ||
+	    snprintf(hplan_file, sizeof hplan_file, "%s.plan", ho.file) >= (int)sizeof hplan_file)
 		fail("health file path too long");
 }
 
@@ -295,6 +316,9 @@ static void health_finish(void) {
 	health_arm(health_interval());
 }
 
+static void health_runtime_argv(const char **argv, const char *a, const char *b, const char *c);
+static void __attribute__((noreturn)) health_join(void);
+
 static void health_begin(void) {
 	memset(&hcur, 0, sizeof hcur);
 	now(&hcur.start);
@@ -313,17 +337,13 @@ static void health_begin(void) {
 		return;
 	}
 	const char *argv[MAX_ARGS + 16];
-	int n = 0;
-	argv[n++] = o.runtime;
-	if (o.runtime_root)
-		argv[n++] = "--root", argv[n++] = o.runtime_root;
-	for (int i = 0; i < o.n_rt_args; i++)
-		argv[n++] = o.rt_args[i];
-	// No --log: the runtime's errors come on stderr, which is the check's output.
-	argv[n++] = "exec", argv[n++] = "--detach", argv[n++] = "--pid-file", argv[n++] = hpid_file;
-	argv[n++] = "--process", argv[n++] = ho.process, argv[n++] = o.id;
-	argv[n] = NULL;
+	health_runtime_argv(argv, "--detach", "--pid-file", hpid_file);
 	pid_t pid = fork();
+	if (pid == 0 && hplan_state == 2) {
+		if (dup2(null, 0) < 0 || dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0)
+			_exit(126);
+		health_join();
+	}
 	if (pid == 0) {
 		sigset_t all;
 		sigemptyset(&all);
@@ -348,6 +368,152 @@ static void health_begin(void) {
 	health_arm(ho.timeout);
 }
 
+// health_runtime_argv is RUNTIME [--root R] [runtime args] exec a b c --process P ID.
+static void health_runtime_argv(const char **argv, const char *a, const char *b, const char *c) {
+	int n = 0;
+	argv[n++] = o.runtime;
+	if (o.runtime_root)
+		argv[n++] = "--root", argv[n++] = o.runtime_root;
+	for (int i = 0; i < o.n_rt_args; i++)
+		argv[n++] = o.rt_args[i];
+	// No --log: the runtime's errors come on stderr, which is the check's output.
+	argv[n++] = "exec", argv[n++] = a, argv[n++] = b;
+	if (c)
+		argv[n++] = c;
+	argv[n++] = "--process", argv[n++] = ho.process, argv[n++] = o.id;
+	argv[n] = NULL;
+}
+
+static void __attribute__((noreturn)) join_fail(const char *what, const char *arg) {
+	dprintf(2, "berth-monitor: health check: %s %s: %s\n", what, arg, strerror(errno));
+	_exit(1);
+}
+
+// health_join is the joiner, in a fork of the monitor with the check's stdio as 0-2: it joins
+// the container's cgroups and namespaces as the prepared exec says, forks the check into the
+// pid namespace, writes the check's pid to the pid file and exits. Non-dumpable first: from the
+// moment it is in the container's namespaces nothing there may reach our memory, fds or binary.
+static void __attribute__((noreturn)) health_join(void) {
+	sigset_t all;
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		join_fail("set", "not dumpable");
+	// Everything on the host side is opened before the first namespace is joined.
+	int pf = open(hplan_file, O_RDONLY | O_CLOEXEC);
+	if (pf < 0 || lseek(pf, hplan_off, SEEK_SET) != hplan_off)
+		join_fail("open", hplan_file);
+	int pidf = open(hpid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (pidf < 0)
+		join_fail("open", hpid_file);
+	int nsfd[HPLAN_MAX];
+	for (int i = 0; i < hplan_nns; i++)
+		if ((nsfd[i] = open(hplan_ns[i], O_RDONLY | O_CLOEXEC)) < 0)
+			join_fail("open namespace", hplan_ns[i]);
+	for (int i = 0; i < hplan_ncg; i++) {
+		int fd = open(hplan_cg[i], O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			join_fail("join cgroup", hplan_cg[i]);
+		close(fd);
+	}
+	for (int i = 0; i < hplan_nns; i++) {
+		if (setns(nsfd[i], hplan_nstype[i]) < 0)
+			join_fail("join namespace", hplan_ns[i]);
+		close(nsfd[i]);
+	}
+	pid_t pid = fork();
+	if (pid < 0)
+		join_fail("fork", "the check");
+	if (pid == 0) {
+		// Only stdio and the plan go on; the plan marks the rest close-on-exec anyway.
+		if (dup2(pf, 3) < 0)
+			_exit(1);
+		if (syscall(SYS_close_range, 4, ~0U, 0) < 0)
+			for (int fd = 4; fd < 1024; fd++)
+				close(fd);
+		berth_plan_run(3);
+	}
+	char buf[16];
+	int n = snprintf(buf, sizeof buf, "%d", (int)pid);
+	if (write(pidf, buf, (size_t)n) != n) {
+		kill(pid, SIGKILL);
+		join_fail("write", hpid_file);
+	}
+	_exit(0);
+}
+
+// health_plan_load reads the prepared exec (the format is in cmd/berth-runtime/exec_prepare.go).
+static int health_plan_load(void) {
+	int fd = open(hplan_file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, hplan_hdr, sizeof hplan_hdr - 1);
+	struct stat st;
+	int ok = n > 0 && fstat(fd, &st) == 0;
+	close(fd);
+	if (!ok)
+		return -1;
+	hplan_hdr[n] = 0;
+	char *line = hplan_hdr, *nl;
+	hplan_ncg = hplan_nns = 0;
+	int first = 1;
+	while ((nl = strchr(line, '\n'))) {
+		*nl = 0;
+		if (first) {
+			if (strcmp(line, "berth-exec-plan 1"))
+				return -1;
+			first = 0;
+		} else if (!strncmp(line, "cgroup ", 7) && hplan_ncg < HPLAN_MAX)
+			hplan_cg[hplan_ncg++] = line + 7;
+		else if (!strncmp(line, "ns ", 3) && hplan_nns < HPLAN_MAX) {
+			char *end;
+			long t = strtol(line + 3, &end, 10);
+			if (*end != ' ' || t <= 0)
+				return -1;
+			hplan_nstype[hplan_nns] = (int)t;
+			hplan_ns[hplan_nns++] = end + 1;
+		} else if (!strncmp(line, "plan ", 5)) {
+			char *end;
+			long long len = strtoll(line + 5, &end, 10);
+			hplan_off = (off_t)(nl + 1 - hplan_hdr);
+			if (*end || len <= 0 || (long long)st.st_size != (long long)hplan_off + len)
+				return -1;
+			return 0;
+		} else
+			return -1;
+		line = nl + 1;
+	}
+	return -1;
+}
+
+// health_prepare asks the runtime for the prepared exec; its diagnostics go to our stderr.
+static void health_prepare(void) {
+	const char *argv[MAX_ARGS + 16];
+	health_runtime_argv(argv, "--prepare", hplan_file, NULL);
+	unlink(hplan_file);
+	pid_t pid = fork();
+	if (pid == 0) {
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		int null = open("/dev/null", O_RDWR);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
+			_exit(126);
+		execv(o.runtime, (char *const *)argv);
+		_exit(127);
+	}
+	if (pid < 0) {
+		hplan_state = -1;
+		health_begin();
+		return;
+	}
+	hprep_pid = pid;
+	hplan_state = 1;
+	health_arm(10 * 1000000000LL);
+}
+
 // health_kill ends a running check: its process group (the check and what it started), and the
 // runtime if it is still setting the check up.
 static void health_kill(void) {
@@ -367,8 +533,18 @@ static void health_timer(void) {
 	uint64_t ticks;
 	if (read(htimer, &ticks, sizeof ticks) < 0)
 		return;
-	if (!hrunning) {
+	if (hplan_state == 1) {
+		// The runtime did not prepare in time: the checks go through its exec instead.
+		kill(hprep_pid, SIGKILL);
+		hplan_state = -1;
 		health_begin();
+		return;
+	}
+	if (!hrunning) {
+		if (hplan_state == 0)
+			health_prepare();
+		else
+			health_begin();
 		return;
 	}
 	if (!htimed_out) {
@@ -382,9 +558,17 @@ static void health_timer(void) {
 
 // health_reaped is told of every child the monitor reaps.
 static void health_reaped(pid_t pid, int ws) {
+	int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	if (hplan_state == 1 && pid == hprep_pid) {
+		hplan_state = code == 0 && health_plan_load() == 0 ? 2 : -1;
+		if (hplan_state < 0)
+			say("monitor: the runtime prepared no exec for the health checks (status %d): each check runs the runtime's exec\n", code);
+		if (htimer >= 0)
+			health_begin();
+		return;
+	}
 	if (!hrunning)
 		return;
-	int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 	if (pid == hrt_pid) {
 		hrt_done = 1;
 		hrt_status = code;
@@ -436,6 +620,9 @@ static void health_stop(void) {
 	}
 	hrunning = 0;
 	unlink(hpid_file);
+	if (hplan_state == 1)
+		kill(hprep_pid, SIGKILL);
+	unlink(hplan_file);
 }
 
 // health_poll adds the health fds to a poll set (2 entries) and health_events serves them.

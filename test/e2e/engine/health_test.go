@@ -3,6 +3,7 @@ package engine_test
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -356,5 +357,42 @@ func TestHealthBadFlags(t *testing.T) {
 	}
 	if ps := e.must("ps", "-aq"); ps != "" {
 		t.Errorf("containers were made: %s", ps)
+	}
+}
+
+// TestHealthIsolation: a check runs as `berth exec` runs a process: the same user, capability
+// sets, no_new_privs, seccomp mode, namespaces, cgroups and no fd but its stdio.
+func TestHealthIsolation(t *testing.T) {
+	e := newEnv(t)
+	probe := `grep -E "^(Uid|Gid|Groups|Cap|NoNewPrivs|Seccomp)" /proc/self/status; for n in pid mnt net ipc uts; do readlink /proc/self/ns/$n; done; cat /proc/self/cgroup; ls /proc/self/fd`
+	e.must("run", "-d", "--name", "iso", "--cap-drop", "NET_RAW", "--cap-add", "SYS_NICE", "--security-opt", "no-new-privileges",
+		"-u", "123:456", "--group-add", "789", "--health-cmd", probe, "--health-interval", "100ms", "busybox", "sleep", "60")
+	h := e.waitHealth("iso", "healthy", 10*time.Second)
+	got := h.Log[len(h.Log)-1].Output
+	want := e.must("exec", "iso", "sh", "-c", probe)
+	if strings.TrimSpace(got) != strings.TrimSpace(want) {
+		t.Errorf("the check saw\n%s\nan exec sees\n%s", got, want)
+	}
+	if !strings.Contains(got, "NoNewPrivs:\t1") || !strings.Contains(got, "Seccomp:\t2") || !strings.Contains(got, "Uid:\t123") {
+		t.Errorf("the check runs unconfined:\n%s", got)
+	}
+}
+
+// TestHealthRuntimeExec: with a runtime that cannot prepare the exec (runc), each check goes
+// through the runtime's exec, with the same results.
+func TestHealthRuntimeExec(t *testing.T) {
+	if _, err := exec.LookPath("runc"); err != nil {
+		t.Skip("runc not installed")
+	}
+	e := newEnv(t)
+	e.must("run", "-d", "--name", "rc", "--runtime", "runc", "--health-cmd", "echo via-runc", "--health-interval", "100ms", "busybox", "sleep", "60")
+	h := e.waitHealth("rc", "healthy", 15*time.Second)
+	if out := h.Log[len(h.Log)-1].Output; out != "via-runc\n" {
+		t.Errorf("output %q", out)
+	}
+	e.must("run", "-d", "--name", "rcbad", "--runtime", "runc", "--health-cmd", "exit 2", "--health-interval", "100ms",
+		"--health-retries", "2", "busybox", "sleep", "60")
+	if h := e.waitHealth("rcbad", "unhealthy", 15*time.Second); h.Log[0].ExitCode != 2 {
+		t.Errorf("results %+v", h.Log)
 	}
 }
