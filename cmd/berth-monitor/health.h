@@ -591,13 +591,18 @@ static void health_reaped(pid_t pid, int ws) {
 	health_finish();
 }
 
-// health_start begins the checks once the container is created; the first runs one interval
+// health_start begins the checks once the container is created (again after a restart); the first runs one interval
 // later, as in Docker. The state file says "starting" at once.
 static void health_start(void) {
 	if (!ho.on)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &hstarted);
 	now(&hstarted_real);
+	// Callable again for a new run of the container (after health_stop): starting again, the
+	// streak reset, the results kept (as Docker does), the exec prepared anew (a new init).
+	hstatus = 0;
+	hstreak = 0;
+	hplan_state = 0;
 	htimer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (htimer < 0) {
 		say("monitor: health timer: %s\n", strerror(errno));
