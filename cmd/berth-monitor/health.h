@@ -6,14 +6,13 @@
 // the exec once (`RUNTIME exec --prepare PLAN --process P ID`, berth-runtime only): the cgroups
 // and namespaces to join and the plan the process then runs (identity, capabilities, seccomp,
 // exec), all decided by the runtime as for its own exec. Each check is then a fork of the
-// monitor (the "joiner") that makes itself non-dumpable, joins the cgroups and namespaces and
-// forks the check into the pid namespace; the check runs the runtime's plan with the runtime's
-// own interpreter, compiled in (plan.c). No Go process starts per check.
+// monitor, born in the container's pid namespace (the monitor is non-dumpable, and so is the
+// fork), that joins the cgroups and the other namespaces and runs the runtime's plan with the
+// runtime's own interpreter, compiled in (plan.c). No other process starts per check.
 //
 // A runtime that cannot prepare (runc, crun) gets `RUNTIME exec --detach --pid-file F --process
-// P ID` for each check, as `berth exec -d` runs one. Either way the joiner or the runtime exits
-// once the check has exec'd, and the check (its child) is reparented to us, the subreaper: we
-// wait for it ourselves. The check is a session leader (the plan makes it one), so a timeout
+// P ID` for each check, as `berth exec -d` runs one: the runtime exits once the check has
+// exec'd, and the check (its child) is reparented to us, the subreaper: we wait for it. The check is a session leader (the plan makes it one), so a timeout
 // kills its whole process group.
 #include <sched.h>
 #include <sys/timerfd.h>
@@ -61,6 +60,10 @@ static char hplan_hdr[8192];
 #define HPLAN_MAX 16
 static const char *hplan_cg[HPLAN_MAX], *hplan_ns[HPLAN_MAX];
 static int hplan_nstype[HPLAN_MAX], hplan_ncg, hplan_nns;
+// The container's pid namespace and ours: the monitor forks a check with the container's as
+// its pid_for_children (setns to it, fork, setns back), so the check is born in the container's
+// pid namespace and no intermediate process is needed.
+static int hpidns_fd = -1, hownns_fd = -1;
 
 static long long parse_ns(const char *flag, const char *v) { return parse_num(flag, v); }
 
@@ -338,8 +341,21 @@ static void health_begin(void) {
 	}
 	const char *argv[MAX_ARGS + 16];
 	health_runtime_argv(argv, "--detach", "--pid-file", hpid_file);
+	int direct = hplan_state == 2;
+	if (direct && hpidns_fd >= 0 && setns(hpidns_fd, CLONE_NEWPID) < 0) {
+		health_set_output("join the container's pid namespace failed");
+		close(p[0]), close(p[1]), close(null);
+		hrt_done = 1, hrt_status = 1;
+		health_finish();
+		return;
+	}
 	pid_t pid = fork();
-	if (pid == 0 && hplan_state == 2) {
+	if (pid != 0 && direct && hpidns_fd >= 0 && setns(hownns_fd, CLONE_NEWPID) < 0) {
+		// Our next forks would land in the container's pid namespace: no more direct checks.
+		say("monitor: back to our pid namespace: %s\n", strerror(errno));
+		hplan_state = -1;
+	}
+	if (pid == 0 && direct) {
 		if (dup2(null, 0) < 0 || dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0)
 			_exit(126);
 		health_join();
@@ -365,6 +381,12 @@ static void health_begin(void) {
 		return;
 	}
 	hrt_pid = pid;
+	if (direct) {
+		// The check itself: nothing in between to wait for.
+		hrt_pid = -1;
+		hrt_done = 1, hrt_status = 0;
+		hcheck_pid = pid;
+	}
 	health_arm(ho.timeout);
 }
 
@@ -389,10 +411,10 @@ static void __attribute__((noreturn)) join_fail(const char *what, const char *ar
 	_exit(1);
 }
 
-// health_join is the joiner, in a fork of the monitor with the check's stdio as 0-2: it joins
-// the container's cgroups and namespaces as the prepared exec says, forks the check into the
-// pid namespace, writes the check's pid to the pid file and exits. Non-dumpable first: from the
-// moment it is in the container's namespaces nothing there may reach our memory, fds or binary.
+// health_join is the check, in a fork of the monitor born in the container's pid namespace, with
+// the check's stdio as 0-2: it joins the container's cgroups and other namespaces as the
+// prepared exec says and runs the plan. Non-dumpable (the monitor is, so from birth): nothing
+// in the container may reach our memory, fds or binary.
 static void __attribute__((noreturn)) health_join(void) {
 	sigset_t all;
 	sigemptyset(&all);
@@ -404,9 +426,6 @@ static void __attribute__((noreturn)) health_join(void) {
 	int pf = open(hplan_file, O_RDONLY | O_CLOEXEC);
 	if (pf < 0 || lseek(pf, hplan_off, SEEK_SET) != hplan_off)
 		join_fail("open", hplan_file);
-	int pidf = open(hpid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (pidf < 0)
-		join_fail("open", hpid_file);
 	int nsfd[HPLAN_MAX];
 	for (int i = 0; i < hplan_nns; i++)
 		if ((nsfd[i] = open(hplan_ns[i], O_RDONLY | O_CLOEXEC)) < 0)
@@ -418,29 +437,42 @@ static void __attribute__((noreturn)) health_join(void) {
 		close(fd);
 	}
 	for (int i = 0; i < hplan_nns; i++) {
-		if (setns(nsfd[i], hplan_nstype[i]) < 0)
+		// The pid namespace is ours from birth (a setns to it would only apply to children).
+		if (hplan_nstype[i] != CLONE_NEWPID && setns(nsfd[i], hplan_nstype[i]) < 0)
 			join_fail("join namespace", hplan_ns[i]);
 		close(nsfd[i]);
 	}
-	pid_t pid = fork();
-	if (pid < 0)
-		join_fail("fork", "the check");
-	if (pid == 0) {
-		// Only stdio and the plan go on; the plan marks the rest close-on-exec anyway.
-		if (dup2(pf, 3) < 0)
-			_exit(1);
-		if (syscall(SYS_close_range, 4, ~0U, 0) < 0)
-			for (int fd = 4; fd < 1024; fd++)
-				close(fd);
-		berth_plan_run(3);
+	// Only stdio and the plan go on; the plan marks the rest close-on-exec anyway.
+	if (dup2(pf, 3) < 0)
+		_exit(1);
+	if (syscall(SYS_close_range, 4, ~0U, 0) < 0)
+		for (int fd = 4; fd < 1024; fd++)
+			close(fd);
+	berth_plan_run(3);
+}
+
+static void health_pidns_close(void) {
+	if (hpidns_fd >= 0)
+		close(hpidns_fd);
+	if (hownns_fd >= 0)
+		close(hownns_fd);
+	hpidns_fd = hownns_fd = -1;
+}
+
+// health_pidns_open opens the container's pid namespace (if it has one of its own) and ours.
+static int health_pidns_open(void) {
+	health_pidns_close();
+	for (int i = 0; i < hplan_nns; i++) {
+		if (hplan_nstype[i] != CLONE_NEWPID)
+			continue;
+		hpidns_fd = open(hplan_ns[i], O_RDONLY | O_CLOEXEC);
+		hownns_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+		if (hpidns_fd < 0 || hownns_fd < 0) {
+			health_pidns_close();
+			return -1;
+		}
 	}
-	char buf[16];
-	int n = snprintf(buf, sizeof buf, "%d", (int)pid);
-	if (write(pidf, buf, (size_t)n) != n) {
-		kill(pid, SIGKILL);
-		join_fail("write", hpid_file);
-	}
-	_exit(0);
+	return 0;
 }
 
 // health_plan_load reads the prepared exec (the format is in cmd/berth-runtime/exec_prepare.go).
@@ -479,7 +511,7 @@ static int health_plan_load(void) {
 			hplan_off = (off_t)(nl + 1 - hplan_hdr);
 			if (*end || len <= 0 || (long long)st.st_size != (long long)hplan_off + len)
 				return -1;
-			return 0;
+			return health_pidns_open();
 		} else
 			return -1;
 		line = nl + 1;
@@ -603,6 +635,11 @@ static void health_start(void) {
 	hstatus = 0;
 	hstreak = 0;
 	hplan_state = 0;
+	// Non-dumpable, so that a check is from its birth in the container's pid namespace.
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		say("monitor: set not dumpable: %s\n", strerror(errno));
+		hplan_state = -1;
+	}
 	htimer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (htimer < 0) {
 		say("monitor: health timer: %s\n", strerror(errno));
@@ -628,6 +665,7 @@ static void health_stop(void) {
 	if (hplan_state == 1)
 		kill(hprep_pid, SIGKILL);
 	unlink(hplan_file);
+	health_pidns_close();
 }
 
 // health_poll adds the health fds to a poll set (2 entries) and health_events serves them.
