@@ -2,9 +2,10 @@
 # What health checks cost: HC_N containers (default 50), each with `--health-cmd true
 # --health-interval 1s`, measured for HC_SECS seconds (default 30) once all are healthy.
 # The CPU is read from /proc/PID/stat of every berth-monitor: its own utime+stime (the monitor's
-# loop: timers, the state file, events) and its children's cutime+cstime (the runtime's
-# `exec --detach` of each check and the check itself: the runtime exits, the check is
-# reparented to the monitor, and the monitor reaps both, so their time lands there).
+# loop: the fork of each check, timers, the state file, events) and its children's
+# cutime+cstime (each check: joining the container's cgroups and namespaces, the runtime's
+# plan, the exec and the command itself; with runc or crun the runtime's `exec --detach` too:
+# the monitor reaps them all, so their time lands there).
 # Printed: checks run, CPU per check (own and children's), and the share of one core.
 #
 #   bench/health.sh                 # HC_N=50 HC_SECS=30
@@ -128,6 +129,6 @@ awk -v n="$n" -v own=$((own1 - own0)) -v kids=$((kids1 - kids0)) -v hz="$hz" -v 
 		ownms = own * 1000 / hz; kidsms = kids * 1000 / hz
 		printf "health checks: %d containers, --health-interval 1s, %.1f s measured (period %.3f s)\n", n, wall, p
 		printf "  checks run          %8.0f\n", checks
-		printf "  CPU per check       %8.3f ms  (monitor %.3f ms, runtime exec + check %.3f ms)\n", (ownms + kidsms) / checks, ownms / checks, kidsms / checks
+		printf "  CPU per check       %8.3f ms  (monitor %.3f ms, the check: joining, plan, exec, run %.3f ms)\n", (ownms + kidsms) / checks, ownms / checks, kidsms / checks
 		printf "  share of one core   %8.2f %%   (target: at most 1 %%)\n", (ownms + kidsms) / (wall * 1000) * 100
 	}'
