@@ -1,7 +1,9 @@
 package engine_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -272,7 +274,7 @@ func healthImage(t *testing.T, e *env, ref string, hc *v1.HealthConfig) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	layer, err := tarball.LayerFromReader(strings.NewReader(string(data)))
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
 	if err != nil {
 		t.Fatal(err)
 	}
