@@ -64,6 +64,10 @@ static int hplan_nstype[HPLAN_MAX], hplan_ncg, hplan_nns;
 // its pid_for_children (setns to it, fork, setns back), so the check is born in the container's
 // pid namespace and no intermediate process is needed.
 static int hpidns_fd = -1, hownns_fd = -1;
+// The container's namespaces, opened once when the plan is loaded (while the init is our
+// unreaped child, so the /proc paths are its): a check never opens a /proc path of a pid that
+// could have been recycled.
+static int hns_fd[HPLAN_MAX];
 
 static long long parse_ns(const char *flag, const char *v) { return parse_num(flag, v); }
 
@@ -323,6 +327,8 @@ static void health_runtime_argv(const char **argv, const char *a, const char *b,
 static void __attribute__((noreturn)) health_join(void);
 
 static void health_begin(void) {
+	if (exit_code >= 0 || htimer < 0)
+		return; // the container has exited: no more checks
 	memset(&hcur, 0, sizeof hcur);
 	now(&hcur.start);
 	unlink(hpid_file);
@@ -426,10 +432,6 @@ static void __attribute__((noreturn)) health_join(void) {
 	int pf = open(hplan_file, O_RDONLY | O_CLOEXEC);
 	if (pf < 0 || lseek(pf, hplan_off, SEEK_SET) != hplan_off)
 		join_fail("open", hplan_file);
-	int nsfd[HPLAN_MAX];
-	for (int i = 0; i < hplan_nns; i++)
-		if ((nsfd[i] = open(hplan_ns[i], O_RDONLY | O_CLOEXEC)) < 0)
-			join_fail("open namespace", hplan_ns[i]);
 	for (int i = 0; i < hplan_ncg; i++) {
 		int fd = open(hplan_cg[i], O_WRONLY | O_CLOEXEC);
 		if (fd < 0 || write(fd, "0", 1) != 1)
@@ -438,9 +440,8 @@ static void __attribute__((noreturn)) health_join(void) {
 	}
 	for (int i = 0; i < hplan_nns; i++) {
 		// The pid namespace is ours from birth (a setns to it would only apply to children).
-		if (hplan_nstype[i] != CLONE_NEWPID && setns(nsfd[i], hplan_nstype[i]) < 0)
+		if (hplan_nstype[i] != CLONE_NEWPID && setns(hns_fd[i], hplan_nstype[i]) < 0)
 			join_fail("join namespace", hplan_ns[i]);
-		close(nsfd[i]);
 	}
 	// Only stdio and the plan go on; the plan marks the rest close-on-exec anyway.
 	if (dup2(pf, 3) < 0)
@@ -452,24 +453,33 @@ static void __attribute__((noreturn)) health_join(void) {
 }
 
 static void health_pidns_close(void) {
-	if (hpidns_fd >= 0)
-		close(hpidns_fd);
+	for (int i = 0; i < HPLAN_MAX; i++) {
+		if (hns_fd[i] > 0)
+			close(hns_fd[i]);
+		hns_fd[i] = 0;
+	}
 	if (hownns_fd >= 0)
 		close(hownns_fd);
 	hpidns_fd = hownns_fd = -1;
 }
 
-// health_pidns_open opens the container's pid namespace (if it has one of its own) and ours.
+// health_pidns_open opens the container's namespaces, and ours for the pid namespace.
 static int health_pidns_open(void) {
 	health_pidns_close();
+	if (exit_code >= 0)
+		return -1; // the init is gone: its pid may name another process now
 	for (int i = 0; i < hplan_nns; i++) {
-		if (hplan_nstype[i] != CLONE_NEWPID)
-			continue;
-		hpidns_fd = open(hplan_ns[i], O_RDONLY | O_CLOEXEC);
-		hownns_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-		if (hpidns_fd < 0 || hownns_fd < 0) {
+		if ((hns_fd[i] = open(hplan_ns[i], O_RDONLY | O_CLOEXEC)) < 0) {
+			hns_fd[i] = 0;
 			health_pidns_close();
 			return -1;
+		}
+		if (hplan_nstype[i] == CLONE_NEWPID) {
+			hpidns_fd = hns_fd[i];
+			if ((hownns_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC)) < 0) {
+				health_pidns_close();
+				return -1;
+			}
 		}
 	}
 	return 0;
