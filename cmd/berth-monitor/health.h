@@ -68,6 +68,8 @@ static int hpidns_fd = -1, hownns_fd = -1;
 // unreaped child, so the /proc paths are its): a check never opens a /proc path of a pid that
 // could have been recycled.
 static int hns_fd[HPLAN_MAX];
+// The container's cgroup.procs files, opened once too: a check writes "0" to each.
+static int hcg_fd[HPLAN_MAX];
 
 static long long parse_ns(const char *flag, const char *v) { return parse_num(flag, v); }
 
@@ -432,12 +434,9 @@ static void __attribute__((noreturn)) health_join(void) {
 	int pf = open(hplan_file, O_RDONLY | O_CLOEXEC);
 	if (pf < 0 || lseek(pf, hplan_off, SEEK_SET) != hplan_off)
 		join_fail("open", hplan_file);
-	for (int i = 0; i < hplan_ncg; i++) {
-		int fd = open(hplan_cg[i], O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || write(fd, "0", 1) != 1)
+	for (int i = 0; i < hplan_ncg; i++)
+		if (write(hcg_fd[i], "0", 1) != 1)
 			join_fail("join cgroup", hplan_cg[i]);
-		close(fd);
-	}
 	for (int i = 0; i < hplan_nns; i++) {
 		// The pid namespace is ours from birth (a setns to it would only apply to children).
 		if (hplan_nstype[i] != CLONE_NEWPID && setns(hns_fd[i], hplan_nstype[i]) < 0)
@@ -456,18 +455,28 @@ static void health_pidns_close(void) {
 	for (int i = 0; i < HPLAN_MAX; i++) {
 		if (hns_fd[i] > 0)
 			close(hns_fd[i]);
-		hns_fd[i] = 0;
+		if (hcg_fd[i] > 0)
+			close(hcg_fd[i]);
+		hns_fd[i] = hcg_fd[i] = 0;
 	}
 	if (hownns_fd >= 0)
 		close(hownns_fd);
 	hpidns_fd = hownns_fd = -1;
 }
 
-// health_pidns_open opens the container's namespaces, and ours for the pid namespace.
+// health_pidns_open opens the container's cgroup.procs files and namespaces, and our pid
+// namespace.
 static int health_pidns_open(void) {
 	health_pidns_close();
 	if (exit_code >= 0)
 		return -1; // the init is gone: its pid may name another process now
+	for (int i = 0; i < hplan_ncg; i++) {
+		if ((hcg_fd[i] = open(hplan_cg[i], O_WRONLY | O_CLOEXEC)) < 0) {
+			hcg_fd[i] = 0;
+			health_pidns_close();
+			return -1;
+		}
+	}
 	for (int i = 0; i < hplan_nns; i++) {
 		if ((hns_fd[i] = open(hplan_ns[i], O_RDONLY | O_CLOEXEC)) < 0) {
 			hns_fd[i] = 0;

@@ -187,7 +187,7 @@ func TestHealthUnhealthy(t *testing.T) {
 }
 
 // containerProcs are the host pids of the processes in the container's
-// pid namespace whose command line holds s.
+// pid namespace whose command line is s (arguments joined by spaces).
 func containerProcs(t *testing.T, initPid, s string) []string {
 	t.Helper()
 	ns, err := os.Readlink("/proc/" + initPid + "/ns/pid")
@@ -201,7 +201,7 @@ func containerProcs(t *testing.T, initPid, s string) []string {
 			continue
 		}
 		b, _ := os.ReadFile(p + "/cmdline")
-		if strings.Contains(strings.ReplaceAll(string(b), "\x00", " "), s) {
+		if strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " ")) == s {
 			out = append(out, filepath.Base(p))
 		}
 	}
