@@ -10,6 +10,7 @@
 #
 #   bench/health.sh                 # HC_N=50 HC_SECS=30
 #   HC_N=10 HC_SECS=10 bench/health.sh   # quick
+#   HC_OPTS="--security-opt seccomp=unconfined" bench/health.sh   # more run options: what costs what
 #
 # The roots are throwaway ones under /tmp, in a private mount namespace; everything started
 # is removed at the end.
@@ -27,6 +28,7 @@ if [ -z "${_HEALTH_BENCH_NS:-}" ]; then
 fi
 work=$_HEALTH_BENCH_NS
 n=${HC_N:-50} secs=${HC_SECS:-30}
+read -r -a opts <<<"${HC_OPTS:-}"
 export BERTH_CONFIG=$work/berth.toml
 berth=(bin/berth --root "$work/broot" --runroot "$work/brun")
 # The run root on a tmpfs, as /run is: the state file and the pid file are written there at
@@ -91,7 +93,7 @@ tar -C "$work/bundle/rootfs" -c . >"$work/busybox.tar"
 "${berth[@]}" import -c 'CMD ["sh"]' - busybox:latest <"$work/busybox.tar" >/dev/null
 echo "starting $n containers with a 1 s health check" >&2
 for i in $(seq "$n"); do
-	"${berth[@]}" run -d --network none --name "hc$i" --health-cmd true --health-interval 1s busybox sleep 100000 >/dev/null
+	"${berth[@]}" run -d --network none --name "hc$i" "${opts[@]}" --health-cmd true --health-interval 1s busybox sleep 100000 >/dev/null
 done
 for _ in $(seq 300); do
 	[ "$("${berth[@]}" ps --format '{{.Status}}' | grep -c '(healthy)')" = "$n" ] && break
@@ -123,11 +125,11 @@ read -r own1 kids1 <<<"$(cpu "${mons[@]}")"
 t1=$(date +%s%N)
 # shellcheck disable=SC2046
 p=$(period $("${berth[@]}" ps -q))
-awk -v n="$n" -v own=$((own1 - own0)) -v kids=$((kids1 - kids0)) -v hz="$hz" -v wall=$(((t1 - t0) / 1000)) -v p="$p" '
+awk -v extra="${HC_OPTS:-}" -v n="$n" -v own=$((own1 - own0)) -v kids=$((kids1 - kids0)) -v hz="$hz" -v wall=$(((t1 - t0) / 1000)) -v p="$p" '
 	BEGIN {
 		wall /= 1e6; checks = n * wall / p
 		ownms = own * 1000 / hz; kidsms = kids * 1000 / hz
-		printf "health checks: %d containers, --health-interval 1s, %.1f s measured (period %.3f s)\n", n, wall, p
+		printf "health checks: %d containers, --health-interval 1s %s, %.1f s measured (period %.3f s)\n", n, extra, wall, p
 		printf "  checks run          %8.0f\n", checks
 		printf "  CPU per check       %8.3f ms  (monitor %.3f ms, the check: joining, plan, exec, run %.3f ms)\n", (ownms + kidsms) / checks, ownms / checks, kidsms / checks
 		printf "  share of one core   %8.2f %%   (target: at most 1 %%)\n", (ownms + kidsms) / (wall * 1000) * 100

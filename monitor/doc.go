@@ -96,6 +96,12 @@
 //
 //	{"Type":"container","Action":"health_status: healthy","Actor":{…},"scope":"local","time":…,"timeNano":…}
 //
+// Cost (bench/health.sh, 50 containers at a 1 s interval, this 2-core host, 2026-12): about
+// 1.3 ms of CPU per check, 6.5% of one core in all, against 6.7 ms (33%) when each check
+// started the runtime. Most of it is the check's own life: a bare fork and exec of busybox's
+// `sh -c true` costs 0.7-0.8 ms here, the seccomp filter's load 0.26 ms, then cgroup v1
+// migrations and setns; the monitor's own share (the fork, the state file) is 0.15-0.3 ms.
+//
 // When the init exits, a running check is killed and the checks stop; the file stays, and the
 // engine reads a container that is not running as unhealthy, as Docker does.
 //
