@@ -166,6 +166,45 @@ func probeArgs(h *HealthConfig, shell []string) []string {
 
 func (e *Engine) healthFile(id string) string { return filepath.Join(e.ctrRunDir(id), "health.json") }
 
+func (e *Engine) healthActorFile(id string) string {
+	return filepath.Join(e.ctrRunDir(id), "health-actor.json")
+}
+
+// writeHealthActor writes the Actor of c's health_status events as
+// emitContainer makes it (labels, name, image): the monitor pastes it
+// into the lines it appends to the event log, reading it at each event,
+// so a rename (which calls this again) shows in the next one.
+func (e *Engine) writeHealthActor(c *Container) error {
+	attrs := make(map[string]string, len(c.Config.Labels)+2)
+	for k, v := range c.Config.Labels {
+		attrs[k] = v
+	}
+	attrs["name"], attrs["image"] = c.Name, c.ImageName
+	if attrs["image"] == "" {
+		attrs["image"] = c.Config.Image
+	}
+	b, err := json.Marshal(Actor{ID: c.ID, Attributes: attrs})
+	if err != nil {
+		return err
+	}
+	path := e.healthActorFile(c.ID)
+	if err := os.WriteFile(path+".tmp", b, 0o600); err != nil {
+		return fmt.Errorf("health check: %w", err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		return fmt.Errorf("health check: %w", err)
+	}
+	return nil
+}
+
+// renamedHealth refreshes the health events' Actor of a running c
+// after a rename (best effort: the name shows in the next event).
+func (e *Engine) renamedHealth(c *Container) {
+	if c.State == StateRunning && healthActive(c.Config.Healthcheck) {
+		_ = e.writeHealthActor(c)
+	}
+}
+
 // healthOptions prepares what c's monitor needs to run its checks: the
 // check's process (the container's process as template, as exec does)
 // and the event it emits. Nil when c has no active check.
@@ -194,15 +233,7 @@ func (e *Engine) healthOptions(c *Container) (*monitor.HealthOptions, error) {
 	if err := os.WriteFile(procFile, pb, 0o600); err != nil {
 		return nil, fmt.Errorf("health check: %w", err)
 	}
-	// The event's Actor as emitContainer makes it: the monitor pastes it
-	// into the lines it appends to the event log.
-	attrs := make(map[string]string, len(c.Config.Labels)+2)
-	for k, v := range c.Config.Labels {
-		attrs[k] = v
-	}
-	attrs["name"], attrs["image"] = c.Name, c.ImageName
-	actor, err := json.Marshal(Actor{ID: c.ID, Attributes: attrs})
-	if err != nil {
+	if err := e.writeHealthActor(c); err != nil {
 		return nil, err
 	}
 	or := func(d, def time.Duration) time.Duration {
@@ -216,7 +247,8 @@ func (e *Engine) healthOptions(c *Container) (*monitor.HealthOptions, error) {
 		retries = DefaultHealthRetries
 	}
 	return &monitor.HealthOptions{
-		ProcessFile: procFile, StateFile: e.healthFile(c.ID), EventsLog: e.eventsPath(), EventActor: string(actor),
+		ProcessFile: procFile, StateFile: e.healthFile(c.ID),
+		EventsLog: e.eventsPath(), EventActorFile: e.healthActorFile(c.ID),
 		Interval: or(h.Interval, DefaultHealthInterval), Timeout: or(h.Timeout, DefaultHealthTimeout),
 		StartPeriod: h.StartPeriod, StartInterval: or(h.StartInterval, DefaultHealthStartInterval),
 		Retries: retries,

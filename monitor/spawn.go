@@ -54,10 +54,12 @@ type Options struct {
 // HealthOptions are a container's health checks, which the monitor runs as exec sessions
 // (see the package doc).
 type HealthOptions struct {
-	ProcessFile                                   string // the check's process.json, for the runtime's exec --process
-	StateFile                                     string // where the monitor keeps the status and the last results (JSON)
-	EventsLog                                     string // the engine's event log: health_status events are appended; empty: none
-	EventActor                                    string // the events' Actor, as JSON
+	ProcessFile string // the check's process.json, for the runtime's exec --process
+	StateFile   string // where the monitor keeps the status and the last results (JSON)
+	EventsLog   string // the engine's event log: health_status events are appended; empty: none
+	// EventActorFile holds the events' Actor as JSON, read at each event (a rename rewrites it).
+	EventActorFile string
+
 	Interval, Timeout, StartPeriod, StartInterval time.Duration
 	Retries                                       int
 }
@@ -69,7 +71,7 @@ func (h *HealthOptions) args() ([]string, error) {
 	if h.Interval <= 0 || h.Timeout <= 0 || h.StartInterval <= 0 || h.StartPeriod < 0 || h.Retries <= 0 {
 		return nil, fmt.Errorf("monitor: bad health check timing %+v", *h)
 	}
-	for _, p := range []*string{&h.ProcessFile, &h.StateFile, &h.EventsLog} {
+	for _, p := range []*string{&h.ProcessFile, &h.StateFile, &h.EventsLog, &h.EventActorFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			abs, err := filepath.Abs(*p)
 			if err != nil {
@@ -84,7 +86,7 @@ func (h *HealthOptions) args() ([]string, error) {
 		"--health-start-period", ns(h.StartPeriod), "--health-start-interval", ns(h.StartInterval),
 		"--health-retries", strconv.Itoa(h.Retries)}
 	if h.EventsLog != "" {
-		a = append(a, "--health-events", h.EventsLog, "--health-actor", h.EventActor)
+		a = append(a, "--health-events", h.EventsLog, "--health-actor-file", h.EventActorFile)
 	}
 	return a, nil
 }

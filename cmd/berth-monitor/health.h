@@ -15,6 +15,7 @@
 // exec'd, and the check (its child) is reparented to us, the subreaper: we wait for it. The check is a session leader (the plan makes it one), so a timeout
 // kills its whole process group.
 #include <sched.h>
+#include <sys/file.h>
 #include <sys/timerfd.h>
 
 void __attribute__((noreturn)) berth_plan_run(int fd); // plan.c
@@ -24,7 +25,7 @@ void __attribute__((noreturn)) berth_plan_run(int fd); // plan.c
 #define HEALTH_LOG_MAX 5
 
 static struct {
-	const char *process, *file, *events, *actor;
+	const char *process, *file, *events, *actor_file;
 	long long interval, timeout, start_period, start_interval; // nanoseconds
 	int retries;
 	int on;
@@ -84,8 +85,8 @@ static int health_flag(const char *f, const char *v) {
 		ho.file = v;
 	else if (!strcmp(n, "events"))
 		ho.events = v;
-	else if (!strcmp(n, "actor"))
-		ho.actor = v;
+	else if (!strcmp(n, "actor-file"))
+		ho.actor_file = v;
 	else if (!strcmp(n, "interval"))
 		ho.interval = parse_ns(f, v);
 	else if (!strcmp(n, "timeout"))
@@ -107,8 +108,8 @@ static void health_check_args(void) {
 		return;
 	if (!ho.process || !ho.file || ho.interval <= 0 || ho.timeout <= 0 || ho.start_interval <= 0 || ho.retries <= 0)
 		fail("health checks need --health-process, --health-file and positive timings");
-	if (ho.events && !ho.actor)
-		fail("--health-events needs --health-actor");
+	if (ho.events && !ho.actor_file)
+		fail("--health-events needs --health-actor-file");
 	if (snprintf(hpid_file, sizeof hpid_file, "%s.pid", ho.file) >= (int)sizeof hpid_file ||
 	    snprintf(hplan_file, sizeof hplan_file, "%s.plan", ho.file) >= (int)sizeof hplan_file)
 		fail("health file path too long");
@@ -199,26 +200,55 @@ static void health_write(void) {
 		say("monitor: write health file %s: %s\n", ho.file, strerror(errno));
 }
 
-// health_event appends a health_status event in the shape of the engine's Emit: one write
-// with O_APPEND, so that lines of concurrent writers stay whole.
+// health_event appends a health_status event in the shape of the engine's Emit, by the event
+// log's writer protocol (engine/events.go): O_APPEND, a shared flock, the path checked to still
+// name the file locked (else a rotation came between: again), one write. Rotating is left to
+// the engine's next writer.
 static void health_event(void) {
 	if (!ho.events)
 		return;
 	struct timespec t;
 	now(&t);
-	char line[8192];
+	static char actor[32768], line[sizeof actor + 256];
+	int afd = open(ho.actor_file, O_RDONLY | O_CLOEXEC);
+	ssize_t an = afd >= 0 ? read(afd, actor, sizeof actor - 1) : -1;
+	if (afd >= 0)
+		close(afd);
+	if (an <= 0 || actor[0] != '{') {
+		say("monitor: health event actor %s unreadable\n", ho.actor_file);
+		return;
+	}
+	actor[an] = 0;
 	int n = snprintf(line, sizeof line,
 	                 "{\"Type\":\"container\",\"Action\":\"health_status: %s\",\"Actor\":%s,\"scope\":\"local\",\"time\":%lld,\"timeNano\":%lld}\n",
-	                 hstatus_name[hstatus], ho.actor, (long long)t.tv_sec, (long long)t.tv_sec * 1000000000LL + t.tv_nsec);
+	                 hstatus_name[hstatus], actor, (long long)t.tv_sec, (long long)t.tv_sec * 1000000000LL + t.tv_nsec);
 	if (n < 0 || n >= (int)sizeof line) {
 		say("monitor: health event too long\n");
 		return;
 	}
-	int fd = open(ho.events, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, line, (size_t)n) != n)
-		say("monitor: write event to %s: %s\n", ho.events, strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	for (int try = 0; try < 3; try++) {
+		int fd = open(ho.events, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0)
+			break;
+		int r;
+		while ((r = flock(fd, LOCK_SH)) < 0 && errno == EINTR)
+			;
+		struct stat a, b;
+		if (r < 0 || fstat(fd, &a) < 0) {
+			close(fd);
+			break;
+		}
+		if (stat(ho.events, &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+			close(fd); // rotated away meanwhile
+			continue;
+		}
+		ssize_t w = write(fd, line, (size_t)n);
+		close(fd); // drops the lock
+		if (w == n)
+			return;
+		break;
+	}
+	say("monitor: write event to %s: %s\n", ho.events, strerror(errno));
 }
 
 static void health_out_read(void) {

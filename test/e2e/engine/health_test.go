@@ -398,3 +398,34 @@ func TestHealthRuntimeExec(t *testing.T) {
 		t.Errorf("results %+v", h.Log)
 	}
 }
+
+// TestHealthRename: after a rename the health_status events carry the new name.
+func TestHealthRename(t *testing.T) {
+	e := newEnv(t)
+	id := e.must("run", "-d", "--name", "before", "--health-cmd", "test ! -e /tmp/bad", "--health-interval", "100ms",
+		"--health-retries", "1", "busybox", "sleep", "60")
+	e.waitHealth("before", "healthy", 10*time.Second)
+	e.must("rename", "before", "after")
+	e.must("exec", "after", "touch", "/tmp/bad")
+	e.waitHealth("after", "unhealthy", 10*time.Second)
+	b, err := os.ReadFile(filepath.Join(e.root, "events.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var ev struct {
+			Action string
+			Actor  struct {
+				ID         string
+				Attributes map[string]string
+			}
+		}
+		if json.Unmarshal([]byte(l), &ev) == nil && ev.Actor.ID == id && strings.HasPrefix(ev.Action, "health_status") {
+			names = append(names, ev.Action+" "+ev.Actor.Attributes["name"])
+		}
+	}
+	if want := []string{"health_status: healthy before", "health_status: unhealthy after"}; !slices.Equal(names, want) {
+		t.Errorf("events %v, want %v", names, want)
+	}
+}
