@@ -71,6 +71,9 @@ static int hpidns_fd = -1, hownns_fd = -1;
 static int hns_fd[HPLAN_MAX];
 // The container's cgroup.procs files, opened once too: a check writes "0" to each.
 static int hcg_fd[HPLAN_MAX];
+// The freezer's state (v1 freezer.state, v2 cgroup.events): a paused container gets no check,
+// and the failure Docker reports for an exec into one, as the runtime's exec would refuse it.
+static int hfreeze_fd = -1, hfreeze_v2;
 
 static long long parse_ns(const char *flag, const char *v) { return parse_num(flag, v); }
 
@@ -357,6 +360,7 @@ static void health_finish(void) {
 
 static void health_runtime_argv(const char **argv, const char *a, const char *b, const char *c);
 static void __attribute__((noreturn)) health_join(void);
+static int health_paused(void);
 
 static void health_begin(void) {
 	if (exit_code >= 0 || htimer < 0)
@@ -367,6 +371,14 @@ static void health_begin(void) {
 	hrunning = 1;
 	htimed_out = hrt_done = hcheck_done = 0;
 	hcheck_pid = 0;
+	if (hplan_state == 2 && health_paused()) {
+		char msg[160];
+		snprintf(msg, sizeof msg, "Container %s is paused, unpause the container before exec", o.id);
+		health_set_output(msg);
+		hrt_done = 1, hrt_status = 1;
+		health_finish();
+		return;
+	}
 	int p[2];
 	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (null < 0 || pipe2(p, O_CLOEXEC) < 0) {
@@ -491,7 +503,43 @@ static void health_pidns_close(void) {
 	}
 	if (hownns_fd >= 0)
 		close(hownns_fd);
-	hpidns_fd = hownns_fd = -1;
+	if (hfreeze_fd >= 0)
+		close(hfreeze_fd);
+	hpidns_fd = hownns_fd = hfreeze_fd = -1;
+}
+
+static void health_freezer_open(void) {
+	char path[PATH_MAX + 32];
+	for (int i = 0; i < hplan_ncg && hfreeze_fd < 0; i++) {
+		const char *slash = strrchr(hplan_cg[i], '/');
+		if (!slash)
+			continue;
+		int dl = (int)(slash - hplan_cg[i]);
+		snprintf(path, sizeof path, "%.*s/freezer.state", dl, hplan_cg[i]);
+		if ((hfreeze_fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+			hfreeze_v2 = 0;
+			break;
+		}
+		if (hplan_ncg == 1) {
+			snprintf(path, sizeof path, "%.*s/cgroup.events", dl, hplan_cg[i]);
+			if ((hfreeze_fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
+				hfreeze_v2 = 1;
+		}
+	}
+}
+
+// health_paused says whether the container's cgroup is frozen (or being frozen).
+static int health_paused(void) {
+	if (hfreeze_fd < 0)
+		return 0;
+	char buf[512];
+	ssize_t n = pread(hfreeze_fd, buf, sizeof buf - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	if (hfreeze_v2)
+		return strstr(buf, "frozen 1") != NULL;
+	return !strncmp(buf, "FROZEN", 6) || !strncmp(buf, "FREEZING", 8);
 }
 
 // health_pidns_open opens the container's cgroup.procs files and namespaces, and our pid
@@ -513,7 +561,7 @@ static int health_pidns_open(void) {
 			health_pidns_close();
 			return -1;
 		}
-		if (hplan_nstype[i] == CLONE_NEWPID) {
+		if (hplan_nstype[i] == CLONE_NEWPID && hpidns_fd < 0) {
 			hpidns_fd = hns_fd[i];
 			if ((hownns_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC)) < 0) {
 				health_pidns_close();
@@ -521,6 +569,7 @@ static int health_pidns_open(void) {
 			}
 		}
 	}
+	health_freezer_open();
 	return 0;
 }
 

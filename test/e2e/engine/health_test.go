@@ -429,3 +429,19 @@ func TestHealthRename(t *testing.T) {
 		t.Errorf("events %v, want %v", names, want)
 	}
 }
+
+// TestHealthPause: a paused container gets no check, and each one it misses is Docker's
+// failure for an exec into a paused container; unpaused, it turns healthy again.
+func TestHealthPause(t *testing.T) {
+	e := newEnv(t)
+	id := e.must("run", "-d", "--name", "pz", "--health-cmd", "true", "--health-interval", "100ms",
+		"--health-retries", "2", "busybox", "sleep", "60")
+	e.waitHealth("pz", "healthy", 10*time.Second)
+	e.must("pause", "pz")
+	h := e.waitHealth("pz", "unhealthy", 10*time.Second)
+	if r := h.Log[len(h.Log)-1]; r.ExitCode != -1 || r.Output != "Container "+id+" is paused, unpause the container before exec" {
+		t.Errorf("paused: result %+v", r)
+	}
+	e.must("unpause", "pz")
+	e.waitHealth("pz", "healthy", 10*time.Second)
+}
