@@ -125,11 +125,11 @@ read -r own1 kids1 <<<"$(cpu "${mons[@]}")"
 t1=$(date +%s%N)
 # shellcheck disable=SC2046
 p=$(period $("${berth[@]}" ps -q))
-awk -v extra="${HC_OPTS:-}" -v n="$n" -v own=$((own1 - own0)) -v kids=$((kids1 - kids0)) -v hz="$hz" -v wall=$(((t1 - t0) / 1000)) -v p="$p" '
+awk -v extra="${HC_OPTS:+ $HC_OPTS}" -v n="$n" -v own=$((own1 - own0)) -v kids=$((kids1 - kids0)) -v hz="$hz" -v wall=$(((t1 - t0) / 1000)) -v p="$p" '
 	BEGIN {
 		wall /= 1e6; checks = n * wall / p
 		ownms = own * 1000 / hz; kidsms = kids * 1000 / hz
-		printf "health checks: %d containers, --health-interval 1s %s, %.1f s measured (period %.3f s)\n", n, extra, wall, p
+		printf "health checks: %d containers, --health-interval 1s%s, %.1f s measured (period %.3f s)\n", n, extra, wall, p
 		printf "  checks run          %8.0f\n", checks
 		printf "  CPU per check       %8.3f ms  (monitor %.3f ms, the check: joining, plan, exec, run %.3f ms)\n", (ownms + kidsms) / checks, ownms / checks, kidsms / checks
 		printf "  share of one core   %8.2f %%   (target: at most 1 %%)\n", (ownms + kidsms) / (wall * 1000) * 100
