@@ -59,6 +59,9 @@ type CreateOptions struct {
 	AutoRemove bool              // --rm
 	// StopTimeout is --stop-timeout in seconds (nil: 10).
 	StopTimeout *int
+	// Healthcheck is the user's (--health-*, --no-healthcheck: Test
+	// ["NONE"]), merged with the image's; nil: the image's.
+	Healthcheck *HealthConfig
 	// KeepMounted leaves the rootfs mounted for a start that follows at
 	// once (run); otherwise a created container holds no mount until it
 	// starts, so that thousands of them cost the host nothing.
@@ -85,6 +88,9 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c Contai
 		if err := e.nameFree(o.Name); err != nil {
 			return c, err
 		}
+	}
+	if err := ValidateHealth(o.Healthcheck); err != nil {
+		return c, err
 	}
 	logCfg, err := e.logConfig(o.LogDriver, o.LogOpts)
 	if err != nil {
@@ -168,6 +174,15 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c Contai
 		Mounts: e.mountPoints(mounts),
 	}
 	c.Config = containerConfig(cfg, res, o, so)
+	imgHealth, err := e.imageHealth(img)
+	if err != nil {
+		return c, err
+	}
+	c.Config.Healthcheck = mergeHealth(o.Healthcheck, imgHealth)
+	if err := ValidateHealth(c.Config.Healthcheck); err != nil {
+		return c, fmt.Errorf("image %s: %w", o.Image, err)
+	}
+	c.Config.Shell = cfg.Config.Shell
 	logPath := e.logPath(id, logCfg.Driver)
 	c.Log.Path = logPath
 	if err := e.insertContainer(&c); err != nil {

@@ -51,17 +51,18 @@ type InspectMount struct {
 
 // ContainerState is inspect's State.
 type ContainerState struct {
-	Status     string `json:"Status"`
-	Running    bool   `json:"Running"`
-	Paused     bool   `json:"Paused"`
-	Restarting bool   `json:"Restarting"`
-	OOMKilled  bool   `json:"OOMKilled"`
-	Dead       bool   `json:"Dead"`
-	Pid        int    `json:"Pid"`
-	ExitCode   int    `json:"ExitCode"`
-	Error      string `json:"Error"`
-	StartedAt  string `json:"StartedAt"`
-	FinishedAt string `json:"FinishedAt"`
+	Status     string  `json:"Status"`
+	Running    bool    `json:"Running"`
+	Paused     bool    `json:"Paused"`
+	Restarting bool    `json:"Restarting"`
+	OOMKilled  bool    `json:"OOMKilled"`
+	Dead       bool    `json:"Dead"`
+	Pid        int     `json:"Pid"`
+	ExitCode   int     `json:"ExitCode"`
+	Error      string  `json:"Error"`
+	StartedAt  string  `json:"StartedAt"`
+	FinishedAt string  `json:"FinishedAt"`
+	Health     *Health `json:"Health,omitempty"`
 }
 
 // HostConfig is inspect's HostConfig, from the options the container was
@@ -169,6 +170,7 @@ func (e *Engine) inspect(c Container, size bool) ContainerInspect {
 	if j.Args == nil {
 		j.Args = []string{}
 	}
+	j.State.Health = e.ContainerHealth(&c)
 	for _, m := range c.Mounts {
 		j.Mounts = append(j.Mounts, InspectMount{m.Type, m.Name, m.Source, m.Destination, m.Driver, m.Mode, m.RW, m.Propagation})
 	}

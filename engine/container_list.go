@@ -112,8 +112,9 @@ type listRecord struct {
 }
 
 type listConfig struct {
-	Image  string            `json:"Image"`
-	Labels map[string]string `json:"Labels"`
+	Image       string            `json:"Image"`
+	Labels      map[string]string `json:"Labels"`
+	Healthcheck *HealthConfig     `json:"Healthcheck,omitempty"` // for ps's (healthy)
 }
 
 // ListContainers returns every container, newest first, settled. The
@@ -130,7 +131,7 @@ func (e *Engine) ListContainers() ([]Container, error) {
 			out = append(out, Container{ID: r.ID, Name: r.Name, Image: r.Image, State: r.State, Paused: r.Paused, PID: r.PID,
 				PIDStart: r.PIDStart, Created: r.Created, Finished: r.Finished, ImageName: r.ImageName,
 				Started: r.Started, ExitCode: r.ExitCode, ExitUnknown: r.ExitUnknown, Path: r.Path, Args: r.Args,
-				Config: ContainerConfig{Image: r.Config.Image, Labels: r.Config.Labels}, Modes: r.Modes,
+				Config: ContainerConfig{Image: r.Config.Image, Labels: r.Config.Labels, Healthcheck: r.Config.Healthcheck}, Modes: r.Modes,
 				Snapshot: r.Snapshot, Mounts: r.Mounts, Monitor: r.Monitor, Runtime: r.Runtime, RuntimePath: r.RuntimePath})
 			return nil
 		})

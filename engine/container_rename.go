@@ -68,6 +68,7 @@ func (e *Engine) RenameContainer(ref, newName string) (Container, error) {
 	if err != nil {
 		return c, err
 	}
+	e.renamedHealth(&c)
 	e.emitContainer(&c, "rename", map[string]string{"oldName": "/" + old})
 	return c, nil
 }

@@ -110,7 +110,7 @@ func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Contai
 	if err := os.MkdirAll(run, 0o700); err != nil {
 		return c, fmt.Errorf("start: %w", err)
 	}
-	for _, f := range []string{"exit", "attach", "console.sock", "pid", "runtime.log"} {
+	for _, f := range []string{"exit", "attach", "console.sock", "pid", "runtime.log", "health.json"} {
 		os.Remove(filepath.Join(run, f))
 	}
 	if err := e.mountRootfs(c.ID, c.Snapshot); err != nil {
@@ -185,6 +185,9 @@ func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Contai
 		}
 		e.PutContainer(c)
 		return c, &StartError{Status: startStatus(msg), Err: errors.New(msg)}
+	}
+	if mo.Health, err = e.healthOptions(&c); err != nil {
+		return fail(err)
 	}
 	p, err := monitor.Spawn(ctx, mo)
 	if err != nil {

@@ -100,6 +100,8 @@ type ContainerConfig struct {
 	Labels       map[string]string   `json:"Labels"`
 	StopSignal   string              `json:"StopSignal,omitempty"`
 	StopTimeout  *int                `json:"StopTimeout,omitempty"`
+	Healthcheck  *HealthConfig       `json:"Healthcheck,omitempty"`
+	Shell        []string            `json:"Shell,omitempty"`
 }
 
 // RestartPolicy is Docker's HostConfig.RestartPolicy: Name is "no" (or

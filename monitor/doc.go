@@ -61,6 +61,53 @@
 // name.log move to name.log.N .. name.log.1 (at most max-file files in all); max-file 1
 // truncates name.log instead.
 //
+// # Health checks
+//
+// With Options.Health the monitor runs the container's health check itself (no daemon, no
+// systemd timer). Each check is an exec session of P, the container's process with the check's
+// arguments (written by the engine at start), with exactly the isolation of an exec'd process.
+// Before the first check the monitor asks the runtime to prepare that exec once: `RUNTIME exec
+// --prepare STATE.plan --process P ID` writes the cgroups and namespaces to join and the plan
+// (user, capabilities, seccomp filter, no_new_privs, exec) the runtime's own exec would run.
+// Each check is then a fork of the monitor that makes itself non-dumpable, joins those cgroups
+// and namespaces and forks the check into the pid namespace, where the check runs the plan with
+// the runtime's interpreter (runtime/nsexec's C code, compiled into the monitor): no runtime
+// process per check. A runtime that cannot prepare (runc, crun) runs each check: `RUNTIME
+// [--root R] exec --detach --pid-file STATE.pid --process P ID`. Either way the process that
+// forked the check exits once it has exec'd; the check is reparented to the monitor (the
+// subreaper), which waits for it. Its stdout and stderr (a pipe; the first 4096 bytes are kept,
+// "..." marks more) are the result's Output; the runtime's own error there, with code -1, when
+// it could not run the check. At the timeout the check's process group is killed (the runtime
+// puts a non-terminal process in a session of its own), with Output "Health check exceeded
+// timeout (D)" and code -1.
+//
+// Docker's rules: the first check runs one interval after the start; the next one interval
+// after a check ends (the start interval instead while the status is starting within the start
+// period). Code 0 resets the failing streak and makes the container healthy; any other counts
+// one failure, except while it is starting within the start period, and Retries in a row make
+// it unhealthy. After each check the monitor writes the state file (write-to-temporary and
+// rename), inspect's State.Health as Docker shows it, the last five results oldest first:
+//
+//	{"Status":"healthy","FailingStreak":0,"Log":[{"Start":"…","End":"…","ExitCode":0,"Output":"ok\n"}]}
+//
+// It writes it with Status "starting" and an empty Log at once. On each status change it
+// appends a health_status event to the engine's event log (one write with O_APPEND), in the
+// shape of the engine's Emit, with the Actor the engine gave:
+//
+//	{"Type":"container","Action":"health_status: healthy","Actor":{…},"scope":"local","time":…,"timeNano":…}
+//
+// Cost (bench/health.sh, 50 containers at a 1 s interval, this 2-core host, 2026-12): about
+// 1.3 ms of CPU per check, 6.5% of one core in all, against 6.7 ms (33%) when each check
+// started the runtime. Most of it is the check's own life: a bare fork and exec of busybox's
+// `sh -c true` costs 0.7-0.8 ms here, the seccomp filter's load 0.26 ms, then cgroup v1
+// migrations and setns; the monitor's own share (the fork, the state file) is 0.15-0.3 ms.
+//
+// A paused container (its freezer frozen) gets no check: each one it misses is a failure with
+// Docker's message for an exec into a paused container, code -1.
+//
+// When the init exits, a running check is killed and the checks stop; the file stays, and the
+// engine reads a container that is not running as unhealthy, as Docker does.
+//
 // # Attach protocol
 //
 // The attach socket is a unix stream socket (mode 0600) in the container's run dir. Both ways

@@ -45,9 +45,50 @@ type Options struct {
 	LogMaxSize int64 // bytes; 0: no rotation
 	LogMaxFile int   // files kept in all, with LogMaxSize; 0 or 1: truncate in place
 
-	ExitCommand []string // run (not waited for) after the container exited and the logs closed
-	MonitorLog  string   // the monitor's own stderr (diagnostics); empty: /dev/null
+	ExitCommand []string       // run (not waited for) after the container exited and the logs closed
+	Health      *HealthOptions // health checks to run; nil: none
+	MonitorLog  string         // the monitor's own stderr (diagnostics); empty: /dev/null
 	Timeout     time.Duration
+}
+
+// HealthOptions are a container's health checks, which the monitor runs as exec sessions
+// (see the package doc).
+type HealthOptions struct {
+	ProcessFile string // the check's process.json, for the runtime's exec --process
+	StateFile   string // where the monitor keeps the status and the last results (JSON)
+	EventsLog   string // the engine's event log: health_status events are appended; empty: none
+	// EventActorFile holds the events' Actor as JSON, read at each event (a rename rewrites it).
+	EventActorFile string
+
+	Interval, Timeout, StartPeriod, StartInterval time.Duration
+	Retries                                       int
+}
+
+func (h *HealthOptions) args() ([]string, error) {
+	if h.ProcessFile == "" || h.StateFile == "" {
+		return nil, errors.New("monitor: health checks need a ProcessFile and a StateFile")
+	}
+	if h.Interval <= 0 || h.Timeout <= 0 || h.StartInterval <= 0 || h.StartPeriod < 0 || h.Retries <= 0 {
+		return nil, fmt.Errorf("monitor: bad health check timing %+v", *h)
+	}
+	for _, p := range []*string{&h.ProcessFile, &h.StateFile, &h.EventsLog, &h.EventActorFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			abs, err := filepath.Abs(*p)
+			if err != nil {
+				return nil, fmt.Errorf("monitor: %w", err)
+			}
+			*p = abs
+		}
+	}
+	ns := func(d time.Duration) string { return strconv.FormatInt(int64(d), 10) }
+	a := []string{"--health-process", h.ProcessFile, "--health-file", h.StateFile,
+		"--health-interval", ns(h.Interval), "--health-timeout", ns(h.Timeout),
+		"--health-start-period", ns(h.StartPeriod), "--health-start-interval", ns(h.StartInterval),
+		"--health-retries", strconv.Itoa(h.Retries)}
+	if h.EventsLog != "" {
+		a = append(a, "--health-events", h.EventsLog, "--health-actor-file", h.EventActorFile)
+	}
+	return a, nil
 }
 
 // Process identifies a running monitor and its container's init, by pid and start time so that
@@ -143,6 +184,13 @@ func (o *Options) args() ([]string, error) {
 	}
 	for _, c := range o.ExitCommand {
 		a = append(a, "--exit-command-arg", c)
+	}
+	if o.Health != nil {
+		h, err := o.Health.args()
+		if err != nil {
+			return nil, err
+		}
+		a = append(a, h...)
 	}
 	return a, nil
 }

@@ -66,6 +66,11 @@ static struct {
 	int n_exit_argv;
 } o;
 
+// Health checks (health.h, included below serve's helpers): the hooks called before it.
+static int health_flag(const char *flag, const char *v);
+static void health_check_args(void);
+static void health_reaped(pid_t pid, int ws);
+
 static int synced; // the create result went out on the sync pipe: errors now go to stderr only
 
 static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...) {
@@ -196,6 +201,8 @@ static void parse_args(void) {
 		if (i + 1 >= argc)
 			fail("flag %s needs a value", f);
 		const char *v = argv[++i];
+		if (health_flag(f, v))
+			continue;
 		if (!strcmp(f, "--runtime"))
 			o.runtime = v;
 		else if (!strcmp(f, "--runtime-root"))
@@ -247,6 +254,7 @@ static void parse_args(void) {
 		o.log_max_file = 1;
 	if (o.log_max_file > 1000)
 		fail("--log-max-file above 1000");
+	health_check_args();
 }
 
 /* ---- time ---- */
@@ -838,6 +846,7 @@ static void reap(void) {
 	// As a subreaper we also inherit the container's orphans when it has no pid namespace of its
 	// own, and exec sessions' processes: all are reaped, only the init's status counts.
 	while ((w = waitpid(-1, &ws, WNOHANG)) > 0) {
+		health_reaped(w, ws);
 		if (w != init_pid || exit_code >= 0)
 			continue;
 		now(&exit_time);
@@ -857,10 +866,12 @@ static long ms_since(const struct timespec *a) {
 	return (t.tv_sec - a->tv_sec) * 1000 + (t.tv_nsec - a->tv_nsec) / 1000000;
 }
 
+#include "health.h"
+
 static void serve(void) {
 	struct timespec exited_at = {0};
 	for (;;) {
-		struct pollfd p[5 + MAX_CLIENTS];
+		struct pollfd p[5 + MAX_CLIENTS + 2];
 		p[0] = (struct pollfd){sigfd, POLLIN, 0};
 		p[1] = (struct pollfd){out_fd[0], POLLIN, 0};
 		p[2] = (struct pollfd){out_fd[1], POLLIN, 0};
@@ -875,6 +886,7 @@ static void serve(void) {
 				ev |= POLLOUT;
 			p[5 + i] = (struct pollfd){ev ? c->fd : -1, ev, 0};
 		}
+		health_poll(&p[5 + MAX_CLIENTS]);
 		int timeout = -1;
 		if (exit_code >= 0) {
 			// The init is gone: drain what its processes wrote, but do not wait forever for a
@@ -883,7 +895,7 @@ static void serve(void) {
 				return;
 			timeout = DRAIN_IDLE_MS;
 		}
-		int n = poll(p, 5 + MAX_CLIENTS, timeout);
+		int n = poll(p, 5 + MAX_CLIENTS + 2, timeout);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -892,9 +904,12 @@ static void serve(void) {
 			return; // nothing more came within the idle time
 		if (p[0].revents & POLLIN) {
 			reap();
-			if (exit_code >= 0 && exited_at.tv_sec == 0)
+			if (exit_code >= 0 && exited_at.tv_sec == 0) {
 				now(&exited_at);
+				health_stop();
+			}
 		}
+		health_events(&p[5 + MAX_CLIENTS]);
 		for (int s = 0; s < 2; s++)
 			if (p[1 + s].revents & (POLLIN | POLLHUP | POLLERR))
 				if (!output_read(s))
@@ -1064,6 +1079,7 @@ __attribute__((constructor)) static void berth_monitor(void) {
 	say("pid %d\n", init_pid);
 	close(SYNC_FD);
 	synced = 1;
+	health_start();
 
 	serve();
 	log_flush();

@@ -51,6 +51,8 @@ func cmdExec(g *globals, args []string) error {
 	fs.StringVar(&apparmor, "apparmor", "", "AppArmor profile of the process")
 	fs.StringVar(&ignored, "cgroup", "", "sub-cgroup to join (not supported)")
 	fs.BoolVar(&ignoreBool, "ignore-paused", false, "accepted for compatibility")
+	var prepare string
+	fs.StringVar(&prepare, "prepare", "", "write the exec's prepared plan to this file instead of running it (berth-monitor's health checks)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -123,6 +125,9 @@ func cmdExec(g *globals, args []string) error {
 	}
 	if processLabel != "" {
 		proc.SelinuxLabel = processLabel
+	}
+	if prepare != "" {
+		return writeExecPlan(c, proc, prepare, func(s string) { g.logger.warnf("%s", s) })
 	}
 	if detach && proc.Terminal && consoleSocket == "" {
 		return fmt.Errorf("exec: cannot allocate a tty for a detached process: --detach with a terminal needs --console-socket")

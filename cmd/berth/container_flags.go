@@ -27,6 +27,7 @@ type createFlags struct {
 	oomScoreAdj, stopTimeout                                                          int
 	pid, ipc, uts, cgroupns, cgroupParent, network, logDriver, runtime, pull          string
 	platform, cidfile                                                                 string
+	health                                                                            healthFlags
 }
 
 func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
@@ -90,6 +91,7 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	fs.StringVar(&f.platform, "platform", "", "set platform if server is multi-platform capable")
 	fs.StringVar(&f.cidfile, "cidfile", "", "write the container ID to the file")
 	fs.BoolVar(&f.noHealthcheck, "no-healthcheck", false, "disable any container-specified HEALTHCHECK")
+	f.health.register(fs)
 	// -h is --hostname, as in Docker: help is --help only.
 	fs.BoolP("help", "", false, "help")
 }
@@ -276,6 +278,9 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 			so.Sysctls = map[string]string{}
 		}
 		so.Sysctls[k] = v
+	}
+	if o.Healthcheck, err = f.health.config(f.noHealthcheck); err != nil {
+		return o, err
 	}
 	o.Modes = engine.NamespaceModes{PID: f.pid, IPC: f.ipc, UTS: f.uts, Network: f.network, Cgroup: f.cgroupns}
 	// Which streams: -a as given; run in the foreground takes stdout and

@@ -135,6 +135,9 @@ func newPsCmd(g *globals, use string, aliases ...string) *cobra.Command {
 					break
 				}
 				r := psRowOf(c, now, !noTrunc)
+				if h := e.ContainerHealth(c); h != nil && c.State == engine.StateRunning {
+					r.Status += healthSuffix(h.Status)
+				}
 				if size || strings.Contains(format, ".Size") {
 					if rw, virt, err := e.ContainerSize(*c); err == nil {
 						r.Size = fmt.Sprintf("%s (virtual %s)", humanSize(rw), humanSize(virt))

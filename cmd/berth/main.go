@@ -125,6 +125,9 @@ func newRootCmd() *cobra.Command {
 			return g.loadConfig(cmd)
 		},
 	}
+	// A flag that does not parse is berth's own error: 125, as Docker's
+	// CLI exits (subcommands inherit this).
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &statusError{125, err} })
 	pf := root.PersistentFlags()
 	def := config.Default()
 	pf.StringVar(&g.flagRoot, "root", def.Storage.Root, "engine root directory (env BERTH_ROOT, config [storage] root)")
