@@ -57,6 +57,8 @@ type CreateOptions struct {
 	LogDriver  string            // empty: the engine's default
 	LogOpts    map[string]string // max-size, max-file
 	AutoRemove bool              // --rm
+	// RestartPolicy is --restart (ParseRestartPolicy); not with --rm.
+	RestartPolicy RestartPolicy
 	// StopTimeout is --stop-timeout in seconds (nil: 10).
 	StopTimeout *int
 	// Healthcheck is the user's (--health-*, --no-healthcheck: Test
@@ -92,6 +94,12 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c Contai
 	if err := ValidateHealth(o.Healthcheck); err != nil {
 		return c, err
 	}
+	if err := o.RestartPolicy.Validate(); err != nil {
+		return c, err
+	}
+	if o.AutoRemove && !o.RestartPolicy.IsNone() {
+		return c, errRestartAutoRemove
+	}
 	logCfg, err := e.logConfig(o.LogDriver, o.LogOpts)
 	if err != nil {
 		return c, err
@@ -120,6 +128,13 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c Contai
 		return c, err
 	}
 
+	// A create cut short is repaired from this (intents.go); a run's
+	// create keeps it until its start is through, since the rootfs stays
+	// mounted for that start.
+	done, err := e.intend(opCreate, id)
+	if err != nil {
+		return c, err
+	}
 	var undo []func()
 	defer func() {
 		if err != nil {
@@ -127,7 +142,11 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c Contai
 				u()
 			}
 		}
+		if err != nil || !o.KeepMounted {
+			done()
+		}
 	}()
+	killPoint("create-intent")
 	bundle := e.bundleDir(id)
 	if err := os.MkdirAll(e.rootfsDir(id), 0o700); err != nil {
 		return c, fmt.Errorf("create container: %w", err)
@@ -138,6 +157,7 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c Contai
 		return c, err
 	}
 	undo = append(undo, func() { e.removeRootfs(id, snapKey) })
+	killPoint("create-rootfs")
 
 	so := o.Spec
 	so.ContainerID, so.RootfsPath, so.CgroupV2 = id, e.rootfsDir(id), *e.ctrOpts.CgroupV2
@@ -164,13 +184,14 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c Contai
 	if err := writeSpec(bundle, res, rtPath); err != nil {
 		return c, err
 	}
+	killPoint("create-spec")
 
 	now := time.Now().UTC()
 	c = Container{
 		ID: id, Name: o.Name, Image: img.ID.String(), ImageName: o.Image, State: StateCreated, Created: now,
 		Path: res.Spec.Process.Args[0], Args: res.Spec.Process.Args[1:],
 		Options: so, Modes: o.Modes, Runtime: rtName, RuntimePath: rtPath, Snapshot: snapKey,
-		Log: logCfg, AutoRemove: o.AutoRemove, StopSignal: int(res.StopSignal),
+		Log: logCfg, AutoRemove: o.AutoRemove, RestartPolicy: o.RestartPolicy, StopSignal: int(res.StopSignal),
 		Mounts: e.mountPoints(mounts),
 	}
 	c.Config = containerConfig(cfg, res, o, so)
@@ -188,6 +209,7 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c Contai
 	if err := e.insertContainer(&c); err != nil {
 		return c, err
 	}
+	killPoint("create-recorded")
 	e.emitContainer(&c, "create", nil)
 	if !o.KeepMounted {
 		unmountRootfs(e.rootfsDir(id))

@@ -159,7 +159,8 @@ func (e *Engine) inspect(c Container, size bool) ContainerInspect {
 	j := ContainerInspect{
 		ID: c.ID, Created: dockerTime(c.Created), Path: c.Path, Args: c.Args,
 		State: ContainerState{
-			Status: c.Status(), Running: c.State == StateRunning, Paused: c.Paused, OOMKilled: c.OOMKilled, Pid: c.PID,
+			Status: c.Status(), Running: c.State == StateRunning || c.State == StateRestarting,
+			Restarting: c.State == StateRestarting, Paused: c.Paused, OOMKilled: c.OOMKilled, Pid: c.PID,
 			ExitCode: c.ExitCode, Error: c.Error, StartedAt: dockerTime(c.Started), FinishedAt: dockerTime(c.Finished),
 		},
 		Image: c.Image, LogPath: c.Log.Path, Name: "/" + c.Name, RestartCount: c.RestartCount,

@@ -109,6 +109,9 @@ type listRecord struct {
 	Monitor     *monitor.Process `json:"monitor,omitempty"`
 	Runtime     string           `json:"runtime"`
 	RuntimePath string           `json:"runtimePath"`
+	// Restart is read for settle (a restarting container's waiter).
+	Restart      RestartState `json:"restart,omitzero"`
+	RestartCount int          `json:"restartCount,omitempty"`
 }
 
 type listConfig struct {
@@ -132,7 +135,8 @@ func (e *Engine) ListContainers() ([]Container, error) {
 				PIDStart: r.PIDStart, Created: r.Created, Finished: r.Finished, ImageName: r.ImageName,
 				Started: r.Started, ExitCode: r.ExitCode, ExitUnknown: r.ExitUnknown, Path: r.Path, Args: r.Args,
 				Config: ContainerConfig{Image: r.Config.Image, Labels: r.Config.Labels, Healthcheck: r.Config.Healthcheck}, Modes: r.Modes,
-				Snapshot: r.Snapshot, Mounts: r.Mounts, Monitor: r.Monitor, Runtime: r.Runtime, RuntimePath: r.RuntimePath})
+				Snapshot: r.Snapshot, Mounts: r.Mounts, Monitor: r.Monitor, Runtime: r.Runtime, RuntimePath: r.RuntimePath,
+				Restart: r.Restart, RestartCount: r.RestartCount})
 			return nil
 		})
 	})
@@ -159,6 +163,15 @@ func (e *Engine) ListContainers() ([]Container, error) {
 // exit when the init and its monitor are both gone. It says whether c
 // changed.
 func (e *Engine) settle(c *Container) bool {
+	if c.State == StateRestarting {
+		// Its waiter died (SIGKILL, reboot): nothing brings it back now,
+		// so it is exited with the status of its last run.
+		if c.Restart.Waiter.alive() {
+			return false
+		}
+		c.State, c.Restart.Waiter = StateStopped, nil
+		return true
+	}
 	if c.State != StateRunning {
 		return false
 	}
@@ -223,13 +236,15 @@ func (e *Engine) persistSettled(cs []Container) error {
 				continue
 			}
 			var cur Container
-			if json.Unmarshal(v, &cur) != nil || cur.State != StateRunning || !sameRun(cur.Monitor, c.Monitor) {
+			if json.Unmarshal(v, &cur) != nil || !sameSettle(&cur, &c) {
 				continue
 			}
 			// Only what settle found goes onto the stored record: a
-			// listing's c lacks most of it (listRecord).
+			// listing's c lacks most of it (listRecord), and other fields
+			// (a stop's restart flags) may be newer than c's.
 			cur.State, cur.PID, cur.PIDStart = c.State, c.PID, c.PIDStart
 			cur.ExitCode, cur.Finished, cur.ExitUnknown, cur.OOMKilled = c.ExitCode, c.Finished, c.ExitUnknown, c.OOMKilled
+			cur.Restart.Waiter = c.Restart.Waiter
 			nb, err := json.Marshal(cur)
 			if err != nil {
 				return err
@@ -249,6 +264,19 @@ func (e *Engine) persistSettled(cs []Container) error {
 		removeRunFile(e, done[i].ID)
 	}
 	return nil
+}
+
+// sameSettle says whether the stored record cur is still in the state
+// that c was settled from: the same run, or the same restart wait.
+func sameSettle(cur, c *Container) bool {
+	switch cur.State {
+	case StateRunning:
+		return sameRun(cur.Monitor, c.Monitor) && c.Restart.Waiter == nil
+	case StateRestarting:
+		w := cur.Restart.Waiter
+		return w != nil && !w.alive()
+	}
+	return false
 }
 
 func sameRun(a, b *monitor.Process) bool {

@@ -37,6 +37,14 @@ func (e *Engine) RemoveContainer(ctx context.Context, ref string, o RemoveOption
 }
 
 func (e *Engine) remove(ctx context.Context, c Container, o RemoveOptions) error {
+	if c.State == StateRestarting {
+		if !o.Force {
+			return fmt.Errorf("cannot remove container \"/%s\": container is restarting: stop the container before removing or force remove", c.Name)
+		}
+		if err := e.endRestart(&c, nil); err != nil {
+			return err
+		}
+	}
 	if c.State == StateRunning {
 		if !o.Force {
 			return fmt.Errorf("cannot remove container \"/%s\": container is running: stop the container before removing or force remove", c.Name)
@@ -53,20 +61,30 @@ func (e *Engine) remove(ctx context.Context, c Container, o RemoveOptions) error
 			return err
 		}
 	}
+	// From here the removal only goes forward (intents.go).
+	done, err := e.intend(opRemove, c.ID)
+	if err != nil {
+		return err
+	}
+	defer done()
+	killPoint("remove-intent")
 	if c.Monitor != nil || c.State == StateRunning {
 		if err := e.runtimeDelete(ctx, &c); err != nil {
 			return fmt.Errorf("remove container %s: %w", shortID(c.ID), err)
 		}
 	}
+	killPoint("remove-runtime")
 	e.unmountShm(&c)
 	if err := e.removeRootfs(c.ID, c.Snapshot); err != nil {
 		return fmt.Errorf("remove container %s: %w", shortID(c.ID), err)
 	}
+	killPoint("remove-rootfs")
 	if err := os.RemoveAll(e.bundleDir(c.ID)); err != nil {
 		return fmt.Errorf("remove container %s: %w", shortID(c.ID), err)
 	}
 	os.RemoveAll(e.ctrRunDir(c.ID))
-	err := e.meta.Update(func(tx *bolt.Tx) error {
+	killPoint("remove-bundle")
+	err = e.meta.Update(func(tx *bolt.Tx) error {
 		if names := tx.Bucket(bucketCNames); names != nil {
 			if id := names.Get([]byte(c.Name)); string(id) == c.ID {
 				if err := names.Delete([]byte(c.Name)); err != nil {
@@ -79,6 +97,7 @@ func (e *Engine) remove(ctx context.Context, c Container, o RemoveOptions) error
 	if err != nil {
 		return fmt.Errorf("remove container %s: %w", shortID(c.ID), err)
 	}
+	killPoint("remove-recorded")
 	e.emitContainer(&c, "destroy", nil)
 	removeRunFile(e, c.ID)
 	os.Remove(e.ctrRunDir(c.ID) + ".lock")
@@ -120,7 +139,7 @@ func (e *Engine) CleanupContainer(ctx context.Context, id string) error {
 		}
 		return err
 	}
-	if c.State == StateRunning {
+	if c.State == StateRunning || c.State == StateRestarting {
 		return nil
 	}
 	if c.AutoRemove {
@@ -130,7 +149,13 @@ func (e *Engine) CleanupContainer(ctx context.Context, id string) error {
 		return err
 	}
 	e.unmountShm(&c)
-	return unmountRootfs(e.rootfsDir(c.ID))
+	if err := unmountRootfs(e.rootfsDir(c.ID)); err != nil {
+		return err
+	}
+	// The restart policy (container_restart_policy.go): this process may
+	// wait out the back-off and start the container again.
+	_, err = e.restartAfterExit(ctx, c, lock)
+	return err
 }
 
 // runtimeDelete removes the runtime's state of the container, killing

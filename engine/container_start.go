@@ -89,13 +89,26 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, o StartOptions)
 	if c, err = e.LookupContainer(c.ID); err != nil {
 		return c, err
 	}
-	if c.State == StateRunning {
+	if c.State == StateRunning || c.State == StateRestarting {
 		return c, nil
 	}
+	// A start by the user begins the restart policy anew, as Docker's
+	// does: count, back-off and the stop flags reset.
+	c.RestartCount, c.Restart = 0, RestartState{}
 	return e.start(ctx, c, o)
 }
 
 func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Container, error) {
+	c.Restart.Waiter = nil
+	done, err := e.intend(opStart, c.ID)
+	if err != nil {
+		return c, err
+	}
+	defer func() {
+		done()
+		os.Remove(e.intentPath(opCreate, c.ID)) // a run's (CreateOptions.KeepMounted)
+	}()
+	killPoint("start-intent")
 	rt, err := e.ociRuntime(&c)
 	if err != nil {
 		return c, err
@@ -189,10 +202,12 @@ func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Contai
 	if mo.Health, err = e.healthOptions(&c); err != nil {
 		return fail(err)
 	}
+	killPoint("start-mounted")
 	p, err := monitor.Spawn(ctx, mo)
 	if err != nil {
 		return fail(err)
 	}
+	killPoint("start-spawned")
 	c.State, c.PID, c.Monitor, c.Paused = StateRunning, p.InitPid, p, false
 	c.PIDStart = p.InitStartTime
 	c.Started, c.Finished, c.ExitCode, c.ExitUnknown, c.Error, c.OOMKilled = time.Now().UTC(), time.Time{}, 0, false, "", false
@@ -200,6 +215,7 @@ func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Contai
 		syscall.Kill(p.InitPid, syscall.SIGKILL)
 		return fail(err)
 	}
+	killPoint("start-recorded")
 	if o.Created != nil {
 		if err := o.Created(c); err != nil {
 			syscall.Kill(p.InitPid, syscall.SIGKILL)
@@ -209,6 +225,7 @@ func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Contai
 	if err := rt.Start(ctx, c.ID); err != nil {
 		return fail(err)
 	}
+	killPoint("start-started")
 	e.emitContainer(&c, "start", nil)
 	return c, nil
 }

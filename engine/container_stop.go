@@ -35,7 +35,20 @@ func (e *Engine) StopContainerWith(ctx context.Context, ref, signal string, time
 		}
 	}
 	c, err := e.LookupContainer(ref)
-	if err != nil || c.State != StateRunning {
+	if err != nil {
+		return c, err
+	}
+	if c.State == StateRestarting {
+		// Running again by the time the lock was had: stopped below.
+		if c, err = e.stopRestarting(c); err != nil || c.State != StateRunning {
+			return c, err
+		}
+	}
+	if c.State != StateRunning {
+		return c, nil
+	}
+	// Before the signal: the exit it causes must not be restarted.
+	if err := e.markStopping(&c, true); err != nil {
 		return c, err
 	}
 	t := DefaultStopTimeout
@@ -97,10 +110,40 @@ func (e *Engine) KillContainer(ctx context.Context, ref, sig string) (Container,
 	if err != nil {
 		return c, err
 	}
+	// Docker's kill ends the restart policy when it sends SIGKILL or the
+	// stop signal (any signal, with none configured), and counts as a
+	// manual stop for unless-stopped either way.
+	cancel := s == syscall.SIGKILL || c.Config.StopSignal == "" || int(s) == c.StopSignal
+	if c.State == StateRestarting {
+		if !cancel {
+			return c, e.markStopping(&c, false)
+		}
+		if c, err = e.stopRestarting(c); err != nil || c.State != StateRunning {
+			return c, err
+		}
+	}
 	if c.State != StateRunning {
 		return c, fmt.Errorf("cannot kill container %s: %w", ref, ErrNotRunning)
 	}
+	if err := e.markStopping(&c, cancel); err != nil {
+		return c, err
+	}
 	return c, e.signal(ctx, &c, s)
+}
+
+// stopRestarting is stop or kill of a container waiting to restart: the
+// wait ends and it stays exited.
+func (e *Engine) stopRestarting(c Container) (Container, error) {
+	lock, err := e.lockContainer(c.ID)
+	if err != nil {
+		return c, err
+	}
+	defer lock.Release()
+	if c, err = e.LookupContainer(c.ID); err != nil || c.State != StateRestarting {
+		return c, err
+	}
+	err = e.endRestart(&c, func(r *RestartState) { r.ManuallyStopped, r.Cancelled = true, true })
+	return c, err
 }
 
 // signal sends sig to the init. The init is named by pid and start time,

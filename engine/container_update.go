@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -30,35 +28,6 @@ type UpdateOptions struct {
 func (o UpdateOptions) Empty() bool {
 	return o.Memory == nil && o.MemorySwap == nil && o.MemoryReservation == nil && o.NanoCPUs == nil &&
 		o.CPUShares == nil && o.CpusetCpus == nil && o.PidsLimit == nil && o.Restart == nil
-}
-
-// ParseRestartPolicy parses --restart as Docker does.
-func ParseRestartPolicy(s string) (RestartPolicy, error) {
-	name, count, hasCount := strings.Cut(s, ":")
-	p := RestartPolicy{Name: name}
-	switch name {
-	case "", "no", "always", "unless-stopped":
-		if hasCount {
-			return p, fmt.Errorf("invalid restart policy %q: maximum retry count can only be used with 'on-failure'", s)
-		}
-		if name == "" {
-			p.Name = "no"
-		}
-	case "on-failure":
-		if hasCount {
-			n, err := strconv.Atoi(count)
-			if err != nil {
-				return p, fmt.Errorf("invalid restart policy %q: maximum retry count must be an integer", s)
-			}
-			if n < 0 {
-				return p, fmt.Errorf("invalid restart policy %q: maximum retry count cannot be negative", s)
-			}
-			p.MaximumRetryCount = n
-		}
-	default:
-		return p, fmt.Errorf("invalid restart policy %q: want no, always, unless-stopped or on-failure[:max-retries]", s)
-	}
-	return p, nil
 }
 
 // UpdateContainer changes a container's resource limits and restart

@@ -23,6 +23,10 @@ const (
 	StateCreated State = "created"
 	StateRunning State = "running"
 	StateStopped State = "stopped"
+	// StateRestarting: the container exited and its restart policy
+	// brings it back once the back-off delay has passed (Restarter waits
+	// for it; container_restart_policy.go).
+	StateRestarting State = "restarting"
 )
 
 // Container is the record of one container in the containers bucket
@@ -74,8 +78,10 @@ type Container struct {
 	// Monitor is the monitor of the current or last run.
 	Monitor      *monitor.Process `json:"monitor,omitempty"`
 	RestartCount int              `json:"restartCount,omitempty"`
-	// RestartPolicy is --restart (update changes it).
+	// RestartPolicy is --restart (HostConfig.RestartPolicy); the zero
+	// value is "no". Restart holds the policy's state between runs.
 	RestartPolicy RestartPolicy `json:"restartPolicy,omitzero"`
+	Restart       RestartState  `json:"restart,omitzero"`
 	// StopSignal is the signal stop sends first (number).
 	StopSignal int `json:"stopSignal"`
 }
@@ -155,6 +161,8 @@ func (c *Container) Status() string {
 		return "running"
 	case StateStopped:
 		return "exited"
+	case StateRestarting:
+		return "restarting"
 	}
 	return string(c.State)
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -71,6 +72,8 @@ type Engine struct {
 	// shortNames is Options.ShortNames as the store has it (for the
 	// names that image events carry).
 	shortNames func(string) string
+	// deadLeases counts the leases of dead processes that opening found.
+	deadLeases int
 }
 
 // Open opens the engine root and run root, creating them on first use:
@@ -103,7 +106,7 @@ func Open(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range []string{filepath.Join(root, "leases"), filepath.Join(runRoot, "containers"),
+	for _, d := range []string{filepath.Join(root, "leases"), filepath.Join(root, "intents"), filepath.Join(runRoot, "containers"),
 		filepath.Join(root, "containers"), filepath.Join(runRoot, "c")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("open engine: %w", err)
@@ -140,6 +143,18 @@ func Open(opts Options) (*Engine, error) {
 	if err := e.chooseDriver(opts, meta.driver, opts.Warnings); err != nil {
 		e.lock.Release()
 		return nil, err
+	}
+	// What killed processes left half done (intents.go); then, if some
+	// left leases, the content only they kept.
+	if err := e.repairIntents(context.Background()); err != nil {
+		e.lock.Release()
+		return nil, err
+	}
+	if e.deadLeases > 0 {
+		if _, err := e.GC(); err != nil {
+			e.lock.Release()
+			return nil, err
+		}
 	}
 	return e, nil
 }

@@ -77,6 +77,7 @@ func (l *Lease) Pin(k store.Kind, h v1.Hash) error {
 		return nil
 	}
 	set[h.Hex] = true
+	killPoint("pin")
 	if err := l.write(); err != nil {
 		delete(set, h.Hex)
 		return err
@@ -199,6 +200,7 @@ func (e *Engine) liveLeases(mark func(leaseFile)) error {
 		pid, start, ok := leaseOwner(name)
 		if !ok || !alive(pid, start) {
 			os.Remove(p)
+			e.deadLeases++
 			continue
 		}
 		if name != ent.Name() {

@@ -28,6 +28,7 @@ type createFlags struct {
 	pid, ipc, uts, cgroupns, cgroupParent, network, logDriver, runtime, pull          string
 	platform, cidfile                                                                 string
 	health                                                                            healthFlags
+	restart                                                                           string
 }
 
 func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
@@ -39,6 +40,7 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	fs.BoolVarP(&f.interactive, "interactive", "i", false, "keep STDIN open even if not attached")
 	fs.BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-TTY")
 	fs.BoolVar(&f.rm, "rm", false, "automatically remove the container when it exits")
+	fs.StringVar(&f.restart, "restart", engine.RestartNo, "restart policy to apply when a container exits (no, always, on-failure[:max-retries], unless-stopped)")
 	fs.StringVar(&f.name, "name", "", "assign a name to the container")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "set environment variables")
 	fs.StringArrayVar(&f.envFile, "env-file", nil, "read in a file of environment variables")
@@ -125,6 +127,14 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 		o.Transfer.Platform = p
 	}
 	o.Transfer.Progress = cmd.ErrOrStderr()
+	rp, err := engine.ParseRestartPolicy(f.restart)
+	if err != nil {
+		return o, err
+	}
+	if f.rm && !rp.IsNone() {
+		return o, errors.New("conflicting options: --restart and --rm")
+	}
+	o.RestartPolicy = rp
 	so := &o.Spec
 	so.Cmd = args
 	if fs.Changed("entrypoint") {
@@ -169,7 +179,6 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 		t := f.stopTimeout
 		o.StopTimeout = &t
 	}
-	var err error
 	if so.Annotations, err = keyValues("--annotation", f.annotations); err != nil {
 		return o, err
 	}

@@ -45,6 +45,8 @@ func containerStatus(c *engine.Container, now time.Time) string {
 		return "Up " + humanDuration(now.Sub(c.Started))
 	case engine.StateStopped:
 		return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, humanDuration(now.Sub(c.Finished)))
+	case engine.StateRestarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", c.ExitCode, humanDuration(now.Sub(c.Finished)))
 	}
 	return "Created"
 }
@@ -125,7 +127,7 @@ func newPsCmd(g *globals, use string, aliases ...string) *cobra.Command {
 			var rows []psRow
 			for i := range cs {
 				c := &cs[i]
-				if !all && last <= 0 && !flt.HasStatus() && c.State != engine.StateRunning {
+				if !all && last <= 0 && !flt.HasStatus() && c.State != engine.StateRunning && c.State != engine.StateRestarting {
 					continue
 				}
 				if !flt.Match(c) {

@@ -151,7 +151,7 @@ func newRootCmd() *cobra.Command {
 	container := &cobra.Command{Use: "container", Short: "Manage containers"}
 	for _, add := range []func(...*cobra.Command){root.AddCommand, container.AddCommand} {
 		add(newRunCmd(g), newCreateCmd(g), newStartCmd(g), newStopCmd(g), newKillCmd(g), newRmCmd(g),
-			newWaitCmd(g), newLogsCmd(g), newAttachCmd(g), newExecCmd(g))
+			newWaitCmd(g), newLogsCmd(g), newAttachCmd(g), newExecCmd(g), newRestartCmd(g))
 		// Files (issue 11).
 		add(newCpCmd(g), newDiffCmd(g), newCommitCmd(g), newExportCmd(g))
 	}
@@ -168,6 +168,7 @@ func newRootCmd() *cobra.Command {
 	container.AddCommand(newPsCmd(g, "ls", "list", "ps"), newContainerInspectCmd(g), newCleanupCmd(g), newHoldConsoleCmd())
 	root.AddCommand(newVolumeCmd(g))
 	root.AddCommand(newEventsCmd(g))
+	systemCommand(root).AddCommand(newSystemBootCmd(g))
 	return root
 }
 

@@ -1,0 +1,173 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-dev/berth/snapshot/flock"
+)
+
+// Intents make a SIGKILL at any point of create, start and rm
+// repairable. Before its first side effect such an operation writes
+// ROOT/intents/OP-ID holding "PID START BOOT" of the process, and removes
+// it after its last. A file whose process is gone (SIGKILL, reboot) marks
+// an operation cut short: the next berth process to open the engine
+// repairs the container under its lock (repairIntents) and removes the
+// file. The directory is empty but for operations in flight, so looking
+// costs one readdir per command. (Leases, lease.go, do the same for the
+// content a pull or run has found or written; tmp dirs are emptied when
+// a process is alone in the root.)
+//
+// How each operation is repaired:
+//   - create: without a record, what the create made goes (its rootfs
+//     mount, snapshot ctr-ID and bundle); with one, a rootfs left mounted
+//     for a run's start that never came is unmounted.
+//   - start: an init that the runtime created but never started is
+//     deleted (it would wait for ever), the record settled and the rootfs
+//     of a container that does not run unmounted.
+//   - remove: rolled forward: the removal is finished, since what it
+//     removed first (runtime state, rootfs) cannot be put back.
+const (
+	opCreate = "create"
+	opStart  = "start"
+	opRemove = "remove"
+)
+
+func (e *Engine) intentDir() string { return filepath.Join(e.root, "intents") }
+
+func (e *Engine) intentPath(op, id string) string {
+	return filepath.Join(e.intentDir(), op+"-"+id)
+}
+
+// intend records that this process is doing op to container id; done
+// removes the record.
+func (e *Engine) intend(op, id string) (done func(), err error) {
+	pid, start, err := self()
+	if err != nil {
+		return nil, fmt.Errorf("%s container: %w", op, err)
+	}
+	p := e.intentPath(op, id)
+	if err := os.WriteFile(p, []byte(fmt.Sprintf("%d %d %s\n", pid, start, currentBoot())), 0o600); err != nil {
+		return nil, fmt.Errorf("%s container: %w", op, err)
+	}
+	return func() { os.Remove(p) }, nil
+}
+
+// intentOwnerAlive reads an intent file: is the process that wrote it
+// still at work?
+func intentOwnerAlive(b []byte) bool {
+	f := strings.Fields(string(b))
+	if len(f) != 3 || f[2] != currentBoot() {
+		return false
+	}
+	pid, err1 := strconv.Atoi(f[0])
+	start, err2 := strconv.ParseUint(f[1], 10, 64)
+	return err1 == nil && err2 == nil && alive(pid, start)
+}
+
+// repairIntents repairs the operations whose process died. A container
+// whose lock is held is left for later: someone is at work on it.
+func (e *Engine) repairIntents(ctx context.Context) error {
+	entries, err := os.ReadDir(e.intentDir())
+	if err != nil || len(entries) == 0 {
+		if errors.Is(err, os.ErrNotExist) {
+			err = nil
+		}
+		return err
+	}
+	var errs []error
+	for _, ent := range entries {
+		op, id, ok := strings.Cut(ent.Name(), "-")
+		if !ok || (op != opCreate && op != opStart && op != opRemove) || !isHexPrefix(id) {
+			continue
+		}
+		p := filepath.Join(e.intentDir(), ent.Name())
+		b, err := os.ReadFile(p)
+		if err != nil || intentOwnerAlive(b) {
+			continue
+		}
+		lock, ok, err := flock.TryAcquire(filepath.Join(e.runRoot, "c", shortID(id)+".lock"), true)
+		if err != nil || !ok {
+			continue
+		}
+		// Again under the lock: a process may have redone the operation.
+		if b, err := os.ReadFile(p); err == nil && !intentOwnerAlive(b) {
+			if err := e.repair(ctx, op, id); err != nil {
+				errs = append(errs, fmt.Errorf("repair interrupted %s of container %s: %w", op, shortID(id), err))
+			} else {
+				os.Remove(p)
+			}
+		}
+		lock.Release()
+	}
+	return errors.Join(errs...)
+}
+
+func (e *Engine) repair(ctx context.Context, op, id string) error {
+	c, err := e.GetContainer(id)
+	if err != nil {
+		// No record: a create that never recorded its container, or a
+		// removal that got as far as the record.
+		if op == opCreate {
+			if err := e.removeRootfs(id, "ctr-"+id); err != nil {
+				return err
+			}
+			if err := os.RemoveAll(e.bundleDir(id)); err != nil {
+				return err
+			}
+		}
+		os.RemoveAll(e.ctrRunDir(id))
+		removeRunFile(e, id)
+		return nil
+	}
+	switch op {
+	case opRemove:
+		e.settle(&c)
+		return e.remove(ctx, c, RemoveOptions{Force: true})
+	case opStart:
+		e.settle(&c)
+		if c.State == StateRunning {
+			rt, err := e.ociRuntime(&c)
+			if err != nil {
+				return err
+			}
+			st, err := rt.State(ctx, c.ID)
+			if err != nil || st.Status != specs.StateCreated {
+				return nil // it runs: the start got through
+			}
+			// Created, never started: its init waits for a start that
+			// will not come.
+			if err := rt.Delete(ctx, c.ID, true); err != nil {
+				return err
+			}
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err = e.waitExit(wctx, &c)
+			cancel()
+			if err != nil {
+				return err
+			}
+			c.Error = "start interrupted"
+			if err := e.PutContainer(c); err != nil {
+				return err
+			}
+		} else if c.State != StateRestarting {
+			// An init the monitor created before the record said so.
+			if rt, err := e.ociRuntime(&c); err == nil {
+				rt.Delete(ctx, c.ID, true)
+			}
+		}
+	}
+	if c.State == StateCreated || c.State == StateStopped {
+		e.unmountShm(&c)
+		return unmountRootfs(e.rootfsDir(c.ID))
+	}
+	return nil
+}
