@@ -38,17 +38,11 @@ func (e *Engine) StopContainerWith(ctx context.Context, ref, signal string, time
 	if err != nil {
 		return c, err
 	}
-	if c.State == StateRestarting {
-		// Running again by the time the lock was had: stopped below.
-		if c, err = e.stopRestarting(c); err != nil || c.State != StateRunning {
-			return c, err
-		}
-	}
-	if c.State != StateRunning {
+	if c.State != StateRunning && c.State != StateRestarting {
 		return c, nil
 	}
 	// Before the signal: the exit it causes must not be restarted.
-	if err := e.markStopping(&c, true); err != nil {
+	if done, err := e.beginStop(&c, true); err != nil || done {
 		return c, err
 	}
 	t := DefaultStopTimeout
@@ -110,40 +104,48 @@ func (e *Engine) KillContainer(ctx context.Context, ref, sig string) (Container,
 	if err != nil {
 		return c, err
 	}
+	if c.State != StateRunning && c.State != StateRestarting {
+		return c, fmt.Errorf("cannot kill container %s: %w", ref, ErrNotRunning)
+	}
 	// Docker's kill ends the restart policy when it sends SIGKILL or the
 	// stop signal (any signal, with none configured), and counts as a
 	// manual stop for unless-stopped either way.
 	cancel := s == syscall.SIGKILL || c.Config.StopSignal == "" || int(s) == c.StopSignal
-	if c.State == StateRestarting {
-		if !cancel {
-			return c, e.markStopping(&c, false)
-		}
-		if c, err = e.stopRestarting(c); err != nil || c.State != StateRunning {
-			return c, err
-		}
-	}
-	if c.State != StateRunning {
-		return c, fmt.Errorf("cannot kill container %s: %w", ref, ErrNotRunning)
-	}
-	if err := e.markStopping(&c, cancel); err != nil {
+	if done, err := e.beginStop(&c, cancel); err != nil || done {
 		return c, err
 	}
 	return c, e.signal(ctx, &c, s)
 }
 
-// stopRestarting is stop or kill of a container waiting to restart: the
-// wait ends and it stays exited.
-func (e *Engine) stopRestarting(c Container) (Container, error) {
+// beginStop comes before stop or kill signals a container with a restart
+// policy, under the container's lock (so not in the middle of a restart's
+// start): one waiting to restart is stopped there and then (done; with
+// cancel unset, as a kill with another signal, it is only marked); a
+// running one is marked as stopped by the user, so that the exit the
+// signal causes is not restarted. c is brought up to date.
+func (e *Engine) beginStop(c *Container, cancel bool) (done bool, err error) {
+	if c.RestartPolicy.IsNone() && c.State != StateRestarting {
+		return false, nil
+	}
 	lock, err := e.lockContainer(c.ID)
 	if err != nil {
-		return c, err
+		return false, err
 	}
 	defer lock.Release()
-	if c, err = e.LookupContainer(c.ID); err != nil || c.State != StateRestarting {
-		return c, err
+	cur, err := e.LookupContainer(c.ID)
+	if err != nil {
+		return false, err
 	}
-	err = e.endRestart(&c, func(r *RestartState) { r.ManuallyStopped, r.Cancelled = true, true })
-	return c, err
+	*c = cur
+	switch {
+	case c.State == StateRestarting && cancel:
+		return true, e.endRestart(c, func(r *RestartState) { r.ManuallyStopped, r.Cancelled = true, true })
+	case c.State == StateRestarting:
+		return true, e.markStopping(c, false)
+	case c.State == StateRunning:
+		return false, e.markStopping(c, cancel)
+	}
+	return true, nil // it ended meanwhile
 }
 
 // signal sends sig to the init. The init is named by pid and start time,
