@@ -167,9 +167,12 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c Contai
 		}
 	}
 	mounts, made, err := e.resolveMounts(o, cfg, so.RootfsPath)
+	var notes []string
 	for _, name := range made {
 		undo = append(undo, func() { e.RemoveVolume(name, true) })
+		notes = append(notes, "volume "+name)
 	}
+	e.noteIntent(opCreate, id, notes...)
 	if err != nil {
 		return c, err
 	}

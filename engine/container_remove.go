@@ -67,6 +67,15 @@ func (e *Engine) remove(ctx context.Context, c Container, o RemoveOptions) error
 		return err
 	}
 	defer done()
+	if o.Volumes {
+		var notes []string
+		for _, m := range c.Mounts {
+			if m.Type == "volume" && m.Anonymous {
+				notes = append(notes, "volume "+m.Name)
+			}
+		}
+		e.noteIntent(opRemove, c.ID, notes...)
+	}
 	killPoint("remove-intent")
 	if c.Monitor != nil || c.State == StateRunning {
 		if err := e.runtimeDelete(ctx, &c); err != nil {

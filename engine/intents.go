@@ -28,13 +28,14 @@ import (
 //
 // How each operation is repaired:
 //   - create: without a record, what the create made goes (its rootfs
-//     mount, snapshot ctr-ID and bundle); with one, a rootfs left mounted
+//     mount, snapshot ctr-ID, bundle and the volumes it made); with one, a rootfs left mounted
 //     for a run's start that never came is unmounted.
 //   - start: an init that the runtime created but never started is
 //     deleted (it would wait for ever), the record settled and the rootfs
 //     of a container that does not run unmounted.
-//   - remove: rolled forward: the removal is finished, since what it
-//     removed first (runtime state, rootfs) cannot be put back.
+//   - remove: rolled forward: the removal is finished (with its
+//     anonymous volumes if it was to remove them), since what it removed
+//     first (runtime state, rootfs) cannot be put back.
 const (
 	opCreate = "create"
 	opStart  = "start"
@@ -61,10 +62,25 @@ func (e *Engine) intend(op, id string) (done func(), err error) {
 	return func() { os.Remove(p) }, nil
 }
 
+// noteIntent adds to an intent what its repair must undo ("volume
+// NAME": a volume the create made).
+func (e *Engine) noteIntent(op, id string, lines ...string) {
+	if len(lines) == 0 {
+		return
+	}
+	f, err := os.OpenFile(e.intentPath(op, id), os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return
+	}
+	f.WriteString(strings.Join(lines, "\n") + "\n")
+	f.Close()
+}
+
 // intentOwnerAlive reads an intent file: is the process that wrote it
 // still at work?
 func intentOwnerAlive(b []byte) bool {
-	f := strings.Fields(string(b))
+	first, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(first)
 	if len(f) != 3 || f[2] != currentBoot() {
 		return false
 	}
@@ -74,7 +90,7 @@ func intentOwnerAlive(b []byte) bool {
 }
 
 // repairIntents repairs the operations whose process died. A container
-// whose lock is held is left for later: someone is at work on it.
+// whose lock stays held is left for later: someone is at work on it.
 func (e *Engine) repairIntents(ctx context.Context) error {
 	entries, err := os.ReadDir(e.intentDir())
 	if err != nil || len(entries) == 0 {
@@ -94,13 +110,13 @@ func (e *Engine) repairIntents(ctx context.Context) error {
 		if err != nil || intentOwnerAlive(b) {
 			continue
 		}
-		lock, ok, err := flock.TryAcquire(filepath.Join(e.runRoot, "c", shortID(id)+".lock"), true)
-		if err != nil || !ok {
+		lock, err := tryLockFor(filepath.Join(e.runRoot, "c", shortID(id)+".lock"), 2*time.Second)
+		if err != nil || lock == nil {
 			continue
 		}
 		// Again under the lock: a process may have redone the operation.
 		if b, err := os.ReadFile(p); err == nil && !intentOwnerAlive(b) {
-			if err := e.repair(ctx, op, id); err != nil {
+			if err := e.repair(ctx, op, id, b); err != nil {
 				errs = append(errs, fmt.Errorf("repair interrupted %s of container %s: %w", op, shortID(id), err))
 			} else {
 				os.Remove(p)
@@ -111,7 +127,35 @@ func (e *Engine) repairIntents(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (e *Engine) repair(ctx context.Context, op, id string) error {
+// notedVolumes are the volumes an intent names: made by its create, or
+// anonymous ones its removal is to remove.
+func notedVolumes(intent []byte) []string {
+	var out []string
+	for _, l := range strings.Split(string(intent), "\n") {
+		if name, ok := strings.CutPrefix(l, "volume "); ok && name != "" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// tryLockFor takes an exclusive lock, waiting at most d (nil: still
+// held by someone else): its holder may be the exit command of the very
+// container being repaired, which is quick; one that holds it longer is
+// at work on the container and the repair waits for a later command.
+func tryLockFor(path string, d time.Duration) (*flock.Lock, error) {
+	for deadline := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
+		l, ok, err := flock.TryAcquire(path, true)
+		if err != nil || ok {
+			return l, err
+		}
+		if time.Now().After(deadline) {
+			return nil, nil
+		}
+	}
+}
+
+func (e *Engine) repair(ctx context.Context, op, id string, intent []byte) error {
 	c, err := e.GetContainer(id)
 	if err != nil {
 		// No record: a create that never recorded its container, or a
@@ -124,6 +168,11 @@ func (e *Engine) repair(ctx context.Context, op, id string) error {
 				return err
 			}
 		}
+		for _, name := range notedVolumes(intent) {
+			if err := e.RemoveVolume(name, true); err != nil && !errors.Is(err, ErrNoSuchVolume) {
+				return err
+			}
+		}
 		os.RemoveAll(e.ctrRunDir(id))
 		removeRunFile(e, id)
 		return nil
@@ -131,7 +180,7 @@ func (e *Engine) repair(ctx context.Context, op, id string) error {
 	switch op {
 	case opRemove:
 		e.settle(&c)
-		return e.remove(ctx, c, RemoveOptions{Force: true})
+		return e.remove(ctx, c, RemoveOptions{Force: true, Volumes: len(notedVolumes(intent)) > 0})
 	case opStart:
 		e.settle(&c)
 		if c.State == StateRunning {
