@@ -55,6 +55,9 @@ func (e *Engine) ExecContainer(ctx context.Context, ref string, r ExecRequest) (
 	if err != nil {
 		return 0, &ExecError{Status: 125, Err: err}
 	}
+	if c.State == StateRestarting {
+		return 0, &ExecError{Status: 125, Err: fmt.Errorf("container %s is restarting, wait until the container is running", ref)}
+	}
 	if c.State != StateRunning {
 		return 0, &ExecError{Status: 125, Err: fmt.Errorf("container %s is not running", ref)}
 	}

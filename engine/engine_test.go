@@ -257,7 +257,7 @@ func TestBadMetadata(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.Close()
-		for _, p := range []string{"lock", "leases", "image", "snapshots", "containers"} {
+		for _, p := range []string{"lock", "leases", "intents", "image", "snapshots", "containers"} {
 			os.RemoveAll(filepath.Join(r.root, p))
 		}
 	}
@@ -728,8 +728,11 @@ func TestOpenDropsDeadLeases(t *testing.T) {
 	deadTmp := filepath.Join(dir, fmt.Sprintf("%d-7-2.json.tmp", dead.Process.Pid))
 	junk := filepath.Join(dir, "junk")
 	live := filepath.Join(dir, fmt.Sprintf("%d-%d-99.json", os.Getpid(), procStartOf(t, os.Getpid())))
+	// The live one is of this boot: dead leases found at open make it
+	// collect garbage, which reads the live ones.
+	boot, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	for _, p := range []string{deadLease, deadTmp, junk, live} {
-		if err := os.WriteFile(p, []byte("{}"), 0o600); err != nil {
+		if err := os.WriteFile(p, []byte(fmt.Sprintf(`{"boot":%q}`, strings.TrimSpace(string(boot)))), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
