@@ -183,6 +183,11 @@ func (e *Engine) restartAfterExit(ctx context.Context, c Container, lock *flock.
 		return true, nil // removed, stopped or started meanwhile
 	}
 	cur.Restart.Waiter = nil
+	if cur.RestartPolicy.IsNone() || cur.Restart.Cancelled {
+		// The policy was taken away meanwhile (update --restart no).
+		cur.State = StateStopped
+		return true, e.PutContainer(cur)
+	}
 	_, err = e.start(ctx, cur, StartOptions{})
 	return true, err
 }

@@ -263,10 +263,7 @@ func TestRestartTwenty(t *testing.T) {
 	e := newEnv(t)
 	id := e.must("run", "-d", "--restart", "always", "busybox", "sleep", "1000")
 	fds := func() (int, int) {
-		var mons []string
-		for _, p := range processesOf(e.root, e.runRoot) {
-			mons = append(mons, p)
-		}
+		mons := processesOf(e.root, e.runRoot)
 		if len(mons) != 1 {
 			t.Fatalf("want one berth process (the monitor), have %q", mons)
 		}
@@ -275,15 +272,14 @@ func TestRestartTwenty(t *testing.T) {
 		return len(ents), len(mounts(e.root, e.runRoot))
 	}
 	fd0, mnt0 := fds()
-	pid := 0
 	for i := 0; i < 20; i++ {
 		old := e.crash(id)
-		pid = e.runningAgain(id, old, 5*time.Second)
+		pid := e.runningAgain(id, old, 5*time.Second)
 		if got := e.field(id, "{{.RestartCount}}"); got != "1" {
 			t.Fatalf("round %d: RestartCount %s", i, got)
 		}
 		e.must("restart", "-t", "0", id)
-		pid = e.runningAgain(id, pid, 5*time.Second)
+		e.runningAgain(id, pid, 5*time.Second)
 	}
 	waitFor(t, "exit commands to finish", 5*time.Second, func() bool { return len(processesOf(e.root, e.runRoot)) == 1 })
 	fd1, mnt1 := fds()
@@ -293,7 +289,6 @@ func TestRestartTwenty(t *testing.T) {
 	if runDir, _ := os.ReadDir(filepath.Join(e.runRoot, "c")); len(runDir) > 2 {
 		t.Errorf("run dir: %d entries", len(runDir))
 	}
-	_ = pid
 }
 
 // processesOf lists "PID: cmdline" of the processes naming the roots.
