@@ -38,10 +38,12 @@ func (e *Engine) StopContainerWith(ctx context.Context, ref, signal string, time
 	if err != nil {
 		return c, err
 	}
-	if c.State != StateRunning && c.State != StateRestarting {
+	if c.State == StateCreated || (c.State == StateStopped && c.RestartPolicy.IsNone()) {
 		return c, nil
 	}
-	// Before the signal: the exit it causes must not be restarted.
+	// Before the signal: the exit it causes must not be restarted. (An
+	// exited container with a policy is marked too: its exit command may
+	// not have decided yet.)
 	if done, err := e.beginStop(&c, true); err != nil || done {
 		return c, err
 	}
@@ -145,7 +147,9 @@ func (e *Engine) beginStop(c *Container, cancel bool) (done bool, err error) {
 	case c.State == StateRunning:
 		return false, e.markStopping(c, cancel)
 	}
-	return true, nil // it ended meanwhile
+	// It ended meanwhile, and its exit command, which may be waiting for
+	// this lock, must not restart it.
+	return true, e.markStopping(c, cancel)
 }
 
 // signal sends sig to the init. The init is named by pid and start time,
