@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -168,10 +169,16 @@ func (e *Engine) restartAfterExit(ctx context.Context, c Container, lock *flock.
 	killPoint("restart-recorded")
 	me := *c.Restart.Waiter
 	lock.Release()
+	// Asleep, this process is in nobody's way: it lets go of the root's
+	// shared lock too, so that another process may empty the tmp dirs.
+	e.lock.Release()
 	select {
 	case <-ctx.Done():
 		return true, ctx.Err()
 	case <-time.After(delay):
+	}
+	if e.lock, err = flock.Acquire(filepath.Join(e.root, "lock"), false); err != nil {
+		return true, fmt.Errorf("restart container %s: %w", shortID(c.ID), err)
 	}
 	l, err := e.lockContainer(c.ID)
 	if err != nil {

@@ -24,7 +24,7 @@ const (
 	StateRunning State = "running"
 	StateStopped State = "stopped"
 	// StateRestarting: the container exited and its restart policy
-	// brings it back once the back-off delay has passed (Restarter waits
+	// brings it back once the back-off delay has passed (Restart.Waiter waits
 	// for it; container_restart_policy.go).
 	StateRestarting State = "restarting"
 )
