@@ -226,9 +226,9 @@ func (e *Engine) oomKilled(c *Container) bool {
 // whichever process settles it (the monitor's cleanup, a wait, a ps),
 // exactly one commits the change.
 func (e *Engine) persistSettled(cs []Container) error {
-	var done []Container
+	var done, died []Container
 	err := e.meta.Update(func(tx *bolt.Tx) error {
-		done = done[:0]
+		done, died = done[:0], died[:0]
 		b := tx.Bucket(bucketContainers)
 		for _, c := range cs {
 			v := b.Get([]byte(c.ID))
@@ -239,6 +239,9 @@ func (e *Engine) persistSettled(cs []Container) error {
 			if json.Unmarshal(v, &cur) != nil || !sameSettle(&cur, &c) {
 				continue
 			}
+			// A restart's wait that ended with its waiter had its die
+			// when the run ended.
+			ran := cur.State == StateRunning
 			// Only what settle found goes onto the stored record: a
 			// listing's c lacks most of it (listRecord), and other fields
 			// (a stop's restart flags) may be newer than c's.
@@ -253,8 +256,11 @@ func (e *Engine) persistSettled(cs []Container) error {
 				return err
 			}
 			done = append(done, cur)
+			if ran {
+				died = append(died, cur)
+			}
 		}
-		e.emitDied(done)
+		e.emitDied(died)
 		return nil
 	})
 	if err != nil {

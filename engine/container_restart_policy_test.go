@@ -6,13 +6,13 @@ import (
 	"time"
 )
 
-func TestParseRestartPolicy(t *testing.T) {
+func TestParseRestartPolicyMessages(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
 		want RestartPolicy
 		err  string
 	}{
-		{"", RestartPolicy{}, ""},
+		{"", RestartPolicy{Name: "no"}, ""},
 		{"no", RestartPolicy{Name: "no"}, ""},
 		{"always", RestartPolicy{Name: "always"}, ""},
 		{"unless-stopped", RestartPolicy{Name: "unless-stopped"}, ""},

@@ -153,6 +153,7 @@ func TestRestartBackoff(t *testing.T) {
 
 func TestRestartOnFailureMax(t *testing.T) {
 	e := newEnv(t)
+	start := time.Now()
 	id := e.must("run", "-d", "--restart", "on-failure:2", "busybox", "sh", "-c", "echo run; exit 3")
 	waitFor(t, "the retries to end", 10*time.Second, func() bool {
 		return e.field(id, "{{.State.Status}} {{.RestartCount}}") == "exited 2"
@@ -163,6 +164,11 @@ func TestRestartOnFailureMax(t *testing.T) {
 	}
 	if got := e.must("logs", id); got != "run\nrun\nrun" {
 		t.Errorf("logs: %q, want three runs", got)
+	}
+	// A policy's restart is a die and a start, as in Docker.
+	if got := e.must("events", "--since", unixArg(start), "--until", unixArg(time.Now()), "--format", "{{.Action}}",
+		"-f", "container="+id); got != "create\nstart\ndie\nstart\ndie\nstart\ndie" {
+		t.Errorf("events of three runs:\n%s", got)
 	}
 	// Exit 0 is no failure.
 	id = e.must("run", "-d", "--restart", "on-failure", "busybox", "true")
@@ -237,12 +243,18 @@ func TestRestartAlwaysAndStop(t *testing.T) {
 
 func TestRestartCommand(t *testing.T) {
 	e := newEnv(t)
+	start := time.Now()
 	id := e.must("run", "-d", "busybox", "sleep", "1000")
 	old, _ := strconv.Atoi(e.field(id, "{{.State.Pid}}"))
 	if got := e.must("restart", "-t", "0", id); got != id {
 		t.Errorf("restart printed %q", got)
 	}
 	e.runningAgain(id, old, 5*time.Second)
+	// Docker's events of a restart: the stop's, then start and restart.
+	if got := e.must("events", "--since", unixArg(start), "--until", unixArg(time.Now()), "--format", "{{.Action}}",
+		"-f", "container="+id); !strings.HasSuffix(got, "kill\ndie\nstop\nstart\nrestart") {
+		t.Errorf("events of create, start, restart:\n%s", got)
+	}
 	e.must("stop", "-t", "0", id)
 	e.must("restart", id) // a stopped one is started
 	if got := e.field(id, "{{.State.Status}}"); got != "running" {
