@@ -56,10 +56,25 @@ func (e *Engine) intend(op, id string) (done func(), err error) {
 		return nil, fmt.Errorf("%s container: %w", op, err)
 	}
 	p := e.intentPath(op, id)
-	if err := os.WriteFile(p, []byte(fmt.Sprintf("%d %d %s\n", pid, start, currentBoot())), 0o600); err != nil {
+	if err := writeIntent(p, fmt.Sprintf("%d %d %s\n", pid, start, currentBoot())); err != nil {
 		return nil, fmt.Errorf("%s container: %w", op, err)
 	}
 	return func() { os.Remove(p) }, nil
+}
+
+// writeIntent replaces an intent file whole (temporary file and rename):
+// a reader must never see it empty or cut, which would read as the
+// intent of a dead process and have a live operation "repaired".
+func writeIntent(p, content string) error {
+	tmp := filepath.Join(filepath.Dir(p), ".tmp-"+filepath.Base(p))
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }
 
 // noteIntent adds to an intent what its repair must undo ("volume
@@ -68,12 +83,12 @@ func (e *Engine) noteIntent(op, id string, lines ...string) {
 	if len(lines) == 0 {
 		return
 	}
-	f, err := os.OpenFile(e.intentPath(op, id), os.O_WRONLY|os.O_APPEND, 0o600)
+	p := e.intentPath(op, id)
+	b, err := os.ReadFile(p)
 	if err != nil {
 		return
 	}
-	f.WriteString(strings.Join(lines, "\n") + "\n")
-	f.Close()
+	writeIntent(p, string(b)+strings.Join(lines, "\n")+"\n")
 }
 
 // intentOwnerAlive reads an intent file: is the process that wrote it
@@ -103,6 +118,11 @@ func (e *Engine) repairIntents(ctx context.Context) error {
 	for _, ent := range entries {
 		op, id, ok := strings.Cut(ent.Name(), "-")
 		if !ok || (op != opCreate && op != opStart && op != opRemove) || !isHexPrefix(id) {
+			// .tmp-OP-ID: an intent being written; left by a killed
+			// process, it goes after a minute.
+			if fi, err := ent.Info(); err == nil && strings.HasPrefix(ent.Name(), ".tmp-") && time.Since(fi.ModTime()) > time.Minute {
+				os.Remove(filepath.Join(e.intentDir(), ent.Name()))
+			}
 			continue
 		}
 		p := filepath.Join(e.intentDir(), ent.Name())
