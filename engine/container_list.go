@@ -248,6 +248,10 @@ func (e *Engine) persistSettled(cs []Container) error {
 			cur.State, cur.PID, cur.PIDStart = c.State, c.PID, c.PIDStart
 			cur.ExitCode, cur.Finished, cur.ExitUnknown, cur.OOMKilled = c.ExitCode, c.Finished, c.ExitUnknown, c.OOMKilled
 			cur.Restart.Waiter = c.Restart.Waiter
+			// A stop's flags (recordStop); within one run they only
+			// ever get set.
+			cur.Restart.ManuallyStopped = cur.Restart.ManuallyStopped || c.Restart.ManuallyStopped
+			cur.Restart.Cancelled = cur.Restart.Cancelled || c.Restart.Cancelled
 			nb, err := json.Marshal(cur)
 			if err != nil {
 				return err

@@ -84,8 +84,12 @@ func (e *Engine) StopContainerWith(ctx context.Context, ref, signal string, time
 	return e.recordStop(c)
 }
 
-// recordStop is recordExit and the stop event after the die.
+// recordStop is recordExit and the stop event after the die. The record
+// says the user stopped it, in the same write: a policy that `update
+// --restart` gives the container before its exit command comes must not
+// restart it.
 func (e *Engine) recordStop(c Container) (Container, error) {
+	c.Restart.ManuallyStopped, c.Restart.Cancelled = true, true
 	c, err := e.recordExit(c)
 	if err == nil {
 		e.emitContainer(&c, "stop", nil)
