@@ -163,6 +163,11 @@ func (e *Engine) CommitContainer(ctx context.Context, ref string, o CommitOption
 	if c, err = e.LookupContainer(c.ID); err != nil {
 		return Image{}, err
 	}
+	done, err := e.intend(opCommit, c.ID)
+	if err != nil {
+		return Image{}, err
+	}
+	defer done()
 	parent, err := e.images.Resolve(c.Image)
 	if err != nil {
 		return Image{}, fmt.Errorf("commit %s: image %s: %w", shortID(c.ID), c.Image, err)
@@ -177,6 +182,7 @@ func (e *Engine) CommitContainer(ctx context.Context, ref string, o CommitOption
 			return Image{}, err
 		}
 		defer resume()
+		killPoint("commit-paused")
 	}
 	img, err := e.commit(c, parent, pcfg, changed, o)
 	if err != nil {
@@ -290,9 +296,11 @@ func (e *Engine) commit(c Container, parent Image, pcfg *v1.ConfigFile, changed 
 	if err != nil {
 		return Image{}, err
 	}
+	killPoint("commit-layer")
 	if err := w.Commit(l.Digest, l.Size); err != nil {
 		return Image{}, err
 	}
+	killPoint("commit-blob")
 	// Pinned now (GC may not sweep it before the image names it); gone
 	// means a GC came between the unpack and the pin.
 	if !st.HasLayer(l.DiffID) {
@@ -319,6 +327,7 @@ func (e *Engine) commit(c Container, parent Image, pcfg *v1.ConfigFile, changed 
 	if err != nil {
 		return Image{}, err
 	}
+	killPoint("commit-config")
 	layers := append(append([]Layer(nil), parent.Layers...), Layer{Digest: l.Digest, DiffID: l.DiffID, Size: l.Size, MediaType: string(layerType)})
 	m := v1.Manifest{SchemaVersion: 2, MediaType: types.DockerManifestSchema2,
 		Config: v1.Descriptor{MediaType: types.DockerConfigJSON, Size: int64(len(rawConfig)), Digest: configDigest}}
@@ -342,9 +351,11 @@ func (e *Engine) commit(c Container, parent Image, pcfg *v1.ConfigFile, changed 
 	if o.Ref != "" {
 		names = append(names, o.Ref)
 	}
+	killPoint("commit-manifest")
 	if err := st.PutImage(rec, names...); err != nil {
 		return Image{}, err
 	}
+	killPoint("commit-recorded")
 	return rec, nil
 }
 

@@ -40,6 +40,10 @@ const (
 	opCreate = "create"
 	opStart  = "start"
 	opRemove = "remove"
+	// A commit writes a layer and blobs that only its lease names until
+	// the image is recorded; one cut before its lease was written leaves
+	// them unnamed: its repair is a collection.
+	opCommit = "commit"
 )
 
 func (e *Engine) intentDir() string { return filepath.Join(e.root, "intents") }
@@ -117,7 +121,7 @@ func (e *Engine) repairIntents(ctx context.Context) error {
 	var errs []error
 	for _, ent := range entries {
 		op, id, ok := strings.Cut(ent.Name(), "-")
-		if !ok || (op != opCreate && op != opStart && op != opRemove) || !isHexPrefix(id) {
+		if !ok || (op != opCreate && op != opStart && op != opRemove && op != opCommit) || !isHexPrefix(id) {
 			// .tmp-OP-ID: an intent being written; left by a killed
 			// process, it goes after a minute.
 			if fi, err := ent.Info(); err == nil && strings.HasPrefix(ent.Name(), ".tmp-") && time.Since(fi.ModTime()) > time.Minute {
@@ -176,6 +180,10 @@ func tryLockFor(path string, d time.Duration) (*flock.Lock, error) {
 }
 
 func (e *Engine) repair(ctx context.Context, op, id string, intent []byte) error {
+	if op == opCommit {
+		e.deadLeases++ // Open collects after the repairs
+		return nil
+	}
 	c, err := e.GetContainer(id)
 	if err != nil {
 		// No record: a create that never recorded its container, or a

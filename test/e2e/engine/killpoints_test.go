@@ -121,6 +121,44 @@ func TestKillPointsRemove(t *testing.T) {
 	})
 }
 
+func TestKillPointsCommit(t *testing.T) {
+	e := newEnv(t)
+	store := func() (blobs, layers int) {
+		return dirEntries(filepath.Join(e.root, "image", "blobs", "sha256")), dirEntries(filepath.Join(e.root, "snapshots", "layers"))
+	}
+	for _, p := range []string{"commit-paused", "commit-layer", "commit-blob", "commit-config", "commit-manifest", "commit-recorded"} {
+		t.Run(p, func(t *testing.T) {
+			id := e.must("run", "-d", "busybox", "sh", "-c", "echo changed > /note; exec sleep 1000")
+			b0, l0 := store()
+			e.killedAt(p, "commit", id, "cut:latest")
+			// The next command thaws the container the commit paused, and
+			// collects what only the dead commit held.
+			images := e.must("images", "-q")
+			if got := e.field(id, "{{.State.Status}}"); got != "running" {
+				t.Errorf("container after a cut commit: %s", got)
+			}
+			if _, errOut, code := e.berth("exec", id, "true"); code != 0 {
+				t.Errorf("exec after a cut commit: %s", errOut)
+			}
+			if p != "commit-recorded" {
+				if n := len(strings.Fields(images)); n != 1 {
+					t.Errorf("images after a cut commit: %q", images)
+				}
+				if b, l := store(); b != b0 || l != l0 {
+					t.Errorf("after a cut commit: blobs %d -> %d, layers %d -> %d", b0, b, l0, l)
+				}
+			}
+			e.must("commit", id, "cut:latest")
+			if got := e.must("run", "--rm", "cut", "cat", "/note"); got != "changed" {
+				t.Errorf("the image committed again reads %q", got)
+			}
+			e.must("rm", "-f", id)
+			e.must("rmi", "cut")
+			e.checkRepaired(t)
+		})
+	}
+}
+
 func TestKillPointsPull(t *testing.T) {
 	addr := pullRegistry(t)
 	ref := addr + "/busybox:latest"
