@@ -151,18 +151,11 @@ func (e *Engine) CommitContainer(ctx context.Context, ref string, o CommitOption
 			return Image{}, fmt.Errorf("invalid reference format: %q: a commit is named by a tag, not a digest", o.Ref)
 		}
 	}
-	c, err := e.LookupContainer(ref)
+	c, release, err := e.lockedContainer(ref)
 	if err != nil {
 		return Image{}, err
 	}
-	lock, err := e.lockContainer(c.ID)
-	if err != nil {
-		return Image{}, err
-	}
-	defer lock.Release()
-	if c, err = e.LookupContainer(c.ID); err != nil {
-		return Image{}, err
-	}
+	defer release()
 	done, err := e.intend(opCommit, c.ID)
 	if err != nil {
 		return Image{}, err

@@ -51,18 +51,11 @@ type ContainerStat = inroot.Stat
 // when it is not, under the container's lock (no start, stop bookkeeping
 // or rm meanwhile).
 func (e *Engine) withRoot(ref string, fn func(c *Container, r *ctrRoot) error) error {
-	c, err := e.LookupContainer(ref)
+	c, release, err := e.lockedContainer(ref)
 	if err != nil {
 		return err
 	}
-	lock, err := e.lockContainer(c.ID)
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
-	if c, err = e.LookupContainer(c.ID); err != nil {
-		return err
-	}
+	defer release()
 	dir := e.rootfsDir(c.ID)
 	if !mounted(dir) {
 		if err := e.mountRootfs(c.ID, c.Snapshot); err != nil {

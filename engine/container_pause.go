@@ -27,18 +27,11 @@ func (e *Engine) UnpauseContainer(ctx context.Context, ref string) (Container, e
 }
 
 func (e *Engine) setPaused(ctx context.Context, ref string, pause bool) (Container, error) {
-	c, err := e.LookupContainer(ref)
+	c, release, err := e.lockedContainer(ref)
 	if err != nil {
 		return c, err
 	}
-	lock, err := e.lockContainer(c.ID)
-	if err != nil {
-		return c, err
-	}
-	defer lock.Release()
-	if c, err = e.LookupContainer(c.ID); err != nil {
-		return c, err
-	}
+	defer release()
 	switch {
 	case c.State != StateRunning:
 		return c, fmt.Errorf("container %s is not running", ref)

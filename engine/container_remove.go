@@ -21,18 +21,11 @@ type RemoveOptions struct {
 // volumes. The record goes last, so that a removal cut short leaves a
 // container that rm can remove again rather than leaked files.
 func (e *Engine) RemoveContainer(ctx context.Context, ref string, o RemoveOptions) (Container, error) {
-	c, err := e.LookupContainer(ref)
+	c, release, err := e.lockedContainer(ref)
 	if err != nil {
 		return c, err
 	}
-	lock, err := e.lockContainer(c.ID)
-	if err != nil {
-		return c, err
-	}
-	defer lock.Release()
-	if c, err = e.LookupContainer(c.ID); err != nil {
-		return c, err
-	}
+	defer release()
 	return c, e.remove(ctx, c, o)
 }
 
@@ -137,6 +130,7 @@ func (e *Engine) CleanupContainer(ctx context.Context, id string) error {
 		}
 		return err
 	}
+	// The lock is handed on to the restart policy below.
 	lock, err := e.lockContainer(c.ID)
 	if err != nil {
 		return err

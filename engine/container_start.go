@@ -57,6 +57,24 @@ func (e *Engine) lockContainer(id string) (*flock.Lock, error) {
 	return l, nil
 }
 
+// lockedContainer looks ref up, takes the container's lock and looks it
+// up again under the lock (a start, stop or rm may have come between),
+// so that the record returned is the current one; release drops the lock.
+func (e *Engine) lockedContainer(ref string) (c Container, release func(), err error) {
+	if c, err = e.LookupContainer(ref); err != nil {
+		return c, nil, err
+	}
+	lock, err := e.lockContainer(c.ID)
+	if err != nil {
+		return c, nil, err
+	}
+	if c, err = e.LookupContainer(c.ID); err != nil {
+		lock.Release()
+		return c, nil, err
+	}
+	return c, func() { lock.Release() }, nil
+}
+
 // ociRuntime is the container's runtime for start, kill and delete. For
 // berth-runtime that is its library in this process: the same code and
 // state files as the binary, without an exec each (a few ms per
@@ -76,19 +94,11 @@ func (e *Engine) ociRuntime(c *Container) (oci.Runtime, error) {
 // StartContainer starts a created or stopped container under a new
 // monitor. Starting a running container does nothing.
 func (e *Engine) StartContainer(ctx context.Context, ref string, o StartOptions) (Container, error) {
-	c, err := e.LookupContainer(ref)
+	c, release, err := e.lockedContainer(ref)
 	if err != nil {
 		return c, err
 	}
-	lock, err := e.lockContainer(c.ID)
-	if err != nil {
-		return c, err
-	}
-	defer lock.Release()
-	// Again under the lock: another start or rm may have come first.
-	if c, err = e.LookupContainer(c.ID); err != nil {
-		return c, err
-	}
+	defer release()
 	if c.State == StateRunning || c.State == StateRestarting {
 		return c, nil
 	}

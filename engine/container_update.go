@@ -47,18 +47,11 @@ func (e *Engine) UpdateContainer(ctx context.Context, ref string, o UpdateOption
 		}
 		policy = &p
 	}
-	c, err := e.LookupContainer(ref)
+	c, release, err := e.lockedContainer(ref)
 	if err != nil {
 		return c, err
 	}
-	lock, err := e.lockContainer(c.ID)
-	if err != nil {
-		return c, err
-	}
-	defer lock.Release()
-	if c, err = e.LookupContainer(c.ID); err != nil {
-		return c, err
-	}
+	defer release()
 	if policy != nil && policy.Name != "no" && c.AutoRemove {
 		return c, errors.New("restart policy cannot be updated because AutoRemove is enabled for the container")
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -24,11 +25,21 @@ func eachContainer(cmd *cobra.Command, args []string, fn func(ref string) error)
 }
 
 func newStopCmd(g *globals) *cobra.Command {
+	return newStopLikeCmd(g, "stop", "Stop one or more running containers",
+		func(ctx context.Context, e *engine.Engine, ref, signal string, t *int) error {
+			_, err := e.StopContainerWith(ctx, ref, signal, t)
+			return err
+		})
+}
+
+// newStopLikeCmd is stop or restart: the same flags (-t, -s) and the
+// same run over the containers named.
+func newStopLikeCmd(g *globals, use, short string, do func(ctx context.Context, e *engine.Engine, ref, signal string, t *int) error) *cobra.Command {
 	var timeout int
 	var signal string
 	cmd := &cobra.Command{
-		Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Stop one or more running containers",
+		Use:   use + " [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: short,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := g.open(cmd)
@@ -37,10 +48,7 @@ func newStopCmd(g *globals) *cobra.Command {
 			}
 			defer e.Close()
 			t := parseStopTimeout(cmd, timeout)
-			return eachContainer(cmd, args, func(ref string) error {
-				_, err := e.StopContainerWith(cmd.Context(), ref, signal, t)
-				return err
-			})
+			return eachContainer(cmd, args, func(ref string) error { return do(cmd.Context(), e, ref, signal, t) })
 		},
 	}
 	cmd.Flags().IntVarP(&timeout, "time", "t", 0, "seconds to wait before killing the container")
