@@ -232,11 +232,14 @@ func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Contai
 			return fail(err)
 		}
 	}
+	// Before the start, not after it: once the process runs, any berth
+	// process may see it exit and write its die, which must come after.
+	// (A start that fails still ends the run the record began, with a die.)
+	e.emitContainer(&c, "start", nil)
 	if err := rt.Start(ctx, c.ID); err != nil {
 		return fail(err)
 	}
 	killPoint("start-started")
-	e.emitContainer(&c, "start", nil)
 	return c, nil
 }
 
