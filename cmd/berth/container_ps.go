@@ -86,9 +86,16 @@ func psRowOf(c *engine.Container, now time.Time, trunc bool) psRow {
 		}
 	}
 	r.Mounts, r.LocalVolumes = strings.Join(mounts, ","), strconv.Itoa(len(vols))
-	if c.Modes.Network == "host" {
+	switch {
+	case c.Net != nil && len(c.Net.Endpoints) > 0:
+		var names []string
+		for _, ep := range c.Net.Endpoints {
+			names = append(names, ep.Network)
+		}
+		r.Networks = strings.Join(names, ",")
+	case c.Modes.Network == "host":
 		r.Networks = "host"
-	} else {
+	default:
 		r.Networks = "none"
 	}
 	return r
