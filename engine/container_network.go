@@ -216,6 +216,14 @@ func (e *Engine) planNetwork(r NetworkRequest, imageExposed map[string]struct{})
 		}
 		ns.ExtraHosts = append(ns.ExtraHosts, name+":"+ip)
 	}
+	var publish []PortSpec
+	for _, p := range r.Publish {
+		specs, err := ParsePublish(p)
+		if err != nil {
+			return nil, "", err
+		}
+		publish = append(publish, specs...)
+	}
 	if !cniNetwork(mode) {
 		if len(nets) > 1 {
 			return nil, "", fmt.Errorf("conflicting options: --network %s cannot be combined with other networks", mode)
@@ -278,16 +286,10 @@ func (e *Engine) planNetwork(r NetworkRequest, imageExposed map[string]struct{})
 			exposed[fmt.Sprintf("%d/%s", p, proto)] = struct{}{}
 		}
 	}
-	for _, p := range r.Publish {
-		specs, err := ParsePublish(p)
-		if err != nil {
-			return nil, "", err
-		}
-		for _, s := range specs {
-			exposed[fmt.Sprintf("%d/%s", s.ContainerPort, s.Protocol)] = struct{}{}
-		}
-		ns.Publish = append(ns.Publish, specs...)
+	for _, s := range publish {
+		exposed[fmt.Sprintf("%d/%s", s.ContainerPort, s.Protocol)] = struct{}{}
 	}
+	ns.Publish = publish
 	ns.Exposed = slices.Sorted(maps.Keys(exposed))
 	return ns, mode, nil
 }

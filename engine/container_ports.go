@@ -45,6 +45,24 @@ func PortsOf(c Container) (exposed []string, bound []boundPort) {
 	return c.Net.Exposed, bound
 }
 
+// FormatPorts is ps's PORTS column: "0.0.0.0:8080->80/tcp, 53/udp".
+func FormatPorts(c Container) string {
+	exposed, bound := PortsOf(c)
+	var out []string
+	seen := map[string]bool{}
+	for _, b := range bound {
+		k := strconv.Itoa(b.ContainerPort) + "/" + b.Protocol
+		seen[k] = true
+		out = append(out, fmt.Sprintf("%s:%d->%s", b.HostIP, b.HostPort, k))
+	}
+	for _, x := range exposed {
+		if !seen[x] {
+			out = append(out, x)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
 // bindPorts makes the container's port mappings concrete: -p's as given
 // (a host range gives its first free port), and with -P every exposed
 // port not published on a free host port. A host port that a process or

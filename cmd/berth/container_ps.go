@@ -55,7 +55,7 @@ func psRowOf(c *engine.Container, now time.Time, trunc bool) psRow {
 	cmdline := strings.Join(append([]string{c.Path}, c.Args...), " ")
 	r := psRow{ID: c.ID, Image: c.Config.Image, Command: cmdline, CreatedAt: createdAt(c.Created),
 		RunningFor: since(c.Created), State: c.Status(), Status: containerStatus(c, now), Names: c.Name,
-		labels: c.Config.Labels}
+		labels: c.Config.Labels, Ports: engine.FormatPorts(*c)}
 	if r.Image == "" {
 		r.Image = c.Image
 	}
