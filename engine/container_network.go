@@ -294,11 +294,15 @@ func (e *Engine) planNetwork(r NetworkRequest, imageExposed map[string]struct{})
 	return ns, mode, nil
 }
 
-// Paths of a container's network state: its namespace, and the record of
-// what is attached (the key of every detach, kept in the run root so that
-// the next command finds what a dead process left).
-func (e *Engine) netnsPath(id string) string    { return filepath.Join(e.runRoot, "netns", id) }
-func (e *Engine) netStatePath(id string) string { return filepath.Join(e.runRoot, "net", id+".json") }
+// Paths of a container's network state: its namespace (in the run root),
+// and the record of what is attached, the key of every detach. The record
+// is in the engine root, beside the leases it undoes: a reboot, which
+// empties the run root and ends the namespaces, leaves leases on disk
+// that the next command must still give back.
+func (e *Engine) netnsPath(id string) string { return filepath.Join(e.runRoot, "netns", id) }
+func (e *Engine) netStatePath(id string) string {
+	return filepath.Join(e.root, "networks", "attached", id+".json")
+}
 
 type netState struct {
 	ID          string               `json:"id"`
@@ -465,7 +469,7 @@ func (e *Engine) teardownNetworkState(ctx context.Context, id string) error {
 // (their monitor was killed, or the container was removed by a process
 // that died): one directory read per command when nothing is left over.
 func (e *Engine) reapNetworks() {
-	ents, err := os.ReadDir(filepath.Join(e.runRoot, "net"))
+	ents, err := os.ReadDir(filepath.Dir(e.netStatePath("x")))
 	if err != nil {
 		return
 	}

@@ -22,7 +22,7 @@ type PortMapping struct {
 type Attachment struct {
 	ContainerID string        `json:"containerID"`
 	NetNS       string        `json:"netns"`
-	IfName      string        `json:"ifName"` // eth0, eth1, ...
+	IfName      string        `json:"ifName"`        // eth0, eth1, ...
 	IP          string        `json:"ip,omitempty"`  // a static address (--ip); empty: the next free one
 	MAC         string        `json:"mac,omitempty"` // --mac-address; empty: the kernel's
 	Ports       []PortMapping `json:"ports,omitempty"`

@@ -90,7 +90,7 @@ func (g *globals) containerOptions() engine.ContainerOptions {
 			PluginDirs: cfg.Network.CNIPluginDirs, DNSUpstream: cfg.Network.DNSUpstream,
 			DefaultMode: runDefaultNetwork,
 		},
-		LogDriver:   cfg.Log.Driver, LogMaxSize: int64(cfg.Log.MaxSize), LogMaxFile: cfg.Log.MaxFile,
+		LogDriver: cfg.Log.Driver, LogMaxSize: int64(cfg.Log.MaxSize), LogMaxFile: cfg.Log.MaxFile,
 		Runtimes: func(name string) (string, string, error) {
 			if name == "" {
 				name = cfg.Runtime.Default

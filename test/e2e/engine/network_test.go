@@ -87,7 +87,7 @@ func checkNetClean(t *testing.T, e *env, ns string) {
 	if ents, _ := os.ReadDir(filepath.Join(e.runRoot, "netns")); len(ents) > 0 {
 		left = append(left, fmt.Sprintf("netns files: %d", len(ents)))
 	}
-	if ents, _ := os.ReadDir(filepath.Join(e.runRoot, "net")); len(ents) > 0 {
+	if ents, _ := os.ReadDir(filepath.Join(e.root, "networks", "attached")); len(ents) > 0 {
 		left = append(left, fmt.Sprintf("network state files: %d", len(ents)))
 	}
 	for _, table := range []string{"nat", "filter"} {
