@@ -63,6 +63,13 @@ func FormatPorts(c Container) string {
 	return strings.Join(out, ", ")
 }
 
+// portAllocated is Docker's error for a host port that is taken, word
+// for word (scripts match it).
+func portAllocated(addr string) error {
+	//lint:ignore ST1005 Docker's message, capital included
+	return fmt.Errorf("Bind for %s failed: port is already allocated", addr)
+}
+
 // bindPorts makes the container's port mappings concrete: -p's as given
 // (a host range gives its first free port), and with -P every exposed
 // port not published on a free host port. A host port that a process or
@@ -84,19 +91,19 @@ func (e *Engine) bindPorts(c *Container) ([]network.PortMapping, error) {
 	free := func(ip string, port int, proto string) error {
 		addr := net.JoinHostPort(ip, strconv.Itoa(port))
 		if taken[proto+"/"+strconv.Itoa(port)] {
-			return fmt.Errorf("Bind for %s failed: port is already allocated", addr)
+			return portAllocated(addr)
 		}
 		if proto == "udp" {
 			l, err := net.ListenPacket("udp4", addr)
 			if err != nil {
-				return fmt.Errorf("Bind for %s failed: port is already allocated", addr)
+				return portAllocated(addr)
 			}
 			l.Close()
 			return nil
 		}
 		l, err := net.Listen("tcp4", addr)
 		if err != nil {
-			return fmt.Errorf("Bind for %s failed: port is already allocated", addr)
+			return portAllocated(addr)
 		}
 		l.Close()
 		return nil

@@ -25,7 +25,7 @@ type createFlags struct {
 	shmSize, memory, memorySwap, memoryReservation, cpus, cpusetCpus, cpusetMems      string
 	cpuShares, pidsLimit                                                              int64
 	oomScoreAdj, stopTimeout                                                          int
-	pid, ipc, uts, cgroupns, cgroupParent, network, logDriver, runtime, pull          string
+	pid, ipc, uts, cgroupns, cgroupParent, logDriver, runtime, pull                   string
 	platform, cidfile                                                                 string
 	health                                                                            healthFlags
 	restart                                                                           string
