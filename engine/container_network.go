@@ -358,7 +358,7 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (err error) {
 			return err
 		}
 	}
-	if len(ns.Endpoints) == 0 {
+	if !ownsNetNS(c) {
 		if ns.FilesFrom == "" {
 			return e.writeHosts(c)
 		}
@@ -412,6 +412,13 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (err error) {
 	}
 	ns.Bound = bound
 	return e.writeHosts(c)
+}
+
+// ownsNetNS says whether the container has a namespace of its own that
+// the engine makes (a CNI network mode), even with every network
+// disconnected.
+func ownsNetNS(c *Container) bool {
+	return c.Options.Network.Mode == spec.NSPath && c.Options.Network.Owned
 }
 
 func endpointID(ctr, net string) string {

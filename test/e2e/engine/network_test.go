@@ -462,3 +462,44 @@ func TestNetworkMacvlanIPvlan(t *testing.T) {
 		t.Errorf("macvlan on a missing parent: exit %d: %s", code, errOut)
 	}
 }
+
+// TestNetworkConnect: connect and disconnect of a running container.
+func TestNetworkConnect(t *testing.T) {
+	e, _ := newNetEnv(t)
+	e.must("network", "create", "--subnet", "10.220.0.0/24", "front")
+	e.must("network", "create", "--subnet", "10.221.0.0/24", "back")
+	e.must("run", "-d", "--name", "db", "--hostname", "db", "--network", "back", "busybox", "sh", "-c", httpdCmd)
+	dbIP := inspectIP(t, e, "db", "back")
+	e.must("run", "-d", "--name", "app", "--network", "front", "busybox", "sleep", "100")
+	e.must("network", "connect", "--ip", "10.221.0.50", "--alias", "application", "back", "app")
+	out := e.must("exec", "app", "sh", "-c", "ip -o -4 addr show eth1; "+retry("wget -qO- http://"+dbIP+"/"))
+	if !strings.Contains(out, "10.221.0.50/24") || !strings.Contains(out, "hello-from-db") {
+		t.Errorf("after connect: %s", out)
+	}
+	if got := e.must("inspect", "--format", "{{(index .NetworkSettings.Networks \"back\").Aliases}}", "app"); got != "[application]" {
+		t.Errorf("aliases: %s", got)
+	}
+	_, errOut, code := e.berth("network", "connect", "back", "app")
+	if code != 125 || !strings.Contains(errOut, "already exists") {
+		t.Errorf("connect twice: exit %d: %s", code, errOut)
+	}
+	e.must("network", "disconnect", "back", "app")
+	if out, _, _ := e.berth("exec", "app", "ls", "/sys/class/net"); strings.Contains(out, "eth1") {
+		t.Errorf("after disconnect, eth1 stays: %s", out)
+	}
+	_, errOut, code = e.berth("network", "disconnect", "back", "app")
+	if code != 125 || !strings.Contains(errOut, "is not connected") {
+		t.Errorf("disconnect twice: exit %d: %s", code, errOut)
+	}
+	// A stopped container connects at its next start.
+	e.must("stop", "-t", "0", "app")
+	e.must("network", "connect", "back", "app")
+	e.must("start", "app")
+	if out := e.must("exec", "app", "ls", "/sys/class/net"); !strings.Contains(out, "eth1") {
+		t.Errorf("connected while stopped, started: %s", out)
+	}
+	_, errOut, code = e.berth("network", "connect", "front", "nosuch")
+	if code != 125 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Errorf("connect of a missing container: exit %d: %s", code, errOut)
+	}
+}
