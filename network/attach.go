@@ -51,7 +51,35 @@ func (a Attachment) runtimeConf() *libcni.RuntimeConf {
 	return rt
 }
 
-func (s *Store) confListOf(c Config) (*libcni.NetworkConfigList, error) {
+// confListOf is the network's list for one attachment: without the
+// portmap plugin when it publishes no port and without tuning when it
+// asks for no MAC address. Each plugin is a process that takes tens of
+// milliseconds, for nothing then; DEL gets the same list as ADD, since
+// both come from the same attachment.
+func (s *Store) confListOf(c Config, a Attachment) (*libcni.NetworkConfigList, error) {
+	l, err := s.fullConfList(c)
+	if err != nil {
+		return nil, err
+	}
+	short := *l
+	short.Plugins = nil
+	for _, p := range l.Plugins {
+		switch p.Network.Type {
+		case "portmap":
+			if len(a.Ports) == 0 {
+				continue
+			}
+		case "tuning":
+			if a.MAC == "" {
+				continue
+			}
+		}
+		short.Plugins = append(short.Plugins, p)
+	}
+	return &short, nil
+}
+
+func (s *Store) fullConfList(c Config) (*libcni.NetworkConfigList, error) {
 	b, err := os.ReadFile(s.confPath(c.Name))
 	if err != nil {
 		return nil, fmt.Errorf("network %s: %w", c.Name, err)
@@ -71,7 +99,7 @@ func (s *Store) Attach(ctx context.Context, c Config, a Attachment) (Result, err
 		return Result{}, err
 	}
 	defer unlock()
-	l, err := s.confListOf(c)
+	l, err := s.confListOf(c, a)
 	if err != nil {
 		return Result{}, err
 	}
@@ -123,7 +151,7 @@ func (s *Store) Detach(ctx context.Context, c Config, a Attachment) error {
 		return err
 	}
 	defer unlock()
-	l, err := s.confListOf(c)
+	l, err := s.confListOf(c, a)
 	if err != nil {
 		return err
 	}
