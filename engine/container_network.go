@@ -409,6 +409,10 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (err error) {
 		}
 		ns.Endpoints[i].Result = res
 		ns.Endpoints[i].EndpointID = endpointID(c.ID, a.Network)
+		st.Attachments[i].Assigned = res.IP
+		if err := writeJSON(e.netStatePath(c.ID), st); err != nil {
+			return err
+		}
 	}
 	ns.Bound = bound
 	return e.writeHosts(c)

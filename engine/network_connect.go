@@ -67,6 +67,15 @@ func (e *Engine) ConnectNetwork(ctx context.Context, netRef, ctrRef string, o Co
 			return err
 		}
 		ep.Result, ep.EndpointID = res, endpointID(c.ID, n.ID)
+		if err := e.editNetState(c.ID, func(st *netState) {
+			for i := range st.Attachments {
+				if st.Attachments[i].Network == n.ID {
+					st.Attachments[i].Assigned = res.IP
+				}
+			}
+		}); err != nil {
+			return err
+		}
 	}
 	c.Net.Endpoints = append(c.Net.Endpoints, ep)
 	return e.PutContainer(c)

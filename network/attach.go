@@ -26,6 +26,9 @@ type Attachment struct {
 	IP          string        `json:"ip,omitempty"`  // a static address (--ip); empty: the next free one
 	MAC         string        `json:"mac,omitempty"` // --mac-address; empty: the kernel's
 	Ports       []PortMapping `json:"ports,omitempty"`
+	// Assigned is the address the ADD gave, for a DEL whose namespace is
+	// gone (the caller records it after Attach).
+	Assigned string `json:"assigned,omitempty"`
 }
 
 // Result is what an attach gave the namespace.
@@ -155,13 +158,17 @@ func (s *Store) Detach(ctx context.Context, c Config, a Attachment) error {
 	if err != nil {
 		return err
 	}
-	if !IsNetNS(a.NetNS) {
+	gone := !IsNetNS(a.NetNS)
+	if gone {
 		// The namespace is gone (a reboot, a crash): the plugins clean
-		// the host side without it.
+		// the host side without it, but for the bridge's masquerade.
 		a.NetNS = ""
 	}
 	if err := s.cni.DelNetworkList(ctx, l, a.runtimeConf()); err != nil {
 		return fmt.Errorf("network %s: %w", c.Name, err)
+	}
+	if gone && c.Driver == DriverBridge && !c.Internal {
+		return removeMasq(c.Name, a.ContainerID, a.Assigned)
 	}
 	return nil
 }

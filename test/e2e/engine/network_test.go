@@ -503,3 +503,39 @@ func TestNetworkConnect(t *testing.T) {
 		t.Errorf("connect of a missing container: exit %d: %s", code, errOut)
 	}
 }
+
+// TestNetworkSimulatedReboot: the container's processes die, its
+// namespace goes and the run root is emptied, as a reboot does; the next
+// command gives the lease back and removes the NAT and masquerade rules
+// (which a real reboot would have dropped; here they stay until then).
+func TestNetworkSimulatedReboot(t *testing.T) {
+	e, ns := newNetEnv(t)
+	id := e.must("run", "-d", "-p", "8088:80", "--network", "bridge", "busybox", "sleep", "100")
+	var pid int
+	fmt.Sscan(e.must("inspect", "--format", "{{.State.Pid}}", id), &pid)
+	syscallKill(t, monitorOf(t, id))
+	syscallKill(t, pid)
+	time.Sleep(200 * time.Millisecond)
+	nsfiles, _ := filepath.Glob(filepath.Join(e.runRoot, "netns", "*"))
+	for _, f := range nsfiles {
+		exec.Command("umount", "-l", f).Run()
+	}
+	ents, _ := os.ReadDir(e.runRoot)
+	for _, ent := range ents {
+		os.RemoveAll(filepath.Join(e.runRoot, ent.Name()))
+	}
+	if got := e.must("ps", "-a", "--format", "{{.Status}}"); !strings.HasPrefix(got, "Exited") {
+		t.Errorf("after the reboot: %s", got)
+	}
+	nat, _ := nsRun(ns, "iptables-save", "-t", "nat")
+	if strings.Contains(nat, "8088") || strings.Contains(nat, "-j CNI-") && strings.Contains(nat, "-s 10.90.") {
+		t.Errorf("NAT rules stay after the next command:\n%s", nat)
+	}
+	leases, _ := filepath.Glob(filepath.Join(e.root, "networks", "ipam", "bridge", "bridge", "10.*"))
+	if len(leases) > 0 {
+		t.Errorf("leases stay: %v", leases)
+	}
+	// The container starts again, on the same port.
+	e.must("start", id)
+	e.must("rm", "-f", id)
+}
