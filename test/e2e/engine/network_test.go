@@ -226,6 +226,15 @@ func TestNetworkPublish(t *testing.T) {
 			t.Errorf("inspect Ports lacks %s:\n%s", want, ports)
 		}
 	}
+	if got := e.must("port", "pub", "80/tcp"); got != "0.0.0.0:8080\n127.0.0.1:8081" {
+		t.Errorf("port pub 80/tcp: %q", got)
+	}
+	if got := e.must("port", "pub", "9053/udp"); got != "0.0.0.0:9053" {
+		t.Errorf("port pub 9053/udp: %q", got)
+	}
+	if ps := e.must("ps", "--format", "{{.Ports}}", "--filter", "name=pub"); !strings.Contains(ps, "127.0.0.1:8081->80/tcp") || !strings.Contains(ps, "0.0.0.0:9053->9053/udp") {
+		t.Errorf("ps PORTS: %s", ps)
+	}
 	// A port another container publishes, or a process holds, is refused.
 	_, errOut, code := e.berth("run", "--rm", "--network", "bridge", "-p", "8080:80", "busybox", "true")
 	if code != 125 || !strings.Contains(errOut, "port is already allocated") {
