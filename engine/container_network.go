@@ -498,7 +498,7 @@ func (e *Engine) reapNetworks() {
 			lock.Release()
 			continue
 		}
-		if err == nil && c.State == StateRunning {
+		if err == nil && (c.State == StateRunning || c.State == StateRestarting) {
 			lock.Release()
 			continue
 		}

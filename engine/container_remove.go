@@ -154,7 +154,7 @@ func (e *Engine) CleanupContainer(ctx context.Context, id string) error {
 	if err := e.runtimeDelete(ctx, &c); err != nil {
 		return err
 	}
-	if c.Net != nil && len(c.Net.Endpoints) > 0 {
+	if ownsNetNS(&c) {
 		if err := e.teardownNetwork(ctx, &c); err != nil {
 			return err
 		}

@@ -548,3 +548,25 @@ func TestNetworkSimulatedReboot(t *testing.T) {
 	e.must("start", id)
 	e.must("rm", "-f", id)
 }
+
+// TestNetworkRestartPolicy: a container restarted by its policy gets its
+// network back at each start (the exit tore it down).
+func TestNetworkRestartPolicy(t *testing.T) {
+	e, ns := newNetEnv(t)
+	e.must("network", "create", "--subnet", "10.230.0.0/24", "rnet")
+	id := e.must("run", "-d", "--restart", "on-failure:2", "--network", "rnet", "-p", "8093:80", "busybox", "sh", "-c", "ip -o -4 addr show eth0; exit 3")
+	deadline := time.Now().Add(20 * time.Second)
+	for e.must("inspect", "--format", "{{.RestartCount}} {{.State.Status}}", id) != "2 exited" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no second restart: %s", e.must("inspect", "--format", "{{.RestartCount}} {{.State.Status}}", id))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // the last exit command
+	if logs := e.must("logs", id); strings.Count(logs, "inet 10.230.0.") != 3 {
+		t.Errorf("three runs, each with an address on rnet:\n%s", logs)
+	}
+	if links, _ := nsRun(ns, "ip", "-o", "link", "show", "type", "veth"); strings.TrimSpace(links) != "" {
+		t.Errorf("after the last exit, veths stay:\n%s", links)
+	}
+}
