@@ -413,6 +413,7 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (err error) {
 		if err := writeJSON(e.netStatePath(c.ID), st); err != nil {
 			return err
 		}
+		e.emitNetwork(cfgs[i], "connect", map[string]string{"container": c.ID})
 	}
 	ns.Bound = bound
 	return e.writeHosts(c)
@@ -465,6 +466,8 @@ func (e *Engine) teardownNetworkState(ctx context.Context, id string) error {
 		}
 		if err := store.Detach(ctx, cfg, a.Attachment); err != nil {
 			errs = append(errs, err)
+		} else if a.Assigned != "" {
+			e.emitNetwork(cfg, "disconnect", map[string]string{"container": id})
 		}
 	}
 	if err := network.RemoveNetNS(e.netnsPath(id)); err != nil {

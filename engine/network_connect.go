@@ -78,7 +78,13 @@ func (e *Engine) ConnectNetwork(ctx context.Context, netRef, ctrRef string, o Co
 		}
 	}
 	c.Net.Endpoints = append(c.Net.Endpoints, ep)
-	return e.PutContainer(c)
+	if err := e.PutContainer(c); err != nil {
+		return err
+	}
+	if c.State == StateRunning {
+		e.emitNetwork(n.Config, "connect", map[string]string{"container": c.ID})
+	}
+	return nil
 }
 
 // DisconnectNetwork takes a container off a network.
@@ -120,7 +126,13 @@ func (e *Engine) DisconnectNetwork(ctx context.Context, netRef, ctrRef string) e
 		}
 	}
 	c.Net.Endpoints = slices.DeleteFunc(c.Net.Endpoints, func(x Endpoint) bool { return x.NetworkID == n.ID })
-	return e.PutContainer(c)
+	if err := e.PutContainer(c); err != nil {
+		return err
+	}
+	if c.State == StateRunning {
+		e.emitNetwork(n.Config, "disconnect", map[string]string{"container": c.ID})
+	}
+	return nil
 }
 
 func nextIfName(n *ContainerNetwork) string {

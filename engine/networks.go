@@ -149,7 +149,22 @@ func (e *Engine) CreateNetwork(c network.Config) (network.Config, error) {
 	if err != nil {
 		return c, err
 	}
-	return s.Create(c)
+	made, err := s.Create(c)
+	if err == nil {
+		e.emitNetwork(made, "create", nil)
+	}
+	return made, err
+}
+
+// emitNetwork emits a network event with Docker's attributes (name,
+// type: the driver), plus extra (container: the id, for connect and
+// disconnect).
+func (e *Engine) emitNetwork(n network.Config, action string, extra map[string]string) {
+	attrs := map[string]string{"name": n.Name, "type": n.Driver}
+	for k, v := range extra {
+		attrs[k] = v
+	}
+	e.Emit(Event{Type: "network", Action: action, Actor: Actor{ID: n.ID, Attributes: attrs}})
 }
 
 // allocSubnet picks a free /24 in 10.91.0.0/16.. for a network created
@@ -271,7 +286,9 @@ func (e *Engine) RemoveNetwork(ref string) (NetworkInfo, error) {
 	if err != nil {
 		return n, err
 	}
-	_, err = s.Remove(n.ID)
+	if _, err = s.Remove(n.ID); err == nil {
+		e.emitNetwork(n.Config, "destroy", nil)
+	}
 	return n, err
 }
 

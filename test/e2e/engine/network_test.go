@@ -475,6 +475,7 @@ func TestNetworkMacvlanIPvlan(t *testing.T) {
 // TestNetworkConnect: connect and disconnect of a running container.
 func TestNetworkConnect(t *testing.T) {
 	e, _ := newNetEnv(t)
+	start := time.Now()
 	e.must("network", "create", "--subnet", "10.220.0.0/24", "front")
 	e.must("network", "create", "--subnet", "10.221.0.0/24", "back")
 	e.must("run", "-d", "--name", "db", "--hostname", "db", "--network", "back", "busybox", "sh", "-c", httpdCmd)
@@ -510,6 +511,13 @@ func TestNetworkConnect(t *testing.T) {
 	_, errOut, code = e.berth("network", "connect", "front", "nosuch")
 	if code != 125 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 		t.Errorf("connect of a missing container: exit %d: %s", code, errOut)
+	}
+	// Docker's network events: create, connect at start and by connect,
+	// disconnect at stop and by disconnect.
+	ev := e.must("events", "--since", unixArg(start), "--until", unixArg(time.Now()), "--filter", "type=network",
+		"--filter", "network=back", "--format", "{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.type}}")
+	if want := "create back bridge\nconnect back bridge\nconnect back bridge\ndisconnect back bridge\nconnect back bridge"; !strings.HasPrefix(ev, want) {
+		t.Errorf("network events:\n%s\nwant first:\n%s", ev, want)
 	}
 }
 
