@@ -51,6 +51,8 @@ type CreateOptions struct {
 	// "container:NAME" is resolved here and again at each start.
 	Modes       NamespaceModes
 	VolumesFrom []string // CONTAINER[:ro|:rw]
+	// Network are the network flags; Modes.Network is set from them.
+	Network NetworkRequest
 
 	Runtime    string // a [runtime.runtimes] name; empty: the default
 	Labels     map[string]string
@@ -176,7 +178,26 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c Contai
 	if err != nil {
 		return c, err
 	}
-	so.Mounts = mounts
+	if len(o.Network.Networks) == 0 && o.Modes.Network != "" {
+		o.Network.Networks = []string{o.Modes.Network}
+	}
+	netSettings, netMode, err := e.planNetwork(o.Network, cfg.Config.ExposedPorts)
+	if err != nil {
+		return c, err
+	}
+	o.Modes.Network = netMode
+	if ref, ok := strings.CutPrefix(o.Modes.Network, "container:"); ok {
+		other, err := e.LookupContainer(ref)
+		if err != nil {
+			return c, err
+		}
+		netSettings.FilesFrom = other.ID
+	}
+	netMounts, err := e.netMounts(id, netSettings, mounts)
+	if err != nil {
+		return c, err
+	}
+	so.Mounts = append(slices.Clip(mounts), netMounts...)
 	if err := e.resolveModes(&so, o.Modes); err != nil {
 		return c, err
 	}
@@ -195,7 +216,7 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c Contai
 		Path: res.Spec.Process.Args[0], Args: res.Spec.Process.Args[1:],
 		Options: so, Modes: o.Modes, Runtime: rtName, RuntimePath: rtPath, Snapshot: snapKey,
 		Log: logCfg, AutoRemove: o.AutoRemove, RestartPolicy: o.RestartPolicy, StopSignal: int(res.StopSignal),
-		Mounts: e.mountPoints(mounts),
+		Mounts: e.mountPoints(mounts), Net: netSettings,
 	}
 	c.Config = containerConfig(cfg, res, o, so)
 	imgHealth, err := e.imageHealth(img)

@@ -3,9 +3,12 @@ package engine
 import (
 	"path"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/engine/spec"
 	"github.com/berth-dev/berth/snapshot/archive"
 )
 
@@ -46,8 +49,14 @@ func (e *Engine) ContainerChanges(ref string) ([]ContainerChange, error) {
 	defer cs.Done()
 	var out []ContainerChange
 	changedDirs := map[string]bool{}
+	own := e.netMountTargets(&c)
 	for _, ch := range cs.Changes {
 		p := "/" + ch.Path
+		if ch.Kind == archive.ChangeAdd && own[p] {
+			// The mount point of a generated /etc file, which Docker's
+			// init layer hides from diff.
+			continue
+		}
 		var st unix.Stat_t
 		isDir := false
 		if ch.Kind == archive.ChangeAdd && unix.Lstat(filepath.Join(cs.Root, ch.Path), &st) == nil {
@@ -80,7 +89,37 @@ func (e *Engine) ContainerChanges(ref string) ([]ContainerChange, error) {
 		}
 		out = append(out, ContainerChange{Kind: kind, Path: p})
 	}
-	return out, nil
+	return dropOwnParent(out, own), nil
+}
+
+// netMountTargets are the /etc files the engine binds into c (hosts,
+// resolv.conf, hostname): the runtime makes their mount points in the
+// container's layer when the image has none.
+func (e *Engine) netMountTargets(c *Container) map[string]bool {
+	own := map[string]bool{}
+	if c.Net == nil {
+		return own
+	}
+	for _, m := range c.Options.Mounts {
+		if m.Type == spec.MountBind && filepath.Dir(m.Source) == e.bundleDir(c.Net.owner(c.ID)) && strings.HasPrefix(m.Destination, "/etc/") {
+			own[m.Destination] = true
+		}
+	}
+	return own
+}
+
+// dropOwnParent leaves out "C /etc" when nothing but those mount points
+// changed in it (making them is what touched it).
+func dropOwnParent(out []ContainerChange, own map[string]bool) []ContainerChange {
+	if len(own) == 0 {
+		return out
+	}
+	for _, ch := range out {
+		if strings.HasPrefix(ch.Path, "/etc/") {
+			return out
+		}
+	}
+	return slices.DeleteFunc(out, func(ch ContainerChange) bool { return ch.Kind == ChangeModify && ch.Path == "/etc" })
 }
 
 // inLowers finds rel in the topmost layer that has it (a whiteout there

@@ -131,11 +131,6 @@ type GraphDriver struct {
 	Name string            `json:"Name"`
 }
 
-// NetworkSettings is inspect's NetworkSettings (no networks yet).
-type NetworkSettings struct {
-	Networks map[string]any `json:"Networks"`
-}
-
 // dockerTime prints a time as Docker's inspect does (zero included).
 func dockerTime(t time.Time) string {
 	if t.IsZero() {
@@ -166,7 +161,11 @@ func (e *Engine) inspect(c Container, size bool) ContainerInspect {
 		Image: c.Image, LogPath: c.Log.Path, Name: "/" + c.Name, RestartCount: c.RestartCount,
 		Driver: e.driver.Name, Platform: "linux", ExecIDs: nil, Mounts: []InspectMount{}, Config: c.Config,
 		GraphDriver:     GraphDriver{Name: e.driver.Name, Data: map[string]string{"MergedDir": e.rootfsDir(c.ID)}},
-		NetworkSettings: NetworkSettings{Networks: map[string]any{}},
+		NetworkSettings: e.inspectNetwork(c),
+	}
+	if c.Net != nil {
+		j.HostsPath, j.ResolvConfPath, j.HostnamePath = e.netFile(c.Net.owner(c.ID), "hosts"),
+			e.netFile(c.Net.owner(c.ID), "resolv.conf"), e.netFile(c.Net.owner(c.ID), "hostname")
 	}
 	if j.Args == nil {
 		j.Args = []string{}

@@ -110,8 +110,9 @@ type listRecord struct {
 	Runtime     string           `json:"runtime"`
 	RuntimePath string           `json:"runtimePath"`
 	// Restart is read for settle (a restarting container's waiter).
-	Restart      RestartState `json:"restart,omitzero"`
-	RestartCount int          `json:"restartCount,omitempty"`
+	Restart      RestartState      `json:"restart,omitzero"`
+	RestartCount int               `json:"restartCount,omitempty"`
+	Net          *ContainerNetwork `json:"net,omitempty"`
 }
 
 type listConfig struct {
@@ -136,7 +137,7 @@ func (e *Engine) ListContainers() ([]Container, error) {
 				Started: r.Started, ExitCode: r.ExitCode, ExitUnknown: r.ExitUnknown, Path: r.Path, Args: r.Args,
 				Config: ContainerConfig{Image: r.Config.Image, Labels: r.Config.Labels, Healthcheck: r.Config.Healthcheck}, Modes: r.Modes,
 				Snapshot: r.Snapshot, Mounts: r.Mounts, Monitor: r.Monitor, Runtime: r.Runtime, RuntimePath: r.RuntimePath,
-				Restart: r.Restart, RestartCount: r.RestartCount})
+				Restart: r.Restart, RestartCount: r.RestartCount, Net: r.Net})
 			return nil
 		})
 	})

@@ -47,11 +47,11 @@ func (e *Engine) resolveMode(flag, mode, kind string, so *spec.Options) (spec.Na
 	if flag == "--network" {
 		switch mode {
 		case "", "none", "host":
-		case "bridge", "default":
-			return spec.Namespace{}, fmt.Errorf("--network %s: bridge networks are not available yet; use --network none or host", mode)
 		default:
-			if !strings.HasPrefix(mode, "container:") {
-				return spec.Namespace{}, fmt.Errorf("--network %s: no such network (have none, host, container:NAME)", mode)
+			if cniNetwork(mode) {
+				// A CNI network: the container's own namespace, made at
+				// each start (setupNetwork).
+				return spec.Namespace{Mode: spec.NSPath, Path: e.netnsPath(so.ContainerID), Owned: true}, nil
 			}
 		}
 	}

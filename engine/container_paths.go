@@ -34,6 +34,8 @@ type ContainerOptions struct {
 	ConsoleHolder []string
 	// CgroupV2 says the host is on the unified hierarchy (nil: probed).
 	CgroupV2 *bool
+	// Network is the config's [network].
+	Network NetworkConfigOptions
 }
 
 // Docker's json-file defaults as Berth ships them (issue: a chatty

@@ -76,6 +76,9 @@ func (e *Engine) remove(ctx context.Context, c Container, o RemoveOptions) error
 		}
 	}
 	killPoint("remove-runtime")
+	if err := e.teardownNetwork(ctx, &c); err != nil {
+		return fmt.Errorf("remove container %s: %w", shortID(c.ID), err)
+	}
 	e.unmountShm(&c)
 	if err := e.removeRootfs(c.ID, c.Snapshot); err != nil {
 		return fmt.Errorf("remove container %s: %w", shortID(c.ID), err)
@@ -150,6 +153,14 @@ func (e *Engine) CleanupContainer(ctx context.Context, id string) error {
 	}
 	if err := e.runtimeDelete(ctx, &c); err != nil {
 		return err
+	}
+	if ownsNetNS(&c) {
+		if err := e.teardownNetwork(ctx, &c); err != nil {
+			return err
+		}
+		if err := e.PutContainer(c); err != nil {
+			return err
+		}
 	}
 	e.unmountShm(&c)
 	if err := unmountRootfs(e.rootfsDir(c.ID)); err != nil {

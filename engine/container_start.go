@@ -142,6 +142,11 @@ func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Contai
 	if err := e.mountShm(&c); err != nil {
 		return c, err
 	}
+	if err := e.setupNetwork(ctx, &c); err != nil {
+		unmountRootfs(e.rootfsDir(c.ID))
+		e.unmountShm(&c)
+		return c, &StartError{Status: 125, Err: err}
+	}
 	if joinsContainer(c.Modes) {
 		// The namespaces joined are another container's current process's.
 		so := c.Options
@@ -195,6 +200,7 @@ func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Contai
 		// Best effort: a half-created container must not stay in the
 		// runtime; the record says why the start failed.
 		rt.Delete(context.WithoutCancel(ctx), c.ID, true)
+		e.teardownNetwork(context.WithoutCancel(ctx), &c)
 		unmountRootfs(e.rootfsDir(c.ID))
 		e.unmountShm(&c)
 		c.State, c.PID, c.PIDStart, c.Error = StateStopped, 0, 0, msg

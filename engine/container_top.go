@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strconv"
 )
 
 // ContainerPids lists the pids (in the host's pid namespace) of a running
@@ -34,13 +35,18 @@ type PortBinding struct {
 	HostPort    string
 }
 
-// ContainerPorts are a container's published ports, by private port.
-// Berth has no networking yet, so there are none: the networking work
-// fills this from the record's port bindings.
+// ContainerPorts are a container's published ports, by private port:
+// the host bindings of its current run (container_ports.go), none when it
+// does not run.
 func (e *Engine) ContainerPorts(ref string) (Container, []PortBinding, error) {
 	c, err := e.LookupContainer(ref)
 	if err != nil {
 		return c, nil, err
 	}
-	return c, nil, nil
+	_, bound := PortsOf(c)
+	var out []PortBinding
+	for _, b := range bound {
+		out = append(out, PortBinding{PrivatePort: b.ContainerPort, Proto: b.Protocol, HostIP: b.HostIP, HostPort: strconv.Itoa(b.HostPort)})
+	}
+	return c, out, nil
 }

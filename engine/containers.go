@@ -84,6 +84,8 @@ type Container struct {
 	Restart       RestartState  `json:"restart,omitzero"`
 	// StopSignal is the signal stop sends first (number).
 	StopSignal int `json:"stopSignal"`
+	// Net are its networks, ports and DNS settings (container_network.go).
+	Net *ContainerNetwork `json:"net,omitempty"`
 }
 
 // ContainerConfig is what Docker's inspect shows as Config.

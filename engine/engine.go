@@ -74,6 +74,8 @@ type Engine struct {
 	shortNames func(string) string
 	// deadLeases counts the leases of dead processes that opening found.
 	deadLeases int
+	// nets is the network store, opened on first use.
+	nets netStore
 }
 
 // Open opens the engine root and run root, creating them on first use:
@@ -134,6 +136,7 @@ func Open(opts Options) (*Engine, error) {
 		e.lock.Release()
 		return nil, err
 	}
+	e.reapNetworks()
 	if err := e.cleanIfAlone(); err != nil {
 		e.lock.Release()
 		return nil, err

@@ -25,10 +25,14 @@ type createFlags struct {
 	shmSize, memory, memorySwap, memoryReservation, cpus, cpusetCpus, cpusetMems      string
 	cpuShares, pidsLimit                                                              int64
 	oomScoreAdj, stopTimeout                                                          int
-	pid, ipc, uts, cgroupns, cgroupParent, network, logDriver, runtime, pull          string
+	pid, ipc, uts, cgroupns, cgroupParent, logDriver, runtime, pull                   string
 	platform, cidfile                                                                 string
 	health                                                                            healthFlags
 	restart                                                                           string
+	// Networks (issue 12).
+	networks, publish, expose, dns, dnsSearch, dnsOptions, addHosts, aliases []string
+	ip, mac                                                                  string
+	publishAll                                                               bool
 }
 
 func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
@@ -85,9 +89,19 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	fs.IntVar(&f.stopTimeout, "stop-timeout", 0, "timeout (in seconds) to stop a container")
 	fs.StringVar(&f.logDriver, "log-driver", "", "logging driver for the container (json-file, k8s-file, none)")
 	fs.StringArrayVar(&f.logOpts, "log-opt", nil, "log driver options (max-size, max-file)")
-	fs.StringVar(&f.network, "network", "none", "connect a container to a network (none, host, container:NAME)")
-	fs.StringVar(&f.network, "net", "none", "connect a container to a network")
+	fs.StringArrayVar(&f.networks, "network", nil, "connect a container to a network (bridge, NAME, none, host, container:NAME)")
+	fs.StringArrayVar(&f.networks, "net", nil, "connect a container to a network")
 	fs.Lookup("net").Hidden = true
+	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container's port(s) to the host")
+	fs.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish all exposed ports to random ports")
+	fs.StringArrayVar(&f.expose, "expose", nil, "expose a port or a range of ports")
+	fs.StringVar(&f.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	fs.StringVar(&f.mac, "mac-address", "", "container MAC address (e.g., 92:d0:c6:0a:29:33)")
+	fs.StringArrayVar(&f.dns, "dns", nil, "set custom DNS servers")
+	fs.StringArrayVar(&f.dnsSearch, "dns-search", nil, "set custom DNS search domains")
+	fs.StringArrayVar(&f.dnsOptions, "dns-option", nil, "set DNS options")
+	fs.StringArrayVar(&f.addHosts, "add-host", nil, "add a custom host-to-IP mapping (host:ip)")
+	fs.StringArrayVar(&f.aliases, "network-alias", nil, "add network-scoped alias for the container")
 	fs.StringVar(&f.runtime, "runtime", "", "runtime to use for this container")
 	fs.StringVar(&f.pull, "pull", engine.PullMissing, `pull image before running ("always", "missing", "never")`)
 	fs.StringVar(&f.platform, "platform", "", "set platform if server is multi-platform capable")
@@ -291,7 +305,10 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 	if o.Healthcheck, err = f.health.config(f.noHealthcheck); err != nil {
 		return o, err
 	}
-	o.Modes = engine.NamespaceModes{PID: f.pid, IPC: f.ipc, UTS: f.uts, Network: f.network, Cgroup: f.cgroupns}
+	o.Modes = engine.NamespaceModes{PID: f.pid, IPC: f.ipc, UTS: f.uts, Cgroup: f.cgroupns}
+	o.Network = engine.NetworkRequest{Networks: f.networks, IP: f.ip, MAC: f.mac, Aliases: f.aliases,
+		Publish: f.publish, PublishAll: f.publishAll, Expose: f.expose, DNS: f.dns, DNSSearch: f.dnsSearch,
+		DNSOptions: f.dnsOptions, ExtraHosts: f.addHosts}
 	// Which streams: -a as given; run in the foreground takes stdout and
 	// stderr (and stdin with -i); create takes none unless -a.
 	for _, a := range f.attach {

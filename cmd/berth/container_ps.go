@@ -55,7 +55,7 @@ func psRowOf(c *engine.Container, now time.Time, trunc bool) psRow {
 	cmdline := strings.Join(append([]string{c.Path}, c.Args...), " ")
 	r := psRow{ID: c.ID, Image: c.Config.Image, Command: cmdline, CreatedAt: createdAt(c.Created),
 		RunningFor: since(c.Created), State: c.Status(), Status: containerStatus(c, now), Names: c.Name,
-		labels: c.Config.Labels}
+		labels: c.Config.Labels, Ports: engine.FormatPorts(*c)}
 	if r.Image == "" {
 		r.Image = c.Image
 	}
@@ -86,9 +86,16 @@ func psRowOf(c *engine.Container, now time.Time, trunc bool) psRow {
 		}
 	}
 	r.Mounts, r.LocalVolumes = strings.Join(mounts, ","), strconv.Itoa(len(vols))
-	if c.Modes.Network == "host" {
+	switch {
+	case c.Net != nil && len(c.Net.Endpoints) > 0:
+		var names []string
+		for _, ep := range c.Net.Endpoints {
+			names = append(names, ep.Network)
+		}
+		r.Networks = strings.Join(names, ",")
+	case c.Modes.Network == "host":
 		r.Networks = "host"
-	} else {
+	default:
 		r.Networks = "none"
 	}
 	return r

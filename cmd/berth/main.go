@@ -86,7 +86,11 @@ func (g *globals) containerOptions() engine.ContainerOptions {
 	cfg := g.cfg
 	o := engine.ContainerOptions{
 		RuntimeRoot: cfg.Runtime.Root,
-		LogDriver:   cfg.Log.Driver, LogMaxSize: int64(cfg.Log.MaxSize), LogMaxFile: cfg.Log.MaxFile,
+		Network: engine.NetworkConfigOptions{
+			PluginDirs: cfg.Network.CNIPluginDirs, DNSUpstream: cfg.Network.DNSUpstream,
+			DefaultMode: runDefaultNetwork,
+		},
+		LogDriver: cfg.Log.Driver, LogMaxSize: int64(cfg.Log.MaxSize), LogMaxFile: cfg.Log.MaxFile,
 		Runtimes: func(name string) (string, string, error) {
 			if name == "" {
 				name = cfg.Runtime.Default
@@ -100,6 +104,9 @@ func (g *globals) containerOptions() engine.ContainerOptions {
 			return path, name, err
 		},
 	}
+	if src := cfg.Source("network.default_subnet"); src.Kind != config.FromDefault {
+		o.Network.DefaultSubnet = cfg.Network.DefaultSubnet
+	}
 	if self, err := os.Executable(); err == nil {
 		o.ExitCommand = []string{self, "--root", g.root, "--runroot", g.runroot}
 		if f := cfg.File(); f != "" {
@@ -110,6 +117,12 @@ func (g *globals) containerOptions() engine.ContainerOptions {
 	}
 	return o
 }
+
+// runDefaultNetwork is the network of a container that names none. It
+// stays "none" until every test gives berth a network namespace of its
+// own (issue 12); then it becomes g.cfg.Network.DefaultNetwork
+// ("bridge", Docker's default).
+const runDefaultNetwork = "none"
 
 func newRootCmd() *cobra.Command {
 	// The config is loaded in the root's PersistentPreRunE; a command
@@ -166,7 +179,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newVersionCmd(g), system)
 	root.AddCommand(newPsCmd(g, "ps"), newObjectInspectCmd(g), container)
 	container.AddCommand(newPsCmd(g, "ls", "list", "ps"), newContainerInspectCmd(g), newCleanupCmd(g), newHoldConsoleCmd())
-	root.AddCommand(newVolumeCmd(g))
+	root.AddCommand(newVolumeCmd(g), newNetworkCmd(g))
 	root.AddCommand(newEventsCmd(g))
 	systemCommand(root).AddCommand(newSystemBootCmd(g))
 	return root

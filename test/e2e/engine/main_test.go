@@ -104,6 +104,11 @@ func testMain(m *testing.M) int {
 type env struct {
 	t             *testing.T
 	root, runRoot string
+	// netns, when set, is the network namespace every berth command runs
+	// in (nsenter --net): the network tests' own (network_test.go).
+	netns string
+	// config, when set, is the berth.toml of this env (BERTH_CONFIG).
+	config string
 }
 
 func newEnv(t *testing.T) *env {
@@ -116,7 +121,14 @@ func newEnv(t *testing.T) *env {
 }
 
 func (e *env) cmd(args ...string) *exec.Cmd {
-	cmd := exec.Command(binary, append([]string{"--root", e.root, "--runroot", e.runRoot}, args...)...)
+	full := append([]string{"--root", e.root, "--runroot", e.runRoot}, args...)
+	cmd := exec.Command(binary, full...)
+	if e.netns != "" {
+		cmd = exec.Command("nsenter", append([]string{"--net=" + e.netns, binary}, full...)...)
+	}
+	if e.config != "" {
+		cmd.Env = append(os.Environ(), "BERTH_CONFIG="+e.config)
+	}
 	return cmd
 }
 

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/engine"
+)
+
+// networkInspect is Docker's network inspect shape.
+type networkInspect struct {
+	Name       string                     `json:"Name"`
+	ID         string                     `json:"Id"`
+	Created    string                     `json:"Created"`
+	Scope      string                     `json:"Scope"`
+	Driver     string                     `json:"Driver"`
+	EnableIPv4 bool                       `json:"EnableIPv4"`
+	EnableIPv6 bool                       `json:"EnableIPv6"`
+	IPAM       networkIPAM                `json:"IPAM"`
+	Internal   bool                       `json:"Internal"`
+	Attachable bool                       `json:"Attachable"`
+	Ingress    bool                       `json:"Ingress"`
+	ConfigFrom map[string]string          `json:"ConfigFrom"`
+	ConfigOnly bool                       `json:"ConfigOnly"`
+	Containers map[string]networkEndpoint `json:"Containers"`
+	Options    map[string]string          `json:"Options"`
+	Labels     map[string]string          `json:"Labels"`
+}
+
+type networkIPAM struct {
+	Driver  string              `json:"Driver"`
+	Options map[string]string   `json:"Options"`
+	Config  []map[string]string `json:"Config"`
+}
+
+type networkEndpoint struct {
+	Name        string `json:"Name"`
+	EndpointID  string `json:"EndpointID"`
+	MacAddress  string `json:"MacAddress"`
+	IPv4Address string `json:"IPv4Address"`
+	IPv6Address string `json:"IPv6Address"`
+}
+
+func inspectNetwork(e *engine.Engine, n engine.NetworkInfo) networkInspect {
+	j := networkInspect{Name: n.Name, ID: n.ID, Created: n.Created.Format("2006-01-02T15:04:05.999999999Z07:00"),
+		Scope: "local", Driver: n.Driver, EnableIPv4: true, Internal: n.Internal,
+		IPAM:       networkIPAM{Driver: "default", Config: []map[string]string{}},
+		ConfigFrom: map[string]string{"Network": ""}, Containers: map[string]networkEndpoint{},
+		Options: map[string]string{}, Labels: map[string]string{}}
+	maps.Copy(j.Options, n.Options)
+	maps.Copy(j.Labels, n.Labels)
+	if n.Subnet != "" {
+		cfg := map[string]string{"Subnet": n.Subnet, "Gateway": n.Gateway}
+		if n.IPRange != "" {
+			cfg["IPRange"] = n.IPRange
+		}
+		j.IPAM.Config = append(j.IPAM.Config, cfg)
+	}
+	for _, c := range n.Containers {
+		ep := networkEndpoint{Name: c.Name}
+		if c.Net != nil {
+			for _, x := range c.Net.Endpoints {
+				if x.NetworkID == n.ID && x.IP != "" {
+					ep.EndpointID, ep.MacAddress = x.EndpointID, x.MAC
+					ep.IPv4Address = x.IP + "/" + strconv.Itoa(x.PrefixLen)
+				}
+			}
+		}
+		if c.State != engine.StateRunning {
+			continue // Docker lists the endpoints, which a stopped container has not
+		}
+		j.Containers[c.ID] = ep
+	}
+	return j
+}
+
+func newNetworkInspectCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] NETWORK [NETWORK...]",
+		Short: "Display detailed information on one or more networks",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := g.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			var out []any
+			var errs []error
+			for _, ref := range args {
+				n, err := e.LookupNetwork(ref)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				out = append(out, inspectNetwork(e, n))
+			}
+			if format != "" {
+				tmpl, err := parseTemplate("format", format)
+				if err != nil {
+					return status125(err)
+				}
+				for _, v := range out {
+					if err := tmpl.Execute(cmd.OutOrStdout(), v); err != nil {
+						return status125(fmt.Errorf("--format: %w", err))
+					}
+				}
+			} else {
+				if out == nil {
+					out = []any{}
+				}
+				b, _ := json.MarshalIndent(out, "", "    ")
+				fmt.Fprintln(cmd.OutOrStdout(), string(b))
+			}
+			return status125(errors.Join(errs...))
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "format output using a custom template")
+	return cmd
+}
