@@ -81,8 +81,8 @@ func (e *Engine) ExecContainer(ctx context.Context, ref string, r ExecRequest) (
 	if err != nil {
 		return 0, &ExecError{Status: 125, Err: err}
 	}
-	if r.Detach && r.Tty && len(e.ctrOpts.ConsoleHolder) == 0 {
-		return 0, &ExecError{Status: 125, Err: errors.New("exec: a detached session with a terminal needs a console holder (engine option ConsoleHolder)")}
+	if r.Detach && len(e.ctrOpts.ExecKeeper) == 0 {
+		return 0, &ExecError{Status: 125, Err: errors.New("exec: a detached session needs an exec keeper (engine option ExecKeeper)")}
 	}
 	var nb [8]byte
 	rand.Read(nb[:])
@@ -109,18 +109,8 @@ func (e *Engine) ExecContainer(ctx context.Context, ref string, r ExecRequest) (
 		defer os.Remove(procFile + ".pid")
 	}
 	if r.Detach && r.Tty {
-		// Nobody is attached: a holder of our own keeps the pty's master
-		// open for as long as the session lasts, as Docker's daemon does.
-		sock := procFile + ".sock"
-		holder, err := e.startConsoleHolder(sock)
-		if err != nil {
-			return 0, &ExecError{Status: 125, Err: fmt.Errorf("exec: %w", err)}
-		}
-		defer os.Remove(sock)
-		ok := false
-		defer func() { holder.release(!ok) }()
-		defer func() { ok = runErr == nil && status == 0 }()
-		args = append(args, "--console-socket", sock)
+		args = append(args, "--console-socket", procFile+".sock")
+		defer os.Remove(procFile + ".sock")
 	}
 	// The runtime lives as long as the session: ^C is forwarded to it
 	// (and from it to the process), not a reason to kill it.
@@ -128,38 +118,27 @@ func (e *Engine) ExecContainer(ctx context.Context, ref string, r ExecRequest) (
 	if e.ctrOpts.RuntimeRoot != "" {
 		global = append(global, "--root", e.ctrOpts.RuntimeRoot)
 	}
-	cmd := exec.CommandContext(context.WithoutCancel(ctx), c.RuntimePath, append(append(global, args...), c.ID)...)
+	argv := append(append(append([]string{c.RuntimePath}, global...), args...), c.ID)
+	if r.Detach {
+		return e.execDetached(&c, argv, procFile, r, execAttrs, p.Args)
+	}
+	cmd := exec.CommandContext(context.WithoutCancel(ctx), argv[0], argv[1:]...)
 	cmd.Dir = "/"
 	cmd.Stdin, cmd.Stdout = r.Stdin, r.Stdout
 	tail := &tailWriter{w: r.Stderr}
 	cmd.Stderr = tail
-	var detachedErr *os.File
-	if r.Detach {
-		// A pipe would be inherited by the detached process and held
-		// open (Wait would wait for the process); a file is not waited on.
-		f, err := os.CreateTemp(e.ctrRunDir(c.ID), "exec-stderr-")
-		if err != nil {
-			return 0, &ExecError{Status: 125, Err: fmt.Errorf("exec: %w", err)}
-		}
-		os.Remove(f.Name())
-		defer f.Close()
-		cmd.Stderr, detachedErr = f, f
-	}
 	e.emitContainer(&c, execAction("exec_start", p.Args), execAttrs)
 	if err := cmd.Start(); err != nil {
 		return 0, &ExecError{Status: 125, Err: fmt.Errorf("exec: %w", err)}
 	}
-	if !r.Detach {
-		// A detached session's end is nobody's to see (yet).
-		defer func() {
-			code := status
-			var xe *ExecError
-			if errors.As(runErr, &xe) {
-				code = xe.Status
-			}
-			e.emitContainer(&c, "exec_die", map[string]string{"execID": execAttrs["execID"], "exitCode": strconv.Itoa(code)})
-		}()
-	}
+	defer func() {
+		code := status
+		var xe *ExecError
+		if errors.As(runErr, &xe) {
+			code = xe.Status
+		}
+		e.emitContainer(&c, "exec_die", map[string]string{"execID": execAttrs["execID"], "exitCode": strconv.Itoa(code)})
+	}()
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
 	done := make(chan struct{})
@@ -176,11 +155,6 @@ func (e *Engine) ExecContainer(ctx context.Context, ref string, r ExecRequest) (
 	err = cmd.Wait()
 	signal.Stop(sigs)
 	close(done)
-	if detachedErr != nil {
-		// What the runtime said before it let go of the process.
-		detachedErr.Seek(0, io.SeekStart)
-		io.Copy(tail, io.LimitReader(detachedErr, 64<<10))
-	}
 	if err == nil {
 		return 0, nil
 	}
@@ -195,6 +169,39 @@ func (e *Engine) ExecContainer(ctx context.Context, ref string, r ExecRequest) (
 		return 128 + int(ws.Signal()), nil
 	}
 	return ee.ExitCode(), nil
+}
+
+// execDetached runs a detached session through an exec keeper, which
+// outlives this call (exec_keeper.go), and returns once the runtime has
+// started the process, with the runtime's failure if it had one.
+func (e *Engine) execDetached(c *Container, argv []string, procFile string, r ExecRequest, execAttrs map[string]string, args []string) (int, error) {
+	// A pipe would be inherited by the detached process and held open; a
+	// file is not waited on.
+	f, err := os.CreateTemp(e.ctrRunDir(c.ID), "exec-stderr-")
+	if err != nil {
+		return 0, &ExecError{Status: 125, Err: fmt.Errorf("exec: %w", err)}
+	}
+	os.Remove(f.Name())
+	defer f.Close()
+	die := e.containerEvent(c, "exec_die", map[string]string{"execID": execAttrs["execID"]})
+	spec := KeeperSpec{Runtime: argv, PidFile: procFile + ".pid", Tty: r.Tty,
+		Events: e.eventsPath(), EventsLimit: e.eventsLimit(), Die: die}
+	e.emitContainer(c, execAction("exec_start", args), execAttrs)
+	code, err := e.startKeeper(spec, f, procFile+".sock")
+	if err != nil {
+		return 0, &ExecError{Status: 125, Err: fmt.Errorf("exec: %w", err)}
+	}
+	if code == 0 {
+		return 0, nil
+	}
+	// What the runtime said before it let go of the process.
+	tail := &tailWriter{w: r.Stderr}
+	f.Seek(0, io.SeekStart)
+	io.Copy(tail, io.LimitReader(f, 64<<10))
+	if msg := tail.runtimeError(); msg != "" {
+		return 0, &ExecError{Status: startStatus(msg), Err: errors.New(msg), Printed: r.Stderr != nil}
+	}
+	return code, nil
 }
 
 // tailWriter passes the runtime's stderr on and keeps its last line, to

@@ -28,10 +28,10 @@ type ContainerOptions struct {
 	// the container's id appended: berth's `container cleanup`. Nil: none
 	// (the next command that looks settles the container).
 	ExitCommand []string
-	// ConsoleHolder is the command that keeps a detached exec session's
-	// pty open (berth's `container hold-console`). Nil: exec -d -t is
+	// ExecKeeper is the command that sees a detached exec session through
+	// (berth's `container exec-keeper`, exec_keeper.go). Nil: exec -d is
 	// refused.
-	ConsoleHolder []string
+	ExecKeeper []string
 	// CgroupV2 says the host is on the unified hierarchy (nil: probed).
 	CgroupV2 *bool
 	// Network is the config's [network].

@@ -159,9 +159,14 @@ func (e *Engine) EmitContainer(c Container, action string, extra map[string]stri
 	e.emitContainer(&c, action, extra)
 }
 
-// emitContainer emits a container event with Docker's attributes: the
-// container's labels, name and image, plus extra.
+// emitContainer emits a container event (containerEvent).
 func (e *Engine) emitContainer(c *Container, action string, extra map[string]string) {
+	e.Emit(e.containerEvent(c, action, extra))
+}
+
+// containerEvent is a container event with Docker's attributes: name,
+// image and the container's labels, plus extra.
+func (e *Engine) containerEvent(c *Container, action string, extra map[string]string) Event {
 	attrs := make(map[string]string, len(c.Config.Labels)+len(extra)+2)
 	for k, v := range c.Config.Labels {
 		attrs[k] = v
@@ -174,7 +179,7 @@ func (e *Engine) emitContainer(c *Container, action string, extra map[string]str
 	for k, v := range extra {
 		attrs[k] = v
 	}
-	e.Emit(Event{Type: "container", Action: action, Actor: Actor{ID: c.ID, Attributes: attrs}})
+	return Event{Type: "container", Action: action, Actor: Actor{ID: c.ID, Attributes: attrs}}
 }
 
 // emitImage emits an image event: id is the image's ID or, for a pull or

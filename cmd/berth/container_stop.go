@@ -147,16 +147,16 @@ func newCleanupCmd(g *globals) *cobra.Command {
 	}
 }
 
-// newHoldConsoleCmd keeps a detached exec session's pty open (started by
-// exec -d -t), not for users.
-func newHoldConsoleCmd() *cobra.Command {
+// newExecKeeperCmd sees a detached exec session through (started by
+// exec -d), not for users.
+func newExecKeeperCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:    "hold-console",
-		Short:  "Hold a detached exec session's terminal (run by exec -d -t)",
+		Use:    "exec-keeper SPEC",
+		Short:  "Reap a detached exec session and hold its terminal (run by exec -d)",
 		Hidden: true,
-		Args:   cobra.NoArgs,
+		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return engine.HoldConsole()
+			return engine.RunExecKeeper(args[0])
 		},
 	}
 }

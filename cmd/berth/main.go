@@ -113,7 +113,7 @@ func (g *globals) containerOptions() engine.ContainerOptions {
 			o.ExitCommand = append(o.ExitCommand, "--config", f)
 		}
 		o.ExitCommand = append(o.ExitCommand, "container", "cleanup")
-		o.ConsoleHolder = []string{self, "container", "hold-console"}
+		o.ExecKeeper = []string{self, "container", "exec-keeper"}
 	}
 	return o
 }
@@ -178,7 +178,7 @@ func newRootCmd() *cobra.Command {
 	system.AddCommand(newInfoCmd(g), newSystemDfCmd(g), newSystemPruneCmd(g), newEventsCmd(g))
 	root.AddCommand(newVersionCmd(g), system)
 	root.AddCommand(newPsCmd(g, "ps"), newObjectInspectCmd(g), container)
-	container.AddCommand(newPsCmd(g, "ls", "list", "ps"), newContainerInspectCmd(g), newCleanupCmd(g), newHoldConsoleCmd())
+	container.AddCommand(newPsCmd(g, "ls", "list", "ps"), newContainerInspectCmd(g), newCleanupCmd(g), newExecKeeperCmd())
 	root.AddCommand(newVolumeCmd(g), newNetworkCmd(g))
 	root.AddCommand(newEventsCmd(g))
 	systemCommand(root).AddCommand(newSystemBootCmd(g))

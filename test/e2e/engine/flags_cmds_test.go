@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -163,8 +164,9 @@ func TestExecFlags(t *testing.T) {
 }
 
 // TestExecDetachedTty: exec -d -t gives the session a terminal that stays
-// up with nobody attached (Docker's daemon holds it; here a holder
-// process does), and the holder goes with the session.
+// up with nobody attached (Docker's daemon holds it; here the session's
+// keeper does), and the keeper goes with the session, after it logged the
+// session's exec_die with its status.
 func TestExecDetachedTty(t *testing.T) {
 	e := newEnv(t)
 	e.must("run", "-d", "--name", "box", "busybox", "sleep", "600")
@@ -178,21 +180,52 @@ func TestExecDetachedTty(t *testing.T) {
 	if got := e.must("exec", "box", "cat", "/tmp/tty"); !strings.HasPrefix(got, "/dev/pts/") {
 		t.Errorf("the detached session's stdin is %q, want a pty", got)
 	}
-	waitFor(t, "the console holder to go", 5*time.Second, func() bool { return holders() == 0 })
-	// A failed exec leaves no holder behind.
+	waitFor(t, "the keeper to go", 5*time.Second, func() bool { return holders() == 0 })
+	e.must("exec", "-d", "box", "sh", "-c", "exit 7")
+	waitFor(t, "the keepers to go", 5*time.Second, func() bool { return holders() == 0 })
+	// Every session, detached or not, logs one exec_die with its status.
+	evs := e.must("events", "--since", "0", "--until", strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10),
+		"--filter", "event=exec_create", "--filter", "event=exec_die",
+		"--format", `{{.Action}}|{{index .Actor.Attributes "execID"}}|{{index .Actor.Attributes "exitCode"}}`)
+	created, died := map[string]string{}, map[string]string{}
+	for _, l := range strings.Split(evs, "\n") {
+		f := strings.Split(l, "|")
+		if len(f) != 3 {
+			continue
+		}
+		if strings.HasPrefix(f[0], "exec_create") {
+			created[f[1]] = f[0]
+		} else if _, dup := died[f[1]]; dup {
+			t.Errorf("two exec_die for %s", f[1])
+		} else {
+			died[f[1]] = f[2]
+		}
+	}
+	for id, action := range created {
+		code, ok := died[id]
+		switch {
+		case !ok:
+			t.Errorf("no exec_die for %q", action)
+		case action == "exec_create: sh -c exit 7" && code != "7":
+			t.Errorf("exec_die of the detached exit 7: %s", code)
+		case strings.Contains(action, "echo still") && code != "0":
+			t.Errorf("exec_die of the detached terminal session: %s", code)
+		}
+	}
+	// A failed exec leaves no keeper behind.
 	if _, _, code := e.berth("exec", "-d", "-t", "box", "/no/such/cmd"); code == 0 {
 		t.Errorf("exec -d -t of a missing command succeeded")
 	}
 	waitFor(t, "no console holder", 5*time.Second, func() bool { return holders() == 0 })
 }
 
-// holders counts the console holders running.
+// holders counts the exec keepers running.
 func holders() int {
 	n := 0
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		b, _ := os.ReadFile(p)
-		if strings.Contains(string(b), "hold-console") && strings.HasPrefix(string(b), binary) {
+		if strings.Contains(string(b), "exec-keeper") && strings.HasPrefix(string(b), binary) {
 			n++
 		}
 	}
