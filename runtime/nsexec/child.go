@@ -70,27 +70,44 @@ func Start(cfg Config, plan *Plan) (*Child, error) {
 		parent.Close()
 		return nil, err
 	}
-	defer ro.Close()
-	exe = fmt.Sprintf("/proc/self/fd/%d", ro.Fd())
 	files := append(append([]*os.File{}, cfg.Files...), child)
 	syncFd := 3 + len(files) - 1
-	cmd := &exec.Cmd{
-		Path:       exe,
-		Args:       []string{"berth-runtime-init"},
-		Env:        []string{"_BERTH_NSEXEC=" + strconv.Itoa(syncFd)},
-		ExtraFiles: files,
+	command := func(ro *os.File) *exec.Cmd {
+		cmd := &exec.Cmd{
+			Path:       fmt.Sprintf("/proc/self/fd/%d", ro.Fd()),
+			Args:       []string{"berth-runtime-init"},
+			Env:        []string{"_BERTH_NSEXEC=" + strconv.Itoa(syncFd)},
+			ExtraFiles: files,
+		}
+		// Assign only non-nil files: a nil *os.File in an io.Reader is not a nil interface.
+		if cfg.Stdin != nil {
+			cmd.Stdin = cfg.Stdin
+		}
+		if cfg.Stdout != nil {
+			cmd.Stdout = cfg.Stdout
+		}
+		if cfg.Stderr != nil {
+			cmd.Stderr = cfg.Stderr
+		}
+		return cmd
 	}
-	// Assign only non-nil files: a nil *os.File in an io.Reader is not a nil interface.
-	if cfg.Stdin != nil {
-		cmd.Stdin = cfg.Stdin
+	cmd := command(ro)
+	err = cmd.Start()
+	ro.Close()
+	if errors.Is(err, syscall.EACCES) {
+		// Seen in a process that starts containers from several goroutines at once under
+		// load (runtime/oci's TestParallelNoLeaks, a few runs in a hundred): the exec of a
+		// detached mount's file fails with EACCES although the fd names the right regular,
+		// executable file. Once more from a sealed copy, which is as unwritable.
+		if ro, err = sealedCopy(exe); err != nil {
+			parent.Close()
+			return nil, err
+		}
+		cmd = command(ro)
+		err = cmd.Start()
+		ro.Close()
 	}
-	if cfg.Stdout != nil {
-		cmd.Stdout = cfg.Stdout
-	}
-	if cfg.Stderr != nil {
-		cmd.Stderr = cfg.Stderr
-	}
-	if err := cmd.Start(); err != nil {
+	if err != nil {
 		parent.Close()
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
