@@ -128,15 +128,23 @@ func RunExecKeeper(arg string) error {
 			code = ee.ExitCode()
 		}
 	}
+	// The pid file is read before the status goes back: the caller
+	// removes it once it has the status.
+	pid := 0
+	if code == 0 {
+		b, err := os.ReadFile(spec.PidFile)
+		if err == nil {
+			pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+		if err != nil || pid <= 0 {
+			fmt.Fprintf(os.Stderr, "berth-runtime: exec keeper: pid file %s: %v\n", spec.PidFile, err)
+			code = 125
+		}
+	}
 	fmt.Fprintf(status, "%d\n", code)
 	status.Close()
 	if code != 0 {
 		return nil // the caller tells what the runtime said
-	}
-	b, err := os.ReadFile(spec.PidFile)
-	pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || perr != nil {
-		return fmt.Errorf("exec keeper: pid file %s: %v %v", spec.PidFile, err, perr)
 	}
 	if ln != nil {
 		// The runtime sent the master before it returned: it is queued.

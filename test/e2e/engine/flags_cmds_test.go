@@ -225,7 +225,9 @@ func holders() int {
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		b, _ := os.ReadFile(p)
-		if strings.Contains(string(b), "exec-keeper") && strings.HasPrefix(string(b), binary) {
+		// Any berth's: the keeper runs as the resolved executable, which
+		// need not be spelled as $BERTH_BINARY is.
+		if strings.Contains(string(b), "\x00container\x00exec-keeper\x00") {
 			n++
 		}
 	}
