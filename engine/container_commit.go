@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -192,78 +190,25 @@ func (e *Engine) CommitContainer(ctx context.Context, ref string, o CommitOption
 	return img, nil
 }
 
-// A commit that pauses the container says so first in
-// RUNROOT/commit-pause/ID ("PID START" of the committing process): were
-// it killed before it resumed the container, the next berth command to
-// open the engine finds the file of a dead process and thaws the
-// container (thawCommits).
-func (e *Engine) commitPauseFile(id string) string {
-	return filepath.Join(e.runRoot, "commit-pause", id)
-}
-
 // pauseForCommit freezes a running container and returns what thaws it;
-// one the user paused stays paused.
+// one the user paused stays paused. The commit's intent says "paused"
+// first: were the commit killed before it resumed the container, the
+// next berth command repairs the intent by thawing it (intents.go).
 func (e *Engine) pauseForCommit(ctx context.Context, c *Container) (func(), error) {
 	rt, err := e.ociRuntime(c)
 	if err != nil {
 		return nil, err
 	}
-	pid, start, err := self()
-	if err != nil {
-		return nil, err
-	}
-	marker := e.commitPauseFile(c.ID)
-	if err := os.MkdirAll(filepath.Dir(marker), 0o700); err != nil {
-		return nil, fmt.Errorf("commit %s: %w", shortID(c.ID), err)
-	}
-	if err := os.WriteFile(marker, fmt.Appendf(nil, "%d %d\n", pid, start), 0o600); err != nil {
-		return nil, fmt.Errorf("commit %s: %w", shortID(c.ID), err)
-	}
+	e.noteIntent(opCommit, c.ID, intentPaused)
 	switch err := rt.Pause(ctx, c.ID); {
 	case err == nil:
-		return func() {
-			rt.Resume(context.WithoutCancel(ctx), c.ID)
-			os.Remove(marker)
-		}, nil
+		return func() { rt.Resume(context.WithoutCancel(ctx), c.ID) }, nil
 	case errors.Is(err, oci.ErrPaused):
-		os.Remove(marker)
+		e.unnoteIntent(opCommit, c.ID)
 		return func() {}, nil
 	default:
-		os.Remove(marker)
+		e.unnoteIntent(opCommit, c.ID)
 		return nil, fmt.Errorf("commit %s: pause: %w", shortID(c.ID), err)
-	}
-}
-
-// thawCommits resumes the containers that commits killed while they had
-// them paused (best effort: a container gone or not paused is let be).
-func (e *Engine) thawCommits() {
-	dir := filepath.Join(e.runRoot, "commit-pause")
-	entries, err := os.ReadDir(dir)
-	if err != nil || len(entries) == 0 {
-		return
-	}
-	for _, ent := range entries {
-		marker := filepath.Join(dir, ent.Name())
-		b, err := os.ReadFile(marker)
-		if err != nil {
-			continue
-		}
-		var pid int
-		var start uint64
-		if _, err := fmt.Sscanf(string(b), "%d %d", &pid, &start); err == nil && alive(pid, start) {
-			continue // that commit is still going
-		}
-		lock, err := e.lockContainer(ent.Name())
-		if err != nil {
-			continue
-		}
-		if c, err := e.GetContainer(ent.Name()); err == nil && c.State == StateRunning {
-			if rt, err := e.ociRuntime(&c); err == nil {
-				rt.Resume(context.Background(), c.ID)
-			}
-		}
-		os.Remove(marker)
-		lock.Release()
 	}
 }
 

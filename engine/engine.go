@@ -141,7 +141,6 @@ func Open(opts Options) (*Engine, error) {
 		e.lock.Release()
 		return nil, err
 	}
-	e.thawCommits()
 	// After the shared lock: the probe works in the store's tmp dir.
 	if err := e.chooseDriver(opts, meta.driver, opts.Warnings); err != nil {
 		e.lock.Release()

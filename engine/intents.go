@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +45,8 @@ const (
 	// the image is recorded; one cut before its lease was written leaves
 	// them unnamed: its repair is a collection.
 	opCommit = "commit"
+	// intentPaused, in a commit's intent: it froze the container.
+	intentPaused = "paused"
 )
 
 func (e *Engine) intentDir() string { return filepath.Join(e.root, "intents") }
@@ -93,6 +96,15 @@ func (e *Engine) noteIntent(op, id string, lines ...string) {
 		return
 	}
 	writeIntent(p, string(b)+strings.Join(lines, "\n")+"\n")
+}
+
+// unnoteIntent drops what noteIntent added, keeping the owner's line.
+func (e *Engine) unnoteIntent(op, id string) {
+	p := e.intentPath(op, id)
+	if b, err := os.ReadFile(p); err == nil {
+		first, _, _ := strings.Cut(string(b), "\n")
+		writeIntent(p, first+"\n")
+	}
 }
 
 // intentOwnerAlive reads an intent file: is the process that wrote it
@@ -182,6 +194,15 @@ func tryLockFor(path string, d time.Duration) (*flock.Lock, error) {
 func (e *Engine) repair(ctx context.Context, op, id string, intent []byte) error {
 	if op == opCommit {
 		e.deadLeases++ // Open collects after the repairs
+		if !slices.Contains(strings.Split(string(intent), "\n"), intentPaused) {
+			return nil
+		}
+		// Killed while it had the container frozen.
+		if c, err := e.GetContainer(id); err == nil && c.State == StateRunning {
+			if rt, err := e.ociRuntime(&c); err == nil {
+				rt.Resume(ctx, c.ID)
+			}
+		}
 		return nil
 	}
 	c, err := e.GetContainer(id)

@@ -203,9 +203,9 @@ func TestCommitKilledWhilePaused(t *testing.T) {
 		t.Fatalf("pause: %v: %s", err, out)
 	}
 	// What a commit killed between its pause and its resume leaves: the
-	// note of a process that is gone.
-	os.MkdirAll(filepath.Join(e.runRoot, "commit-pause"), 0o700)
-	if err := os.WriteFile(filepath.Join(e.runRoot, "commit-pause", id), []byte("999999999 1\n"), 0o600); err != nil {
+	// intent of a process that is gone, saying it paused.
+	note := filepath.Join(e.root, "intents", "commit-"+id)
+	if err := os.WriteFile(note, []byte("999999999 1 gone\npaused\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	e.must("ps")
@@ -213,7 +213,7 @@ func TestCommitKilledWhilePaused(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), `"running"`) {
 		t.Errorf("after the next command the container is: %s %v", out, err)
 	}
-	if _, err := os.Stat(filepath.Join(e.runRoot, "commit-pause", id)); !os.IsNotExist(err) {
+	if _, err := os.Stat(note); !os.IsNotExist(err) {
 		t.Errorf("the note is still there: %v", err)
 	}
 }
