@@ -18,8 +18,6 @@ import (
 	"sync"
 	"syscall"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-
 	"github.com/berth-dev/berth/engine/spec"
 )
 
@@ -64,11 +62,7 @@ func (e *Engine) ExecContainer(ctx context.Context, ref string, r ExecRequest) (
 	if c.Paused {
 		return 0, &ExecError{Status: 125, Err: fmt.Errorf("container %s is paused, unpause the container before exec", ref)}
 	}
-	var base specs.Spec
-	b, err := os.ReadFile(filepath.Join(e.bundleDir(c.ID), "config.json"))
-	if err == nil {
-		err = json.Unmarshal(b, &base)
-	}
+	base, err := readSpec(e.bundleDir(c.ID))
 	if err != nil {
 		return 0, &ExecError{Status: 125, Err: fmt.Errorf("exec: container spec: %w", err)}
 	}

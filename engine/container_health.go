@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-
 	"github.com/berth-dev/berth/engine/spec"
 	"github.com/berth-dev/berth/monitor"
 )
@@ -213,11 +211,7 @@ func (e *Engine) healthOptions(c *Container) (*monitor.HealthOptions, error) {
 	if !healthActive(h) {
 		return nil, nil
 	}
-	var base specs.Spec
-	b, err := os.ReadFile(filepath.Join(e.bundleDir(c.ID), "config.json"))
-	if err == nil {
-		err = json.Unmarshal(b, &base)
-	}
+	base, err := readSpec(e.bundleDir(c.ID))
 	if err != nil {
 		return nil, fmt.Errorf("health check: container spec: %w", err)
 	}

@@ -81,12 +81,8 @@ func (e *Engine) UpdateContainer(ctx context.Context, ref string, o UpdateOption
 		return c, err
 	}
 	bundle := filepath.Join(e.bundleDir(c.ID), "config.json")
-	b, err := os.ReadFile(bundle)
+	s, err := readSpec(e.bundleDir(c.ID))
 	if err != nil {
-		return c, fmt.Errorf("update container %s: %w", shortID(c.ID), err)
-	}
-	var s specs.Spec
-	if err := json.Unmarshal(b, &s); err != nil {
 		return c, fmt.Errorf("update container %s: spec: %w", shortID(c.ID), err)
 	}
 	if s.Linux == nil {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
 
@@ -139,12 +137,11 @@ func (e *Engine) cleanDead(ctx context.Context, c Container) error {
 // destroyCgroup removes the cgroup the container's spec names (runtime
 // delete does it when it still knows the container).
 func destroyCgroup(bundle, id string) error {
-	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
-	if err != nil {
+	s, err := readSpec(bundle)
+	if errors.Is(err, os.ErrNotExist) {
 		return nil // no spec: the create never got so far
 	}
-	var s specs.Spec
-	if err := json.Unmarshal(b, &s); err != nil {
+	if err != nil {
 		return fmt.Errorf("read spec: %w", err)
 	}
 	path := ""

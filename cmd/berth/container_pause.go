@@ -21,7 +21,7 @@ func newPauseCmd(g *globals, unpause bool) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			return eachContainer(cmd, args, func(ref string) error {
+			return eachArg(cmd, args, func(ref string) error {
 				if unpause {
 					_, err := e.UnpauseContainer(cmd.Context(), ref)
 					return err

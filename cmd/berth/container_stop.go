@@ -12,7 +12,7 @@ import (
 
 // eachContainer runs fn for each argument, printing the argument for
 // each success as Docker does, and joins the errors.
-func eachContainer(cmd *cobra.Command, args []string, fn func(ref string) error) error {
+func eachArg(cmd *cobra.Command, args []string, fn func(ref string) error) error {
 	var errs []error
 	for _, ref := range args {
 		if err := fn(ref); err != nil {
@@ -48,7 +48,7 @@ func newStopLikeCmd(g *globals, use, short string, do func(ctx context.Context, 
 			}
 			defer e.Close()
 			t := parseStopTimeout(cmd, timeout)
-			return eachContainer(cmd, args, func(ref string) error { return do(cmd.Context(), e, ref, signal, t) })
+			return eachArg(cmd, args, func(ref string) error { return do(cmd.Context(), e, ref, signal, t) })
 		},
 	}
 	cmd.Flags().IntVarP(&timeout, "time", "t", 0, "seconds to wait before killing the container")
@@ -70,7 +70,7 @@ func newKillCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			return eachContainer(cmd, args, func(ref string) error {
+			return eachArg(cmd, args, func(ref string) error {
 				_, err := e.KillContainer(cmd.Context(), ref, signal)
 				return err
 			})
@@ -118,7 +118,7 @@ func newRmCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			return eachContainer(cmd, args, func(ref string) error {
+			return eachArg(cmd, args, func(ref string) error {
 				_, err := e.RemoveContainer(cmd.Context(), ref, o)
 				return err
 			})

@@ -68,7 +68,7 @@ func newUpdateCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			return eachContainer(cmd, args, func(ref string) error {
+			return eachArg(cmd, args, func(ref string) error {
 				_, err := e.UpdateContainer(cmd.Context(), ref, o)
 				return err
 			})

@@ -6,11 +6,11 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// exit125 makes every error of cmd (bad flags, wrong arguments, what the
-// engine refuses) end berth with Docker's status 125 for its own errors,
-// unless the error carries a status of its own.
+// exit125 makes every error of cmd (wrong arguments, what the engine
+// refuses) end berth with Docker's status 125 for its own errors, unless
+// the error carries a status of its own. (Bad flags are 125 for every
+// command: the root's flag error function.)
 func exit125(cmd *cobra.Command) *cobra.Command {
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &statusError{125, err} })
 	if args := cmd.Args; args != nil {
 		cmd.Args = func(c *cobra.Command, a []string) error { return as125(args(c, a)) }
 	}

@@ -20,13 +20,6 @@ func newNetworkCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func status125(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &statusError{125, err}
-}
-
 func newNetworkCreateCmd(g *globals) *cobra.Command {
 	var (
 		driver, subnet, gateway, ipRange string
@@ -39,7 +32,7 @@ func newNetworkCreateCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if ipv6 {
-				return status125(fmt.Errorf("--ipv6: IPv6 networks are not supported yet"))
+				return as125(fmt.Errorf("--ipv6: IPv6 networks are not supported yet"))
 			}
 			c := network.Config{Name: args[0], Driver: driver, Subnet: subnet, Gateway: gateway, IPRange: ipRange,
 				Internal: internal, Labels: map[string]string{}, Options: map[string]string{}}
@@ -50,7 +43,7 @@ func newNetworkCreateCmd(g *globals) *cobra.Command {
 			for _, o := range opts {
 				k, v, ok := strings.Cut(o, "=")
 				if !ok || k == "" {
-					return status125(fmt.Errorf("invalid --opt %q: want KEY=VALUE", o))
+					return as125(fmt.Errorf("invalid --opt %q: want KEY=VALUE", o))
 				}
 				c.Options[k] = v
 			}
@@ -61,7 +54,7 @@ func newNetworkCreateCmd(g *globals) *cobra.Command {
 			defer e.Close()
 			made, err := e.CreateNetwork(c)
 			if err != nil {
-				return status125(err)
+				return as125(err)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), made.ID)
 			return nil

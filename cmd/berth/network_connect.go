@@ -18,7 +18,7 @@ func newNetworkConnectCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			return status125(e.ConnectNetwork(cmd.Context(), args[0], args[1], o))
+			return as125(e.ConnectNetwork(cmd.Context(), args[0], args[1], o))
 		},
 	}
 	cmd.Flags().StringArrayVar(&o.Aliases, "alias", nil, "add network-scoped alias for the container")
@@ -38,7 +38,7 @@ func newNetworkDisconnectCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			return status125(e.DisconnectNetwork(cmd.Context(), args[0], args[1]))
+			return as125(e.DisconnectNetwork(cmd.Context(), args[0], args[1]))
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "force the container to disconnect from a network")

@@ -104,11 +104,11 @@ func newNetworkInspectCmd(g *globals) *cobra.Command {
 			if format != "" {
 				tmpl, err := parseTemplate("format", format)
 				if err != nil {
-					return status125(err)
+					return as125(err)
 				}
 				for _, v := range out {
 					if err := tmpl.Execute(cmd.OutOrStdout(), v); err != nil {
-						return status125(fmt.Errorf("--format: %w", err))
+						return as125(fmt.Errorf("--format: %w", err))
 					}
 				}
 			} else {
@@ -118,7 +118,7 @@ func newNetworkInspectCmd(g *globals) *cobra.Command {
 				b, _ := json.MarshalIndent(out, "", "    ")
 				fmt.Fprintln(cmd.OutOrStdout(), string(b))
 			}
-			return status125(errors.Join(errs...))
+			return as125(errors.Join(errs...))
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output using a custom template")

@@ -86,7 +86,7 @@ func newNetworkLsCmd(g *globals) *cobra.Command {
 			for _, f := range filters {
 				fn, err := networkFilter(f)
 				if err != nil {
-					return status125(err)
+					return as125(err)
 				}
 				keep = append(keep, fn)
 			}
@@ -97,7 +97,7 @@ func newNetworkLsCmd(g *globals) *cobra.Command {
 			defer e.Close()
 			all, err := e.ListNetworks()
 			if err != nil {
-				return status125(err)
+				return as125(err)
 			}
 			var ns []engine.NetworkInfo
 		next:

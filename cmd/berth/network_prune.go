@@ -34,7 +34,7 @@ func newNetworkPruneCmd(g *globals) *cobra.Command {
 					neg = true
 				case "label":
 				default:
-					return status125(fmt.Errorf("invalid filter '%s' (network prune takes label and label!)", k))
+					return as125(fmt.Errorf("invalid filter '%s' (network prune takes label and label!)", k))
 				}
 				lk, lv, hasV := strings.Cut(v, "=")
 				keep = append(keep, func(c network.Config) bool {
@@ -69,7 +69,7 @@ func newNetworkPruneCmd(g *globals) *cobra.Command {
 				}
 			}
 			if err != nil && !errors.Is(err, errNoSuchNetwork) {
-				return status125(err)
+				return as125(err)
 			}
 			return nil
 		},

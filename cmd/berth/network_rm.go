@@ -30,7 +30,7 @@ func newNetworkRmCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), ref)
 			}
-			return status125(errors.Join(errs...))
+			return as125(errors.Join(errs...))
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not error if the network does not exist")

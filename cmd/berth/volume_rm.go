@@ -1,11 +1,6 @@
 package main
 
-import (
-	"errors"
-	"fmt"
-
-	"github.com/spf13/cobra"
-)
+import "github.com/spf13/cobra"
 
 func newVolumeRmCmd(g *globals) *cobra.Command {
 	var force bool
@@ -20,15 +15,7 @@ func newVolumeRmCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			var errs []error
-			for _, name := range args {
-				if err := e.RemoveVolume(name, force); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), name)
-			}
-			return errors.Join(errs...)
+			return eachArg(cmd, args, func(name string) error { return e.RemoveVolume(name, force) })
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not fail on volumes that do not exist")
