@@ -1,11 +1,11 @@
 package engine
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -66,31 +66,11 @@ func (e *Engine) hostGateway() (string, error) {
 // writeResolvConf writes the container's resolv.conf: the configured
 // upstreams (else the host's, less loopback resolvers, which mean
 // nothing in another namespace), search and options, each replaced by
-// --dns, --dns-search, --dns-option when given.
+// --dns, --dns-search, --dns-option when given. A container on a user
+// network asks its monitor (127.0.0.11, as Docker's embedded resolver),
+// which forwards to those upstreams.
 func (e *Engine) writeResolvConf(c *Container) error {
-	path := e.ctrOpts.Network.ResolvConf
-	if path == "" {
-		path = "/etc/resolv.conf"
-	}
-	var servers, search, options []string
-	if f, err := os.Open(path); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fs := strings.Fields(sc.Text())
-			if len(fs) < 2 || strings.HasPrefix(fs[0], "#") || strings.HasPrefix(fs[0], ";") {
-				continue
-			}
-			switch fs[0] {
-			case "nameserver":
-				servers = append(servers, fs[1])
-			case "search", "domain":
-				search = fs[1:]
-			case "options":
-				options = append(options, fs[1:]...)
-			}
-		}
-		f.Close()
-	}
+	servers, search, options := e.hostResolvConf()
 	if up := e.ctrOpts.Network.DNSUpstream; len(up) > 0 {
 		servers = nil
 		for _, s := range up {
@@ -125,6 +105,12 @@ func (e *Engine) writeResolvConf(c *Container) error {
 	}
 	if len(c.Net.DNSOptions) > 0 {
 		options = c.Net.DNSOptions
+	}
+	if e.usesEmbeddedDNS(c) {
+		kept = []string{embeddedDNS}
+		if !slices.ContainsFunc(options, func(o string) bool { return strings.HasPrefix(o, "ndots:") }) {
+			options = append(slices.Clone(options), "ndots:0") // as Docker writes it
+		}
 	}
 	var b bytes.Buffer
 	for _, s := range kept {

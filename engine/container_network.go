@@ -413,9 +413,15 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (err error) {
 		if err := writeJSON(e.netStatePath(c.ID), st); err != nil {
 			return err
 		}
+		if err := e.publishDNS(c, &ns.Endpoints[i], cfgs[i].Default); err != nil {
+			return err
+		}
 		e.emitNetwork(cfgs[i], "connect", map[string]string{"container": c.ID})
 	}
 	ns.Bound = bound
+	if err := e.writeDNSConfig(c); err != nil {
+		return err
+	}
 	return e.writeHosts(c)
 }
 
@@ -460,6 +466,10 @@ func (e *Engine) teardownNetworkState(ctx context.Context, id string) error {
 	}
 	var errs []error
 	for _, a := range slices.Backward(st.Attachments) {
+		// The names first: no container is answered an address being given back.
+		if err := e.unpublishDNS(id, a.Network); err != nil {
+			errs = append(errs, err)
+		}
 		cfg, err := store.Get(a.Network)
 		if err != nil {
 			continue // the network is gone, and with it its bridge

@@ -188,6 +188,7 @@ func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Contai
 		ExitCommand: exitCmd,
 		MonitorLog:  filepath.Join(run, "monitor.log"),
 	}
+	e.dnsMonitorOptions(&c, &mo)
 	if c.Config.Tty {
 		mo.ConsoleSocket = filepath.Join(run, "console.sock")
 	}

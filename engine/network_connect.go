@@ -67,6 +67,9 @@ func (e *Engine) ConnectNetwork(ctx context.Context, netRef, ctrRef string, o Co
 			return err
 		}
 		ep.Result, ep.EndpointID = res, endpointID(c.ID, n.ID)
+		if err := e.publishDNS(&c, &ep, n.Default); err != nil {
+			return err
+		}
 		if err := e.editNetState(c.ID, func(st *netState) {
 			for i := range st.Attachments {
 				if st.Attachments[i].Network == n.ID {
@@ -82,6 +85,9 @@ func (e *Engine) ConnectNetwork(ctx context.Context, netRef, ctrRef string, o Co
 		return err
 	}
 	if c.State == StateRunning {
+		if err := e.refreshDNS(&c); err != nil {
+			return err
+		}
 		e.emitNetwork(n.Config, "connect", map[string]string{"container": c.ID})
 	}
 	return nil
@@ -115,6 +121,9 @@ func (e *Engine) DisconnectNetwork(ctx context.Context, netRef, ctrRef string) e
 				}
 			}
 		}
+		if err := e.unpublishDNS(c.ID, n.ID); err != nil {
+			return err
+		}
 		if err := store.Detach(ctx, n.Config, a); err != nil {
 			return err
 		}
@@ -130,6 +139,9 @@ func (e *Engine) DisconnectNetwork(ctx context.Context, netRef, ctrRef string) e
 		return err
 	}
 	if c.State == StateRunning {
+		if err := e.refreshDNS(&c); err != nil {
+			return err
+		}
 		e.emitNetwork(n.Config, "disconnect", map[string]string{"container": c.ID})
 	}
 	return nil

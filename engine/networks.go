@@ -287,6 +287,7 @@ func (e *Engine) RemoveNetwork(ref string) (NetworkInfo, error) {
 		return n, err
 	}
 	if _, err = s.Remove(n.ID); err == nil {
+		network.RemoveDNSRecords(e.dnsRecordsDir(), n.ID)
 		e.emitNetwork(n.Config, "destroy", nil)
 	}
 	return n, err

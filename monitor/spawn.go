@@ -45,6 +45,11 @@ type Options struct {
 	LogMaxSize int64 // bytes; 0: no rotation
 	LogMaxFile int   // files kept in all, with LogMaxSize; 0 or 1: truncate in place
 
+	// DNSConfig is the container's resolver config (upstreams, records files), read at each
+	// query; DNSNetNS the container's network namespace, where the monitor answers on
+	// 127.0.0.11:53. Empty: no resolver.
+	DNSConfig, DNSNetNS string
+
 	ExitCommand []string       // run (not waited for) after the container exited and the logs closed
 	Health      *HealthOptions // health checks to run; nil: none
 	MonitorLog  string         // the monitor's own stderr (diagnostics); empty: /dev/null
@@ -122,7 +127,7 @@ func (o *Options) args() ([]string, error) {
 	}
 	// The monitor runs in /: relative paths are made absolute here.
 	for _, p := range []*string{&o.Binary, &o.Runtime, &o.RuntimeRoot, &o.RuntimeLog, &o.Bundle, &o.PidFile, &o.ExitFile,
-		&o.AttachSocket, &o.ConsoleSocket, &o.LogPath, &o.MonitorLog} {
+		&o.AttachSocket, &o.ConsoleSocket, &o.LogPath, &o.MonitorLog, &o.DNSConfig, &o.DNSNetNS} {
 		bare := (p == &o.Runtime || p == &o.Binary) && !strings.Contains(*p, "/") // found in PATH
 		if *p != "" && !filepath.IsAbs(*p) && !bare {
 			abs, err := filepath.Abs(*p)
@@ -182,6 +187,11 @@ func (o *Options) args() ([]string, error) {
 	if o.LogMaxSize > 0 {
 		a = append(a, "--log-max-size", strconv.FormatInt(o.LogMaxSize, 10), "--log-max-file", strconv.Itoa(max(o.LogMaxFile, 1)))
 	}
+	if o.DNSNetNS != "" && o.DNSConfig == "" {
+		return nil, errors.New("monitor: a DNSNetNS needs a DNSConfig")
+	}
+	add("--dns-config", o.DNSConfig)
+	add("--dns-netns", o.DNSNetNS)
 	for _, c := range o.ExitCommand {
 		a = append(a, "--exit-command-arg", c)
 	}

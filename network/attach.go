@@ -33,10 +33,13 @@ type Attachment struct {
 
 // Result is what an attach gave the namespace.
 type Result struct {
-	IP        string `json:"ip"`
-	PrefixLen int    `json:"prefixLen"`
-	Gateway   string `json:"gateway,omitempty"`
-	MAC       string `json:"mac,omitempty"`
+	IP            string `json:"ip"`
+	PrefixLen     int    `json:"prefixLen"`
+	Gateway       string `json:"gateway,omitempty"`
+	IPv6          string `json:"ipv6,omitempty"`
+	IPv6PrefixLen int    `json:"ipv6PrefixLen,omitempty"`
+	IPv6Gateway   string `json:"ipv6Gateway,omitempty"`
+	MAC           string `json:"mac,omitempty"`
 }
 
 func (a Attachment) runtimeConf() *libcni.RuntimeConf {

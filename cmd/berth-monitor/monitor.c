@@ -71,6 +71,10 @@ static int health_flag(const char *flag, const char *v);
 static void health_check_args(void);
 static void health_reaped(pid_t pid, int ws);
 
+// The container's resolver (dns.h, included below serve's helpers): the hooks called before it.
+static int dns_flag(const char *flag, const char *v);
+static void dns_reload(void);
+
 static int synced; // the create result went out on the sync pipe: errors now go to stderr only
 
 static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...) {
@@ -201,7 +205,7 @@ static void parse_args(void) {
 		if (i + 1 >= argc)
 			fail("flag %s needs a value", f);
 		const char *v = argv[++i];
-		if (health_flag(f, v))
+		if (health_flag(f, v) || dns_flag(f, v))
 			continue;
 		if (!strcmp(f, "--runtime"))
 			o.runtime = v;
@@ -839,8 +843,11 @@ static void write_exit_file(void) {
 
 static void reap(void) {
 	struct signalfd_siginfo si;
+	int hup = 0;
 	while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si)
-		;
+		hup |= si.ssi_signo == SIGHUP;
+	if (hup)
+		dns_reload(); // the engine rewrote the DNS config (connect, disconnect)
 	int ws;
 	pid_t w;
 	// As a subreaper we also inherit the container's orphans when it has no pid namespace of its
@@ -867,11 +874,14 @@ static long ms_since(const struct timespec *a) {
 }
 
 #include "health.h"
+#include "dns.h"
+
+static void dns_reload(void) { dns_load_config(); }
 
 static void serve(void) {
 	struct timespec exited_at = {0};
 	for (;;) {
-		struct pollfd p[5 + MAX_CLIENTS + 2];
+		struct pollfd p[5 + MAX_CLIENTS + 2 + 3];
 		p[0] = (struct pollfd){sigfd, POLLIN, 0};
 		p[1] = (struct pollfd){out_fd[0], POLLIN, 0};
 		p[2] = (struct pollfd){out_fd[1], POLLIN, 0};
@@ -887,7 +897,8 @@ static void serve(void) {
 			p[5 + i] = (struct pollfd){ev ? c->fd : -1, ev, 0};
 		}
 		health_poll(&p[5 + MAX_CLIENTS]);
-		int timeout = -1;
+		dns_poll(&p[5 + MAX_CLIENTS + 2], exit_code < 0);
+		int timeout = n_pend ? 1000 : -1; // forwarded queries expire
 		if (exit_code >= 0) {
 			// The init is gone: drain what its processes wrote, but do not wait forever for a
 			// pipe that an escaped process still holds open.
@@ -895,7 +906,7 @@ static void serve(void) {
 				return;
 			timeout = DRAIN_IDLE_MS;
 		}
-		int n = poll(p, 5 + MAX_CLIENTS + 2, timeout);
+		int n = poll(p, 5 + MAX_CLIENTS + 2 + 3, timeout);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -910,6 +921,7 @@ static void serve(void) {
 			}
 		}
 		health_events(&p[5 + MAX_CLIENTS]);
+		dns_events(&p[5 + MAX_CLIENTS + 2]);
 		for (int s = 0; s < 2; s++)
 			if (p[1 + s].revents & (POLLIN | POLLHUP | POLLERR))
 				if (!output_read(s))
@@ -1025,6 +1037,7 @@ __attribute__((constructor)) static void berth_monitor(void) {
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		fail("block SIGCHLD");
 	sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -1061,6 +1074,7 @@ __attribute__((constructor)) static void berth_monitor(void) {
 		out = pout[1], err = perr[1];
 		out_fd[0] = pout[0], out_fd[1] = perr[0];
 	}
+	dns_setup(); // before the create: the container cannot take 127.0.0.11:53 first
 	int status = create(in, out, err);
 	if (!o.terminal) {
 		close(pout[1]), close(perr[1]);

@@ -1,0 +1,197 @@
+package engine_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Name resolution between containers (issue 12): each container's monitor answers on
+// 127.0.0.11:53 in the container's namespace. The upstream is dnstool -serve, run by the test
+// inside its own namespace; nothing queries the machine's resolver.
+
+// dnstoolBinary builds testdata/dnstool, static, into a directory the containers mount.
+func dnstoolBinary(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "dnstool"), "./testdata/dnstool")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Skipf("build dnstool: %v\n%s", err, b)
+	}
+	return dir
+}
+
+// newDNSEnv is newNetEnv whose upstream is a dnstool -serve on 127.0.0.1:5353 in the test's
+// namespace (the monitor forwards from the engine's namespace, where that is reachable).
+func newDNSEnv(t *testing.T) (*env, string, string) {
+	t.Helper()
+	e, ns := newNetEnv(t)
+	tool := dnstoolBinary(t)
+	if err := os.WriteFile(e.config, []byte("[network]\ndns_upstream = [\"127.0.0.1:5353\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	up := exec.Command("ip", "netns", "exec", ns, filepath.Join(tool, "dnstool"), "-serve", "127.0.0.1:5353")
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { up.Process.Kill(); up.Wait() })
+	return e, ns, tool
+}
+
+func TestNetworkDNSNames(t *testing.T) {
+	e, _, tool := newDNSEnv(t)
+	e.must("network", "create", "--subnet", "10.202.0.0/24", "dnsnet")
+	id := e.must("run", "-d", "--name", "web", "--network", "dnsnet", "--network-alias", "www", "busybox", "sh", "-c", httpdCmd)
+	ip := inspectIP(t, e, "web", "dnsnet")
+	run := func(cmd string) string {
+		return e.must("run", "--rm", "--network", "dnsnet", "-v", tool+":/t:ro", "busybox", "sh", "-c", cmd)
+	}
+	if rc := run("cat /etc/resolv.conf"); !strings.Contains(rc, "nameserver 127.0.0.11\n") || !strings.Contains(rc, "options ndots:0") {
+		t.Errorf("resolv.conf on a user network:\n%s", rc)
+	}
+	// A, by name, alias, short id, in any case and with a trailing dot.
+	for _, name := range []string{"web", "www", id[:12], "WeB", "web."} {
+		if out := run("/t/dnstool -lookup " + name + " -want " + ip); !strings.Contains(out, "failures 0") {
+			t.Errorf("lookup %s: %s", name, out)
+		}
+	}
+	// busybox's nslookup: A, and PTR of the address.
+	if out := run("nslookup web"); !strings.Contains(out, ip) {
+		t.Errorf("nslookup web:\n%s", out)
+	}
+	if out := run("nslookup " + ip); !strings.Contains(out, "name = web") {
+		t.Errorf("nslookup %s:\n%s", ip, out)
+	}
+	// A name nobody on the network has goes to the upstream.
+	if out := run("nslookup example.test"); !strings.Contains(out, "192.0.2.77") {
+		t.Errorf("nslookup example.test (forwarded):\n%s", out)
+	}
+	// Reaching the other container by name and alias, with wget.
+	for _, name := range []string{"web", "www"} {
+		if out := run(retry("wget -qO- http://" + name + "/")); out != "hello-from-"+id[:12] {
+			t.Errorf("wget http://%s/: %q", name, out)
+		}
+	}
+	// Malformed datagrams, then a good query: still answered.
+	if out, errOut, code := e.berth("run", "--rm", "--network", "dnsnet", "-v", tool+":/t:ro", "busybox", "/t/dnstool", "-garbage", "-lookup", "web", "-want", ip); code != 0 {
+		t.Errorf("after garbage: exit %d\n%s%s", code, out, errOut)
+	}
+	if out := e.must("exec", "web", "/bin/true"); out != "" {
+		t.Errorf("web after garbage: %q", out)
+	}
+	// The default network has no resolver of its own, as in Docker.
+	rc := e.must("run", "--rm", "--network", "bridge", "busybox", "cat", "/etc/resolv.conf")
+	if strings.Contains(rc, "127.0.0.11") {
+		t.Errorf("resolv.conf on the default network:\n%s", rc)
+	}
+	if out, _, code := e.berth("run", "--rm", "--network", "bridge", "-v", tool+":/t:ro", "busybox", "/t/dnstool", "-lookup", "web", "-want", ip, "-timeout", "300ms"); code != 0 || !strings.Contains(out, "failures 1") {
+		t.Errorf("lookup on the default network: exit %d %s", code, out)
+	}
+	e.must("rm", "-f", "web")
+	e.must("network", "rm", "dnsnet")
+}
+
+// TestNetworkDNSConnect: a connect makes the container a name on the network and gives it the
+// resolver; a disconnect takes the name away.
+func TestNetworkDNSConnect(t *testing.T) {
+	e, _, tool := newDNSEnv(t)
+	e.must("network", "create", "--subnet", "10.203.0.0/24", "cnet")
+	e.must("run", "-d", "--name", "late", "--network", "bridge", "-v", tool+":/t:ro", "busybox", "sleep", "60")
+	e.must("run", "-d", "--name", "peer", "--network", "cnet", "-v", tool+":/t:ro", "busybox", "sleep", "60")
+	e.must("network", "connect", "--alias", "lateal", "cnet", "late")
+	ip := inspectIP(t, e, "late", "cnet")
+	peerIP := inspectIP(t, e, "peer", "cnet")
+	for _, name := range []string{"late", "lateal"} {
+		if out := e.must("exec", "peer", "/t/dnstool", "-lookup", name, "-want", ip); !strings.Contains(out, "failures 0") {
+			t.Errorf("lookup %s after connect: %s", name, out)
+		}
+	}
+	if out := e.must("exec", "late", "/t/dnstool", "-lookup", "peer", "-want", peerIP); !strings.Contains(out, "failures 0") {
+		t.Errorf("lookup from the connected container: %s", out)
+	}
+	e.must("network", "disconnect", "cnet", "late")
+	if out := e.must("exec", "peer", "/t/dnstool", "-lookup", "late", "-want", ip); !strings.Contains(out, "failures 1") {
+		t.Errorf("lookup late after disconnect: %s", out)
+	}
+	e.must("rm", "-f", "late", "peer")
+	e.must("network", "rm", "cnet")
+}
+
+// TestNetworkDNSLoop is the issue's loop: 10,000 lookups of a stable container's name while 20
+// other containers join and leave the network, with zero failures.
+func TestNetworkDNSLoop(t *testing.T) {
+	e, _, tool := newDNSEnv(t)
+	e.must("network", "create", "--subnet", "10.204.0.0/24", "loopnet")
+	e.must("run", "-d", "--name", "stable", "--network", "loopnet", "busybox", "sleep", "300")
+	ip := inspectIP(t, e, "stable", "loopnet")
+	stop := filepath.Join(tool, "stop")
+	// The looper runs detached; its output is read from its logs at the end.
+	e.must("run", "-d", "--name", "looper", "--network", "loopnet", "-v", tool+":/t", "busybox",
+		"/t/dnstool", "-lookup", "stable", "-want", ip, "-n", "10000", "-until", "/t/stop")
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan string, 40)
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 10 {
+				name := "churn" + strconv.Itoa(w*10+i)
+				args := []string{"run", "-d", "--name", name, "--network", "loopnet", "--network-alias", "stable-not", "busybox", "sleep", "60"}
+				if i%3 == 2 {
+					// A join by connect, a leave by disconnect.
+					args = []string{"run", "-d", "--name", name, "--network", "bridge", "busybox", "sleep", "60"}
+				}
+				if out, errOut, code := e.berth(args...); code != 0 {
+					errs <- fmt.Sprintf("run %s: %d %s%s", name, code, out, errOut)
+					continue
+				}
+				if i%3 == 2 {
+					if out, errOut, code := e.berth("network", "connect", "loopnet", name); code != 0 {
+						errs <- fmt.Sprintf("connect %s: %d %s%s", name, code, out, errOut)
+					}
+					if out, errOut, code := e.berth("network", "disconnect", "loopnet", name); code != 0 {
+						errs <- fmt.Sprintf("disconnect %s: %d %s%s", name, code, out, errOut)
+					}
+				}
+				if out, errOut, code := e.berth("rm", "-f", name); code != 0 {
+					errs <- fmt.Sprintf("rm %s: %d %s%s", name, code, out, errOut)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	churn := time.Since(start)
+	close(errs)
+	for s := range errs {
+		t.Error(s)
+	}
+	if err := os.WriteFile(stop, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs string
+	waitFor(t, "the looper to finish", 3*time.Minute, func() bool {
+		logs = e.must("logs", "looper")
+		return strings.Contains(logs, "lookups ")
+	})
+	t.Logf("churn of 20 containers took %v; looper: %s", churn.Round(time.Millisecond), logs)
+	var n, fails, med, p99 int
+	if _, err := fmt.Sscanf(logs, "lookups %d failures %d median %d p99 %d", &n, &fails, &med, &p99); err != nil {
+		t.Fatalf("looper output %q: %v", logs, err)
+	}
+	if n < 10000 || fails != 0 {
+		t.Errorf("%d lookups, %d failures (want >= 10000, 0):\n%s", n, fails, logs)
+	}
+	if st := e.must("inspect", "--format", "{{.State.Status}}", "looper"); st != "exited" {
+		t.Errorf("looper is %s", st)
+	}
+	e.must("rm", "-f", "stable", "looper")
+	e.must("network", "rm", "loopnet")
+}
