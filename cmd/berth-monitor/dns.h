@@ -366,7 +366,7 @@ static int dns_reverse(const char *q, struct dns_rev *w) {
 			w->a[i] = (unsigned char)v[3 - i];
 		return 1;
 	}
-	if (n == 72 && !strcmp(q + 64, ".ip6.arpa")) {
+	if (n == 72 && !strcmp(q + 63, ".ip6.arpa")) {
 		for (int i = 0; i < 32; i++) {
 			char c = q[i * 2];
 			int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;

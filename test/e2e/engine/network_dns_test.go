@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/network"
 )
 
 // Name resolution between containers (issue 12): each container's monitor answers on
@@ -62,6 +64,13 @@ func TestNetworkDNSNames(t *testing.T) {
 			t.Errorf("lookup %s: %s", name, out)
 		}
 	}
+	// A known name without an IPv6 address: NOERROR, no answer (not forwarded).
+	if out := run("/t/dnstool -aaaa -lookup web -want none"); !strings.Contains(out, "failures 0") {
+		t.Errorf("AAAA web: %s", out)
+	}
+	// The latency of a lookup the monitor answers itself.
+	lat := run("/t/dnstool -lookup web -want " + ip + " -n 3000")
+	t.Logf("3000 lookups of a container's name: %s", lat)
 	// busybox's nslookup: A, and PTR of the address.
 	if out := run("nslookup web"); !strings.Contains(out, ip) {
 		t.Errorf("nslookup web:\n%s", out)
@@ -134,7 +143,7 @@ func TestNetworkDNSLoop(t *testing.T) {
 	stop := filepath.Join(tool, "stop")
 	// The looper runs detached; its output is read from its logs at the end.
 	e.must("run", "-d", "--name", "looper", "--network", "loopnet", "-v", tool+":/t", "busybox",
-		"/t/dnstool", "-lookup", "stable", "-want", ip, "-n", "10000", "-until", "/t/stop")
+		"/t/dnstool", "-lookup", "stable", "-want", ip, "-n", "10000", "-gap", "500us", "-until", "/t/stop")
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan string, 40)
@@ -194,4 +203,64 @@ func TestNetworkDNSLoop(t *testing.T) {
 	}
 	e.must("rm", "-f", "stable", "looper")
 	e.must("network", "rm", "loopnet")
+}
+
+// TestNetworkDNSRecords: the monitor answers AAAA and ip6.arpa PTR from the network's records
+// file, picks up a file replaced under it, and a container whose monitor and init were killed
+// loses its name at the next command (the reap path).
+func TestNetworkDNSRecords(t *testing.T) {
+	e, _, tool := newDNSEnv(t)
+	e.must("network", "create", "--subnet", "10.205.0.0/24", "recnet")
+	netID := e.must("network", "inspect", "--format", "{{.ID}}", "recnet")
+	e.must("run", "-d", "--name", "asker", "--network", "recnet", "-v", tool+":/t:ro", "busybox", "sleep", "60")
+	victim := e.must("run", "-d", "--name", "victim", "--network", "recnet", "busybox", "sleep", "60")
+	victimIP := inspectIP(t, e, "victim", "recnet")
+	lookup := func(args ...string) string {
+		return e.must(append([]string{"exec", "asker", "/t/dnstool", "-timeout", "1s"}, args...)...)
+	}
+	// An IPv6 address for a name, as an --ipv6 network's attach writes it.
+	dir := filepath.Join(e.root, "networks", "dns")
+	if err := network.SetDNSRecords(dir, netID, "test-owner", []network.DNSRecord{
+		{Addr: "10.205.0.200", Names: []string{"dual"}}, {Addr: "fd00:db8::c8", Names: []string{"dual"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if out := lookup("-aaaa", "-lookup", "dual", "-want", "fd00:db8::c8"); !strings.Contains(out, "failures 0") {
+		t.Errorf("AAAA dual: %s", out)
+	}
+	if out := lookup("-lookup", "dual", "-want", "10.205.0.200"); !strings.Contains(out, "failures 0") {
+		t.Errorf("A dual: %s", out)
+	}
+	if out := e.must("exec", "asker", "nslookup", "fd00:db8::c8"); !strings.Contains(out, "name = dual") {
+		t.Errorf("PTR of fd00:db8::c8:\n%s", out)
+	}
+	if err := network.SetDNSRecords(dir, netID, "test-owner", nil); err != nil {
+		t.Fatal(err)
+	}
+	if out := lookup("-lookup", "dual", "-want", "10.205.0.200"); !strings.Contains(out, "failures 1") {
+		t.Errorf("dual after its records went: %s", out)
+	}
+	// Killed: the next command tears the network down, and the name goes with it.
+	if out := lookup("-lookup", "victim", "-want", victimIP); !strings.Contains(out, "failures 0") {
+		t.Errorf("victim before: %s", out)
+	}
+	var pid int
+	fmt.Sscan(e.must("inspect", "--format", "{{.State.Pid}}", victim), &pid)
+	syscallKill(t, monitorOf(t, victim))
+	syscallKill(t, pid)
+	time.Sleep(200 * time.Millisecond)
+	e.must("ps", "-a")
+	if out := lookup("-lookup", "victim", "-want", victimIP); !strings.Contains(out, "failures 1") {
+		t.Errorf("victim after its monitor was killed and the next command ran: %s", out)
+	}
+	if recs, err := network.ReadDNSRecords(dir, netID); err != nil || len(recs) != 1 {
+		t.Errorf("records after the reap: %v %v", recs, err)
+	}
+	e.must("rm", "-f", "asker", "victim")
+	if recs, _ := network.ReadDNSRecords(dir, netID); len(recs) != 0 {
+		t.Errorf("records after rm: %v", recs)
+	}
+	e.must("network", "rm", "recnet")
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("dns records dir after network rm: %v", ents)
+	}
 }

@@ -2,8 +2,9 @@
 //
 //	dnstool -serve ADDR                  an upstream: answers every A query with 192.0.2.77
 //	                                     (TEST-NET-1), others NOERROR with no answer
-//	dnstool -lookup NAME -want IP -n N   N lookups of NAME (A) at -server, one at a time, each
-//	                                     must answer IP within -timeout; -until FILE goes on
+//	dnstool -lookup NAME -want IP -n N   N lookups of NAME (A; AAAA with -aaaa) at -server, one
+//	                                     at a time (-gap apart), each must answer IP ("none": no
+//	                                     address, NOERROR) within -timeout; -until FILE goes on
 //	                                     past N until FILE exists. Prints
 //	                                     "lookups N failures F median US p99 US" (microseconds)
 //	dnstool -garbage                     sends malformed datagrams to -server, then one good
@@ -36,6 +37,8 @@ func main() {
 	until := flag.String("until", "", "go on past -n until this file exists")
 	timeout := flag.Duration("timeout", 2*time.Second, "per lookup")
 	garbage := flag.Bool("garbage", false, "send malformed datagrams first")
+	flag.BoolVar(&aaaa, "aaaa", false, "look up AAAA records")
+	flag.DurationVar(&gap, "gap", 0, "pause between lookups")
 	flag.Parse()
 	var err error
 	switch {
@@ -53,6 +56,11 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+var (
+	aaaa bool
+	gap  time.Duration
+)
 
 func query(id uint16, name string, qtype uint16) []byte {
 	b := []byte{byte(id >> 8), byte(id), 1, 0, 0, 1, 0, 0, 0, 0, 0, 0}
@@ -109,6 +117,9 @@ func answerA(b []byte, id uint16) ([]netip.Addr, error) {
 		if typ == 1 && l == 4 {
 			out = append(out, netip.AddrFrom4([4]byte(b[off:off+4])))
 		}
+		if typ == 28 && l == 16 {
+			out = append(out, netip.AddrFrom16([16]byte(b[off:off+16])))
+		}
 		off += l
 	}
 	return out, nil
@@ -116,7 +127,11 @@ func answerA(b []byte, id uint16) ([]netip.Addr, error) {
 
 func lookupOnce(c *net.UDPConn, name, want string, timeout time.Duration) error {
 	id := uint16(rand.Uint32())
-	if _, err := c.Write(query(id, name, 1)); err != nil {
+	qtype := uint16(1)
+	if aaaa {
+		qtype = 28
+	}
+	if _, err := c.Write(query(id, name, qtype)); err != nil {
 		return err
 	}
 	buf := make([]byte, 1500)
@@ -133,6 +148,9 @@ func lookupOnce(c *net.UDPConn, name, want string, timeout time.Duration) error 
 		}
 		if err != nil {
 			return err
+		}
+		if want == "none" && len(addrs) == 0 {
+			return nil
 		}
 		for _, a := range addrs {
 			if a.String() == want {
@@ -165,6 +183,9 @@ func lookups(server, name, want string, n int, until string, timeout time.Durati
 			if _, err := os.Stat(until); err == nil {
 				break
 			}
+		}
+		if gap > 0 && i > 0 {
+			time.Sleep(gap)
 		}
 		t0 := time.Now()
 		if err := lookupOnce(c, name, want, timeout); err != nil {
