@@ -34,6 +34,7 @@ static struct {
 	const char *config, *netns;
 	int netns_fd, own_fd;
 	int fd;           // UDP 127.0.0.11:53 in the container's namespace; -1 while on no user network
+	int tcp_fd;       // TCP 127.0.0.11:53 there (a client retries a truncated answer over TCP)
 	int up_fd[2];     // upstream sockets (IPv4, IPv6) in the monitor's own namespace
 	struct dns_file conf;
 	struct dns_file rec[DNS_MAX_FILES];
@@ -41,7 +42,7 @@ static struct {
 	struct sockaddr_storage up[DNS_MAX_UPSTREAMS];
 	socklen_t up_len[DNS_MAX_UPSTREAMS];
 	int n_up;
-} dns = {.netns_fd = -1, .own_fd = -1, .fd = -1, .up_fd = {-1, -1}};
+} dns = {.netns_fd = -1, .own_fd = -1, .fd = -1, .tcp_fd = -1, .up_fd = {-1, -1}};
 
 static struct dns_pending {
 	int used;
@@ -199,11 +200,16 @@ static void dns_load_config(void) {
 
 // dns_bind opens the listener in the container's namespace (setns there and back: the socket
 // stays in the namespace it was made in) or closes it when the container is on no user network.
+static void dns_tcp_close_all(void);
+
 static void dns_bind(void) {
 	if (dns.n_rec == 0) {
 		if (dns.fd >= 0)
 			close(dns.fd);
-		dns.fd = -1;
+		if (dns.tcp_fd >= 0)
+			close(dns.tcp_fd);
+		dns.fd = dns.tcp_fd = -1;
+		dns_tcp_close_all();
 		return;
 	}
 	if (dns.fd >= 0 || dns.netns_fd < 0)
@@ -221,9 +227,17 @@ static void dns_bind(void) {
 			close(fd);
 		fd = -1;
 	}
+	int tfd = fd < 0 ? -1 : socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1;
+	if (tfd >= 0 && (setsockopt(tfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+	                 bind(tfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(tfd, 8) < 0)) {
+		say("monitor: dns: listen on 127.0.0.11:53/tcp: %s\n", strerror(errno));
+		close(tfd);
+		tfd = -1; // UDP alone still answers nearly everything
+	}
 	if (setns(dns.own_fd, CLONE_NEWNET) < 0)
 		fail("dns: return to the monitor's network namespace");
-	dns.fd = fd;
+	dns.fd = fd, dns.tcp_fd = tfd;
 }
 
 // dns_setup runs before the runtime's create, so the container cannot take the port first.
@@ -418,7 +432,16 @@ static int dns_question(const unsigned char *buf, size_t n, char name[256], int 
 	return (int)off + 4;
 }
 
+// The TCP connection whose query is being answered; NULL: the answer is a UDP datagram.
+struct dns_tcp;
+static struct dns_tcp *dns_cur_tcp;
+static void dns_tcp_reply(struct dns_tcp *t, const unsigned char *p, size_t n);
+
 static void dns_reply(const struct sockaddr_in *to, const unsigned char *p, size_t n) {
+	if (dns_cur_tcp) {
+		dns_tcp_reply(dns_cur_tcp, p, n);
+		return;
+	}
 	sendto(dns.fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)to, sizeof *to);
 }
 
@@ -530,6 +553,8 @@ static void dns_forward(const struct sockaddr_in *from, unsigned char *q, size_t
 	}
 }
 
+static int dns_handle(const struct sockaddr_in *from, unsigned char *q, size_t n);
+
 // dns_query handles one datagram from the container; -1: none was waiting.
 static int dns_query(void) {
 	struct sockaddr_in from;
@@ -539,19 +564,26 @@ static int dns_query(void) {
 		return -1;
 	if (r < 12 || fl != sizeof from || from.sin_family != AF_INET)
 		return 0; // shorter than a header: nothing to answer to
-	size_t n = (size_t)r;
-	if (dns_buf[2] & 0x80)
+	if (dns_handle(&from, dns_buf, (size_t)r))
+		dns_forward(&from, dns_buf, (size_t)r);
+	return 0;
+}
+
+// dns_handle answers a query from the records (or with an error); 1: it is for the upstreams;
+// 0: answered or dropped.
+static int dns_handle(const struct sockaddr_in *from, unsigned char *q, size_t n) {
+	if (q[2] & 0x80)
 		return 0; // a response: never answer one (no loops)
-	int opcode = (dns_buf[2] >> 3) & 15;
+	int opcode = (q[2] >> 3) & 15;
 	if (opcode != 0) {
-		dns_header_only(&from, dns_buf, 4); // NOTIMP
+		dns_header_only(from, q, 4); // NOTIMP
 		return 0;
 	}
 	char name[256];
 	int qtype, qclass;
-	int qend = get16(dns_buf + 4) == 1 ? dns_question(dns_buf, n, name, &qtype, &qclass) : -1;
+	int qend = get16(q + 4) == 1 ? dns_question(q, n, name, &qtype, &qclass) : -1;
 	if (qend < 0) {
-		dns_header_only(&from, dns_buf, 1); // FORMERR
+		dns_header_only(from, q, 1); // FORMERR
 		return 0;
 	}
 	dns_load_config();
@@ -562,7 +594,7 @@ static int dns_query(void) {
 		if (qtype == 12 && dns_reverse(name, &rev)) {
 			dns_each(dns_match_addr, &rev);
 			if (rev.name[0]) {
-				dns_answer(&from, dns_buf, (size_t)qend, 12, NULL, 1, 0, rev.name);
+				dns_answer(from, q, (size_t)qend, 12, NULL, 1, 0, rev.name);
 				return 0;
 			}
 		} else {
@@ -570,13 +602,12 @@ static int dns_query(void) {
 			dns_each(dns_match_name, &w);
 			if (w.found) {
 				// A known name without an address of that family: no answer, no error.
-				dns_answer(&from, dns_buf, (size_t)qend, qtype, w.addrs, w.n, qtype == 1 ? 4 : 16, NULL);
+				dns_answer(from, q, (size_t)qend, qtype, w.addrs, w.n, qtype == 1 ? 4 : 16, NULL);
 				return 0;
 			}
 		}
 	}
-	dns_forward(&from, dns_buf, n);
-	return 0;
+	return 1;
 }
 
 // dns_upstream_reply relays one upstream reply to the client whose query it answers.
@@ -605,11 +636,213 @@ static int dns_upstream_reply(int fd) {
 	return 0;
 }
 
-// dns_poll fills 3 slots: the listener and the upstream sockets.
+/* ---- TCP ---- */
+
+// One query at a time per connection: read it (2-byte length, then the message), answer it from
+// the records or pass it to an upstream over a TCP connection of its own, write the answer, and
+// wait for the next query. Every connection has a deadline; a few at most are served at once.
+#define DNS_TCP_MAX 4
+#define DNS_TCP_QMAX 1024
+
+enum { TCP_FREE, TCP_QUERY, TCP_UP_WRITE, TCP_UP_READ, TCP_ANSWER };
+
+struct dns_tcp {
+	int state, fd, up;
+	unsigned char q[2 + DNS_TCP_QMAX];
+	size_t qlen, up_off;
+	unsigned char hdr[2];
+	size_t hdr_len;
+	unsigned char *out; // the answer, with its length (malloc'd: an upstream's may be 64 KiB)
+	size_t out_len, out_off;
+	long long deadline;
+} tcps[DNS_TCP_MAX];
+
+static void dns_tcp_close(struct dns_tcp *t) {
+	if (t->state == TCP_FREE)
+		return;
+	close(t->fd);
+	if (t->up >= 0)
+		close(t->up);
+	free(t->out);
+	memset(t, 0, sizeof *t);
+	t->fd = t->up = -1;
+}
+
+static void dns_tcp_close_all(void) {
+	for (int i = 0; i < DNS_TCP_MAX; i++)
+		dns_tcp_close(&tcps[i]);
+}
+
+static void dns_tcp_reply(struct dns_tcp *t, const unsigned char *p, size_t n) {
+	free(t->out);
+	t->out = malloc(n + 2);
+	if (!t->out) {
+		t->out_len = 0;
+		return;
+	}
+	put16(t->out, (unsigned)n);
+	memcpy(t->out + 2, p, n);
+	t->out_len = n + 2, t->out_off = 0;
+	t->state = TCP_ANSWER;
+}
+
+static void dns_tcp_accept(void) {
+	int fd = accept4(dns.tcp_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (int i = 0; i < DNS_TCP_MAX; i++)
+		if (tcps[i].state == TCP_FREE) {
+			tcps[i] = (struct dns_tcp){.state = TCP_QUERY, .fd = fd, .up = -1, .deadline = dns_now_ms() + DNS_FORWARD_MS};
+			return;
+		}
+	close(fd); // busy: the client falls back on its next server or retries
+}
+
+static void dns_tcp_servfail(struct dns_tcp *t) {
+	static const struct sockaddr_in none;
+	dns_cur_tcp = t;
+	dns_header_only(&none, t->q + 2, 2);
+	dns_cur_tcp = NULL;
+	if (t->up >= 0)
+		close(t->up);
+	t->up = -1;
+}
+
+// dns_tcp_query handles a whole query read on t.
+static void dns_tcp_query(struct dns_tcp *t) {
+	static const struct sockaddr_in none;
+	size_t n = t->qlen - 2;
+	dns_cur_tcp = t;
+	int fwd = dns_handle(&none, t->q + 2, n);
+	dns_cur_tcp = NULL;
+	if (!fwd) {
+		if (t->state != TCP_ANSWER)
+			dns_tcp_close(t); // dropped: nothing will come
+		return;
+	}
+	if (dns.n_up == 0) {
+		dns_tcp_servfail(t);
+		return;
+	}
+	static int next;
+	int up = next++ % dns.n_up;
+	t->up = socket(dns.up[up].ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (t->up < 0 || (connect(t->up, (struct sockaddr *)&dns.up[up], dns.up_len[up]) < 0 && errno != EINPROGRESS)) {
+		dns_tcp_servfail(t);
+		return;
+	}
+	t->state = TCP_UP_WRITE, t->up_off = 0, t->hdr_len = 0;
+}
+
+static void dns_tcp_event(struct dns_tcp *t, short cev, short uev) {
+	if (t->state == TCP_QUERY && cev) {
+		size_t need = t->qlen < 2 ? 2 : 2 + (size_t)get16(t->q);
+		ssize_t r = read(t->fd, t->q + t->qlen, need - t->qlen);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (r <= 0) {
+			dns_tcp_close(t);
+			return;
+		}
+		t->qlen += (size_t)r;
+		if (t->qlen == 2 && (get16(t->q) < 12 || get16(t->q) > DNS_TCP_QMAX)) {
+			dns_tcp_close(t); // not a query this resolver takes
+			return;
+		}
+		if (t->qlen > 2 && t->qlen == 2 + (size_t)get16(t->q))
+			dns_tcp_query(t);
+		return;
+	}
+	if (t->state == TCP_UP_WRITE && uev) {
+		int err = 0;
+		socklen_t el = sizeof err;
+		if (getsockopt(t->up, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err) {
+			dns_tcp_servfail(t);
+			return;
+		}
+		ssize_t w = send(t->up, t->q + t->up_off, t->qlen - t->up_off, MSG_NOSIGNAL);
+		if (w < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (w <= 0) {
+			dns_tcp_servfail(t);
+			return;
+		}
+		t->up_off += (size_t)w;
+		if (t->up_off == t->qlen)
+			t->state = TCP_UP_READ;
+		return;
+	}
+	if (t->state == TCP_UP_READ && uev) {
+		ssize_t r;
+		if (t->hdr_len < 2) {
+			r = read(t->up, t->hdr + t->hdr_len, 2 - t->hdr_len);
+			if (r > 0 && (t->hdr_len += (size_t)r) == 2) {
+				size_t len = get16(t->hdr);
+				free(t->out);
+				t->out = len >= 12 ? malloc(len + 2) : NULL;
+				if (!t->out) {
+					dns_tcp_servfail(t);
+					return;
+				}
+				memcpy(t->out, t->hdr, 2);
+				t->out_len = 2, t->out_off = 0;
+			}
+		} else {
+			size_t want = 2 + (size_t)get16(t->hdr) - t->out_len;
+			r = read(t->up, t->out + t->out_len, want);
+			if (r > 0 && (t->out_len += (size_t)r) == 2 + (size_t)get16(t->hdr)) {
+				close(t->up);
+				t->up = -1;
+				t->state = TCP_ANSWER;
+			}
+		}
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (r <= 0)
+			dns_tcp_servfail(t);
+		return;
+	}
+	if (t->state == TCP_ANSWER && cev) {
+		ssize_t w = send(t->fd, t->out + t->out_off, t->out_len - t->out_off, MSG_NOSIGNAL);
+		if (w < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (w <= 0) {
+			dns_tcp_close(t);
+			return;
+		}
+		t->out_off += (size_t)w;
+		if (t->out_off == t->out_len) {
+			free(t->out);
+			t->out = NULL;
+			t->out_len = t->out_off = t->qlen = 0;
+			t->state = TCP_QUERY;
+			t->deadline = dns_now_ms() + DNS_FORWARD_MS;
+		}
+	}
+}
+
+#define DNS_POLL_SLOTS (4 + 2 * DNS_TCP_MAX)
+
+// dns_busy says whether a forwarded query or a connection waits on a deadline.
+static int dns_busy(void) {
+	for (int i = 0; i < DNS_TCP_MAX; i++)
+		if (tcps[i].state != TCP_FREE)
+			return 1;
+	return n_pend > 0;
+}
+
+// dns_poll fills DNS_POLL_SLOTS slots: the listeners, the upstream sockets, the connections.
 static void dns_poll(struct pollfd *p, int running) {
 	p[0] = (struct pollfd){running ? dns.fd : -1, POLLIN, 0};
 	p[1] = (struct pollfd){running && n_pend ? dns.up_fd[0] : -1, POLLIN, 0};
 	p[2] = (struct pollfd){running && n_pend ? dns.up_fd[1] : -1, POLLIN, 0};
+	p[3] = (struct pollfd){running ? dns.tcp_fd : -1, POLLIN, 0};
+	for (int i = 0; i < DNS_TCP_MAX; i++) {
+		struct dns_tcp *t = &tcps[i];
+		int st = running ? t->state : TCP_FREE;
+		p[4 + 2 * i] = (struct pollfd){st == TCP_QUERY || st == TCP_ANSWER ? t->fd : -1, st == TCP_QUERY ? POLLIN : POLLOUT, 0};
+		p[5 + 2 * i] = (struct pollfd){st == TCP_UP_WRITE || st == TCP_UP_READ ? t->up : -1, st == TCP_UP_WRITE ? POLLOUT : POLLIN, 0};
+	}
 }
 
 static void dns_events(const struct pollfd *p) {
@@ -621,6 +854,20 @@ static void dns_events(const struct pollfd *p) {
 		if (p[1 + s].fd >= 0 && p[1 + s].revents & POLLIN)
 			for (int k = 0; k < 64 && dns_upstream_reply(dns.up_fd[s]) == 0; k++)
 				;
+	for (int i = 0; i < DNS_TCP_MAX; i++) {
+		struct dns_tcp *t = &tcps[i];
+		// Only the fds polled this turn: a slot may have been freed and reused since.
+		short cev = p[4 + 2 * i].fd >= 0 && p[4 + 2 * i].fd == t->fd ? p[4 + 2 * i].revents : 0;
+		short uev = p[5 + 2 * i].fd >= 0 && p[5 + 2 * i].fd == t->up ? p[5 + 2 * i].revents : 0;
+		if (t->state != TCP_FREE && (cev || uev))
+			dns_tcp_event(t, cev, uev);
+	}
+	if (p[3].fd >= 0 && p[3].revents & POLLIN && dns.tcp_fd >= 0)
+		dns_tcp_accept();
+	long long now = dns_now_ms();
 	if (n_pend)
-		dns_pending_expire(dns_now_ms());
+		dns_pending_expire(now);
+	for (int i = 0; i < DNS_TCP_MAX; i++)
+		if (tcps[i].state != TCP_FREE && tcps[i].deadline <= now)
+			dns_tcp_close(&tcps[i]);
 }

@@ -881,7 +881,7 @@ static void dns_reload(void) { dns_load_config(); }
 static void serve(void) {
 	struct timespec exited_at = {0};
 	for (;;) {
-		struct pollfd p[5 + MAX_CLIENTS + 2 + 3];
+		struct pollfd p[5 + MAX_CLIENTS + 2 + DNS_POLL_SLOTS];
 		p[0] = (struct pollfd){sigfd, POLLIN, 0};
 		p[1] = (struct pollfd){out_fd[0], POLLIN, 0};
 		p[2] = (struct pollfd){out_fd[1], POLLIN, 0};
@@ -898,7 +898,7 @@ static void serve(void) {
 		}
 		health_poll(&p[5 + MAX_CLIENTS]);
 		dns_poll(&p[5 + MAX_CLIENTS + 2], exit_code < 0);
-		int timeout = n_pend ? 1000 : -1; // forwarded queries expire
+		int timeout = dns_busy() ? 1000 : -1; // forwarded queries and connections expire
 		if (exit_code >= 0) {
 			// The init is gone: drain what its processes wrote, but do not wait forever for a
 			// pipe that an escaped process still holds open.
@@ -906,7 +906,7 @@ static void serve(void) {
 				return;
 			timeout = DRAIN_IDLE_MS;
 		}
-		int n = poll(p, 5 + MAX_CLIENTS + 2 + 3, timeout);
+		int n = poll(p, 5 + MAX_CLIENTS + 2 + DNS_POLL_SLOTS, timeout);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)

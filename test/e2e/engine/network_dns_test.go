@@ -82,6 +82,13 @@ func TestNetworkDNSNames(t *testing.T) {
 	if out := run("nslookup example.test"); !strings.Contains(out, "192.0.2.77") {
 		t.Errorf("nslookup example.test (forwarded):\n%s", out)
 	}
+	// Over TCP (a client's retry of a truncated answer): known and forwarded names.
+	if out := run("/t/dnstool -tcp -lookup www -want " + ip); out != "tcp ok" {
+		t.Errorf("TCP lookup www: %s", out)
+	}
+	if out := run("/t/dnstool -tcp -lookup example.test -want 192.0.2.77"); out != "tcp ok" {
+		t.Errorf("TCP lookup example.test (forwarded): %s", out)
+	}
 	// Reaching the other container by name and alias, with wget.
 	for _, name := range []string{"web", "www"} {
 		if out := run(retry("wget -qO- http://" + name + "/")); out != "hello-from-"+id[:12] {

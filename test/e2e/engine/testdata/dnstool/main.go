@@ -1,12 +1,13 @@
 // Command dnstool is the DNS tests' peer, static so it runs in a busybox container:
 //
-//	dnstool -serve ADDR                  an upstream: answers every A query with 192.0.2.77
-//	                                     (TEST-NET-1), others NOERROR with no answer
+//	dnstool -serve ADDR                  an upstream (UDP and TCP): answers every A query with
+//	                                     192.0.2.77 (TEST-NET-1), others NOERROR with no answer
 //	dnstool -lookup NAME -want IP -n N   N lookups of NAME (A; AAAA with -aaaa) at -server, one
 //	                                     at a time (-gap apart), each must answer IP ("none": no
 //	                                     address, NOERROR) within -timeout; -until FILE goes on
 //	                                     past N until FILE exists. Prints
 //	                                     "lookups N failures F median US p99 US" (microseconds)
+//	dnstool -tcp -lookup NAME -want IP   one lookup over TCP
 //	dnstool -garbage                     sends malformed datagrams to -server, then one good
 //	                                     query for -lookup, which must be answered
 //
@@ -19,6 +20,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -39,11 +41,14 @@ func main() {
 	garbage := flag.Bool("garbage", false, "send malformed datagrams first")
 	flag.BoolVar(&aaaa, "aaaa", false, "look up AAAA records")
 	flag.DurationVar(&gap, "gap", 0, "pause between lookups")
+	tcp := flag.Bool("tcp", false, "one lookup over TCP")
 	flag.Parse()
 	var err error
 	switch {
 	case *serve != "":
 		err = serveUpstream(*serve)
+	case *tcp:
+		err = lookupTCP(*server, *lookup, *want, *timeout)
 	case *garbage:
 		err = sendGarbage(*server, *lookup, *want, *timeout)
 	case *lookup != "":
@@ -261,8 +266,92 @@ func sendGarbage(server, name, want string, timeout time.Duration) error {
 	return lookupOnce(c, name, want, timeout)
 }
 
-// serveUpstream answers A queries with 192.0.2.77, others with no answer.
+func lookupTCP(server, name, want string, timeout time.Duration) error {
+	c, err := net.DialTimeout("tcp", server, timeout)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	q := query(9, name, 1)
+	if _, err := c.Write(append([]byte{byte(len(q) >> 8), byte(len(q))}, q...)); err != nil {
+		return err
+	}
+	var l [2]byte
+	if _, err := io.ReadFull(c, l[:]); err != nil {
+		return err
+	}
+	b := make([]byte, binary.BigEndian.Uint16(l[:]))
+	if _, err := io.ReadFull(c, b); err != nil {
+		return err
+	}
+	addrs, err := answerA(b, 9)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(addrs, func(a netip.Addr) bool { return a.String() == want }) {
+		return fmt.Errorf("%s over TCP: answers %v, want %s", name, addrs, want)
+	}
+	fmt.Println("tcp ok")
+	return nil
+}
+
+// answer is the upstream's reply to q: A queries get 192.0.2.77, others no answer.
+func answer(q []byte) []byte {
+	n := len(q)
+	if n < 12 {
+		return nil
+	}
+	off := 12
+	for off < n && q[off] != 0 {
+		off += 1 + int(q[off])
+	}
+	off += 5
+	if off > n {
+		return nil
+	}
+	r := append([]byte(nil), q[:off]...)
+	r[2], r[3] = 0x81, 0x80
+	binary.BigEndian.PutUint16(r[6:], 0)
+	binary.BigEndian.PutUint16(r[8:], 0)
+	binary.BigEndian.PutUint16(r[10:], 0)
+	if binary.BigEndian.Uint16(q[off-4:]) == 1 {
+		binary.BigEndian.PutUint16(r[6:], 1)
+		r = append(r, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 77)
+	}
+	return r
+}
+
+// serveUpstream answers on addr over UDP and TCP.
 func serveUpstream(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				for {
+					var h [2]byte
+					if _, err := io.ReadFull(c, h[:]); err != nil {
+						return
+					}
+					q := make([]byte, binary.BigEndian.Uint16(h[:]))
+					if _, err := io.ReadFull(c, q); err != nil {
+						return
+					}
+					r := answer(q)
+					c.Write(append([]byte{byte(len(r) >> 8), byte(len(r))}, r...))
+				}
+			}()
+		}
+	}()
 	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		return err
@@ -273,27 +362,8 @@ func serveUpstream(addr string) error {
 		if err != nil {
 			return err
 		}
-		q := buf[:n]
-		if n < 12 {
-			continue
+		if r := answer(buf[:n]); r != nil {
+			pc.WriteTo(r, from)
 		}
-		off := 12
-		for off < n && q[off] != 0 {
-			off += 1 + int(q[off])
-		}
-		off += 5
-		if off > n {
-			continue
-		}
-		r := append([]byte(nil), q[:off]...)
-		r[2], r[3] = 0x81, 0x80
-		binary.BigEndian.PutUint16(r[6:], 0)
-		binary.BigEndian.PutUint16(r[8:], 0)
-		binary.BigEndian.PutUint16(r[10:], 0)
-		if binary.BigEndian.Uint16(q[off-4:]) == 1 {
-			binary.BigEndian.PutUint16(r[6:], 1)
-			r = append(r, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 77)
-		}
-		pc.WriteTo(r, from)
 	}
 }
