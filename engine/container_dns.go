@@ -46,7 +46,7 @@ func (e *Engine) usesEmbeddedDNS(c *Container) bool { return len(e.userEndpoints
 func dnsNames(c *Container, ep *Endpoint) []string {
 	names := []string{strings.TrimPrefix(c.Name, "/")}
 	for _, a := range ep.Aliases {
-		if a != "" && !strings.ContainsAny(a, " \t\r\n#") {
+		if a != "" && !strings.ContainsAny(a, " \t\r\n#\x00") {
 			names = append(names, a)
 		}
 	}
@@ -66,6 +66,19 @@ func (e *Engine) publishDNS(c *Container, ep *Endpoint, isDefault bool) error {
 		}
 	}
 	return network.SetDNSRecords(e.dnsRecordsDir(), ep.NetworkID, c.ID, recs)
+}
+
+// renamedDNS republishes a running container's names under its new name (the caller holds
+// the container's lock, so a stop's unpublish cannot come between). Best effort.
+func (e *Engine) renamedDNS(c *Container) {
+	if c.State != StateRunning {
+		return
+	}
+	for _, ep := range e.userEndpoints(c) {
+		if ep.IP != "" || ep.IPv6 != "" {
+			e.publishDNS(c, &ep, false)
+		}
+	}
 }
 
 // unpublishDNS takes a container's names off a network's records. Best effort: a network

@@ -69,6 +69,7 @@ func (e *Engine) RenameContainer(ref, newName string) (Container, error) {
 		return c, err
 	}
 	e.renamedHealth(&c)
+	e.renamedDNS(&c)
 	e.emitContainer(&c, "rename", map[string]string{"oldName": "/" + old})
 	return c, nil
 }

@@ -108,6 +108,53 @@
 // When the init exits, a running check is killed and the checks stop; the file stays, and the
 // engine reads a container that is not running as unhealthy, as Docker does.
 //
+// # Name resolution
+//
+// With Options.DNSConfig and DNSNetNS the monitor is its container's DNS resolver (Docker's
+// embedded DNS server, aardvark-dns's role): there is no resolver daemon per network or host.
+// Before the runtime's create (so that the container cannot take the port first) it enters the
+// container's network namespace (setns on DNSNetNS), makes a UDP socket and a TCP listener on
+// 127.0.0.11:53 there (127/8 is local on the container's loopback), and returns to its own
+// namespace, the engine's, where its upstream sockets are. It answers its own container only.
+// The engine writes `nameserver 127.0.0.11` and `options ndots:0` in the resolv.conf of a
+// container on a user network; on the default network only, the monitor opens no listener.
+//
+// DNSConfig, written by the engine with write-to-temporary and rename, one setting a line:
+//
+//	upstream 192.0.2.53          where unknown names go (ADDR or ADDR:PORT, [V6]:PORT)
+//	records /ROOT/networks/dns/ID  one per user network the container is on
+//
+// A records file is the names on one network, replaced whole by a rename under the network's
+// lock on every attach, detach, connect and disconnect (package network, SetDNSRecords):
+//
+//	10.89.0.2 web www 3f2a9c1d0b7e #OWNER   (an address, its names, the owning container)
+//
+// At each query the monitor stats the config and each records file and re-reads one whose
+// inode, size or modification time changed; it keeps the file it read open, so its inode cannot
+// be reused by a later file. A rename never shows a half-written file, and a file being
+// replaced is answered from its old copy, so a container joining or leaving never makes another
+// one's lookup fail (a test does 10,000 lookups while 20 containers join and leave). After a
+// connect to the first user network or a disconnect from the last one, the engine sends the
+// monitor SIGHUP, and it opens or closes the listener.
+//
+// Answers: A and AAAA of a known name (any case, trailing dot or not; TTL 600), NOERROR with no
+// answer for a known name without an address of that family; PTR of in-addr.arpa and ip6.arpa
+// names of known addresses (the first name of the line: the container's). Anything else goes to
+// one upstream (round robin) with a fresh random id; a table of 64 pending queries maps the
+// reply back (its source must be that upstream), with the client's id restored, and forgets a
+// query after 5 s. No upstream: SERVFAIL. Over TCP, up to 4 connections at once, one query at a
+// time each, forwarded over a TCP connection of its own. Every packet is parsed with bounds
+// checks (the container may be hostile): a response or a datagram shorter than a header is
+// dropped, a malformed question is answered FORMERR, another opcode NOTIMP. Memory is fixed: a
+// 4 KiB datagram buffer, a 512-byte answer buffer, the table, the records files as read, and an
+// answer buffer per TCP connection while it lasts; an idle monitor with DNS costs about 24 KiB
+// more private memory than one without (measured: Pss 414 against 368-400 KiB).
+//
+// When the monitor dies (killed), that container's lookups time out, as its other services
+// (logs, attach) stop, until the container is restarted; every other container is unaffected,
+// each having its own resolver. The next engine command reaps a dead container's network and
+// its names leave the records files.
+//
 // # Attach protocol
 //
 // The attach socket is a unix stream socket (mode 0600) in the container's run dir. Both ways

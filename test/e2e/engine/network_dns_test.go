@@ -129,14 +129,32 @@ func TestNetworkDNSConnect(t *testing.T) {
 			t.Errorf("lookup %s after connect: %s", name, out)
 		}
 	}
+	if rc := e.must("exec", "late", "cat", "/etc/resolv.conf"); !strings.Contains(rc, "nameserver 127.0.0.11\n") {
+		t.Errorf("resolv.conf after a connect to a user network:\n%s", rc)
+	}
 	if out := e.must("exec", "late", "/t/dnstool", "-lookup", "peer", "-want", peerIP); !strings.Contains(out, "failures 0") {
 		t.Errorf("lookup from the connected container: %s", out)
 	}
-	e.must("network", "disconnect", "cnet", "late")
-	if out := e.must("exec", "peer", "/t/dnstool", "-lookup", "late", "-want", ip); !strings.Contains(out, "failures 1") {
-		t.Errorf("lookup late after disconnect: %s", out)
+	// A rename renames it on the network too.
+	e.must("rename", "late", "later")
+	if out := e.must("exec", "peer", "/t/dnstool", "-lookup", "later", "-want", ip); !strings.Contains(out, "failures 0") {
+		t.Errorf("lookup after rename: %s", out)
 	}
-	e.must("rm", "-f", "late", "peer")
+	if out := e.must("exec", "peer", "/t/dnstool", "-lookup", "late", "-want", ip, "-timeout", "1s"); !strings.Contains(out, "failures 1") {
+		t.Errorf("the old name after rename: %s", out)
+	}
+	e.must("network", "disconnect", "cnet", "later")
+	if out := e.must("exec", "peer", "/t/dnstool", "-lookup", "later", "-want", ip, "-timeout", "1s"); !strings.Contains(out, "failures 1") {
+		t.Errorf("lookup later after disconnect: %s", out)
+	}
+	// Back on the default network only: the upstreams in resolv.conf, and no listener.
+	if rc := e.must("exec", "later", "cat", "/etc/resolv.conf"); strings.Contains(rc, "127.0.0.11") {
+		t.Errorf("resolv.conf after the last user network went:\n%s", rc)
+	}
+	if out := e.must("exec", "later", "/t/dnstool", "-lookup", "peer", "-want", peerIP, "-timeout", "300ms"); !strings.Contains(out, "failures 1") {
+		t.Errorf("lookup from the disconnected container: %s", out)
+	}
+	e.must("rm", "-f", "later", "peer")
 	e.must("network", "rm", "cnet")
 }
 
