@@ -48,7 +48,7 @@ func newDNSEnv(t *testing.T) (*env, string, string) {
 }
 
 func TestNetworkDNSNames(t *testing.T) {
-	e, _, tool := newDNSEnv(t)
+	e, ns, tool := newDNSEnv(t)
 	e.must("network", "create", "--subnet", "10.202.0.0/24", "dnsnet")
 	id := e.must("run", "-d", "--name", "web", "--network", "dnsnet", "--network-alias", "www", "busybox", "sh", "-c", httpdCmd)
 	ip := inspectIP(t, e, "web", "dnsnet")
@@ -81,6 +81,18 @@ func TestNetworkDNSNames(t *testing.T) {
 	// A name nobody on the network has goes to the upstream.
 	if out := run("nslookup example.test"); !strings.Contains(out, "192.0.2.77") {
 		t.Errorf("nslookup example.test (forwarded):\n%s", out)
+	}
+	// --dns on a user network: resolv.conf still names the monitor, which forwards there.
+	other := exec.Command("ip", "netns", "exec", ns, filepath.Join(tool, "dnstool"), "-serve", "127.0.0.2:53", "-answer", "192.0.2.88")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { other.Process.Kill(); other.Wait() }()
+	// (retry exits 0 once the upstream, just started, answered.)
+	out := e.must("run", "--rm", "--network", "dnsnet", "--dns", "127.0.0.2", "-v", tool+":/t:ro", "busybox", "sh", "-c",
+		"cat /etc/resolv.conf; "+retry("/t/dnstool -lookup example.test -want 192.0.2.88 -timeout 500ms | grep -q 'failures 0'"))
+	if !strings.Contains(out, "nameserver 127.0.0.11\n") || strings.Contains(out, "127.0.0.2") {
+		t.Errorf("--dns 127.0.0.2 on a user network:\n%s", out)
 	}
 	// Over TCP (a client's retry of a truncated answer): known and forwarded names.
 	if out := run("/t/dnstool -tcp -lookup www -want " + ip); out != "tcp ok" {

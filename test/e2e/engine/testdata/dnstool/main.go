@@ -1,7 +1,8 @@
 // Command dnstool is the DNS tests' peer, static so it runs in a busybox container:
 //
 //	dnstool -serve ADDR                  an upstream (UDP and TCP): answers every A query with
-//	                                     192.0.2.77 (TEST-NET-1), others NOERROR with no answer
+//	                                     192.0.2.77 (TEST-NET-1; -answer IP), others NOERROR
+//	                                     with no answer
 //	dnstool -lookup NAME -want IP -n N   N lookups of NAME (A; AAAA with -aaaa) at -server, one
 //	                                     at a time (-gap apart), each must answer IP ("none": no
 //	                                     address, NOERROR) within -timeout; -until FILE goes on
@@ -32,6 +33,7 @@ import (
 
 func main() {
 	serve := flag.String("serve", "", "answer as an upstream on this address")
+	flag.StringVar(&upstreamAnswer, "answer", "192.0.2.77", "the upstream's answer to every A query")
 	lookup := flag.String("lookup", "", "name to look up")
 	want := flag.String("want", "", "the address the answer must hold")
 	server := flag.String("server", "127.0.0.11:53", "resolver")
@@ -63,8 +65,9 @@ func main() {
 }
 
 var (
-	aaaa bool
-	gap  time.Duration
+	upstreamAnswer string
+	aaaa           bool
+	gap            time.Duration
 )
 
 func query(id uint16, name string, qtype uint16) []byte {
@@ -317,7 +320,8 @@ func answer(q []byte) []byte {
 	binary.BigEndian.PutUint16(r[10:], 0)
 	if binary.BigEndian.Uint16(q[off-4:]) == 1 {
 		binary.BigEndian.PutUint16(r[6:], 1)
-		r = append(r, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 77)
+		a := netip.MustParseAddr(upstreamAnswer).As4()
+		r = append(r, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, a[0], a[1], a[2], a[3])
 	}
 	return r
 }
