@@ -21,7 +21,7 @@
 #define DNS_UDP_MAX 512
 
 struct dns_file {
-	char path[PATH_MAX];
+	const char *path; // the config's: the command line; a records file's: a line of the config's data
 	int fd; // held open, so that the inode compared at each query cannot be reused by another file
 	dev_t dev;
 	ino_t ino;
@@ -187,13 +187,13 @@ static void dns_load_config(void) {
 			if (!strncmp(l, "upstream ", 9) && dns.n_up < DNS_MAX_UPSTREAMS) {
 				if (dns_parse_addr(l + 9, &dns.up[dns.n_up], &dns.up_len[dns.n_up]) == 0)
 					dns.n_up++;
-			} else if (!strncmp(l, "records ", 8) && dns.n_rec < DNS_MAX_FILES && strlen(l + 8) < PATH_MAX) {
+			} else if (!strncmp(l, "records ", 8) && dns.n_rec < DNS_MAX_FILES && l[8]) {
+				// The path stays in the config's data, which lives until the next reload drops
+				// these first.
 				struct dns_file *f = &dns.rec[dns.n_rec++];
-				strcpy(f->path, l + 8);
-				f->fd = -1, f->data = NULL, f->ino = 0;
+				*f = (struct dns_file){.path = l + 8, .fd = -1};
 			}
 		}
-		// strtok_r cut the copy into lines; the paths were copied out, nothing else keeps it.
 	}
 	dns_bind();
 }
@@ -251,9 +251,7 @@ static void dns_setup(void) {
 			fail("dns: open network namespaces");
 	}
 	dns.conf.fd = -1;
-	if (strlen(dns.config) >= PATH_MAX)
-		fail("dns config path too long");
-	strcpy(dns.conf.path, dns.config);
+	dns.conf.path = dns.config;
 	dns.up_fd[0] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	dns.up_fd[1] = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0); // -1 without IPv6: fine
 	if (dns.up_fd[0] < 0)
