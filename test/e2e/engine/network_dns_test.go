@@ -147,6 +147,25 @@ func TestNetworkDNSConnect(t *testing.T) {
 	if out := e.must("exec", "late", "/t/dnstool", "-lookup", "peer", "-want", peerIP); !strings.Contains(out, "failures 0") {
 		t.Errorf("lookup from the connected container: %s", out)
 	}
+	// On two user networks, a container sees the names of both; the others see their own only.
+	e.must("network", "create", "--subnet", "10.207.0.0/24", "cnet2")
+	e.must("run", "-d", "--name", "far", "--network", "cnet2", "-v", tool+":/t:ro", "busybox", "sleep", "60")
+	farIP := inspectIP(t, e, "far", "cnet2")
+	e.must("network", "connect", "cnet2", "late")
+	if out := e.must("exec", "late", "/t/dnstool", "-lookup", "far", "-want", farIP); !strings.Contains(out, "failures 0") {
+		t.Errorf("lookup far from a container on both networks: %s", out)
+	}
+	if out := e.must("exec", "peer", "/t/dnstool", "-lookup", "far", "-want", farIP, "-timeout", "1s"); !strings.Contains(out, "failures 1") {
+		t.Errorf("lookup far from another network: %s", out)
+	}
+	// --network container: shares the resolver of the container whose namespace it joins.
+	if out := e.must("run", "--rm", "--network", "container:far", "-v", tool+":/t:ro", "busybox", "sh", "-c",
+		"grep -q 'nameserver 127.0.0.11' /etc/resolv.conf && /t/dnstool -lookup late -want "+inspectIP(t, e, "late", "cnet2")); !strings.Contains(out, "failures 0") {
+		t.Errorf("lookup from --network container:far: %s", out)
+	}
+	e.must("network", "disconnect", "cnet2", "late")
+	e.must("rm", "-f", "far")
+	e.must("network", "rm", "cnet2")
 	// A rename renames it on the network too.
 	e.must("rename", "late", "later")
 	if out := e.must("exec", "peer", "/t/dnstool", "-lookup", "later", "-want", ip); !strings.Contains(out, "failures 0") {
