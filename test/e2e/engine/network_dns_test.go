@@ -295,6 +295,21 @@ func TestNetworkDNSRecords(t *testing.T) {
 	if out := lookup("-lookup", "dual", "-want", "10.205.0.200"); !strings.Contains(out, "failures 1") {
 		t.Errorf("dual after its records went: %s", out)
 	}
+	// A container whose monitor alone was killed has no resolver any more (nothing listens on
+	// 127.0.0.11:53); the others' lookups go on, and its name stays while it runs.
+	orphan := e.must("run", "-d", "--name", "orphan", "--network", "recnet", "-v", tool+":/t:ro", "busybox", "sleep", "60")
+	orphanIP := inspectIP(t, e, "orphan", "recnet")
+	syscallKill(t, monitorOf(t, orphan))
+	time.Sleep(100 * time.Millisecond)
+	t0 := time.Now()
+	if out := e.must("exec", "orphan", "/t/dnstool", "-lookup", "asker", "-want", "10.205.0.2", "-timeout", "1s"); !strings.Contains(out, "failures 1") {
+		t.Errorf("lookup from a container without its monitor: %s", out)
+	} else {
+		t.Logf("a lookup without the monitor: %s in %v", strings.TrimSpace(out), time.Since(t0).Round(time.Millisecond))
+	}
+	if out := lookup("-lookup", "orphan", "-want", orphanIP); !strings.Contains(out, "failures 0") {
+		t.Errorf("lookup of the container whose monitor died: %s", out)
+	}
 	// Killed: the next command tears the network down, and the name goes with it.
 	if out := lookup("-lookup", "victim", "-want", victimIP); !strings.Contains(out, "failures 0") {
 		t.Errorf("victim before: %s", out)
@@ -308,10 +323,10 @@ func TestNetworkDNSRecords(t *testing.T) {
 	if out := lookup("-lookup", "victim", "-want", victimIP); !strings.Contains(out, "failures 1") {
 		t.Errorf("victim after its monitor was killed and the next command ran: %s", out)
 	}
-	if recs, err := network.ReadDNSRecords(dir, netID); err != nil || len(recs) != 1 {
-		t.Errorf("records after the reap: %v %v", recs, err)
+	if recs, err := network.ReadDNSRecords(dir, netID); err != nil || len(recs) != 2 {
+		t.Errorf("records after the reap (asker and orphan): %v %v", recs, err)
 	}
-	e.must("rm", "-f", "asker", "victim")
+	e.must("rm", "-f", "asker", "victim", "orphan")
 	if recs, _ := network.ReadDNSRecords(dir, netID); len(recs) != 0 {
 		t.Errorf("records after rm: %v", recs)
 	}
