@@ -14,7 +14,8 @@ import (
 
 // printInspect prints objects as Docker's inspect does: an indented JSON
 // array (also for "json"), or the template once per object, over the
-// JSON field names and values ({{.Id}}, {{.CreatedAt}} as RFC 3339).
+// JSON field names and values ({{.Id}}, {{.CreatedAt}} as RFC 3339), or
+// the Go object's ({{.ID}}).
 func printInspect(out io.Writer, format string, objs []any) error {
 	if format == "" || format == "json" {
 		if objs == nil {
@@ -31,6 +32,11 @@ func printInspect(out io.Writer, format string, objs []any) error {
 	if err != nil {
 		return err
 	}
+	strict, err := parseTemplate("inspect", format)
+	if err != nil {
+		return err
+	}
+	strict.Option("missingkey=error")
 	for _, o := range objs {
 		var m any
 		b, err := json.Marshal(o)
@@ -43,8 +49,21 @@ func printInspect(out io.Writer, format string, objs []any) error {
 		if err != nil {
 			return err
 		}
-		if err := tmpl.Execute(out, m); err != nil {
-			return fmt.Errorf("--format: %w", err)
+		// The JSON's names first ({{.Id}}, times as RFC 3339); a name it
+		// lacks is tried on the Go object ({{.ID}}), as Docker's CLI has
+		// both; a name neither has prints "<no value>", as there.
+		var buf bytes.Buffer
+		if err := strict.Execute(&buf, m); err != nil {
+			buf.Reset()
+			if err := tmpl.Execute(&buf, o); err != nil {
+				buf.Reset()
+				if err := tmpl.Execute(&buf, m); err != nil {
+					return fmt.Errorf("--format: %w", err)
+				}
+			}
+		}
+		if _, err := out.Write(buf.Bytes()); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"maps"
 	"strconv"
 
@@ -101,22 +99,8 @@ func newNetworkInspectCmd(g *globals) *cobra.Command {
 				}
 				out = append(out, inspectNetwork(e, n))
 			}
-			if format != "" {
-				tmpl, err := parseTemplate("format", format)
-				if err != nil {
-					return as125(err)
-				}
-				for _, v := range out {
-					if err := tmpl.Execute(cmd.OutOrStdout(), v); err != nil {
-						return as125(fmt.Errorf("--format: %w", err))
-					}
-				}
-			} else {
-				if out == nil {
-					out = []any{}
-				}
-				b, _ := json.MarshalIndent(out, "", "    ")
-				fmt.Fprintln(cmd.OutOrStdout(), string(b))
+			if err := printInspect(cmd.OutOrStdout(), format, out); err != nil {
+				return as125(err)
 			}
 			return as125(errors.Join(errs...))
 		},
