@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bufio"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,9 +101,9 @@ func (e *Engine) writeDNSConfig(c *Container) error {
 }
 
 // dnsUpstreams are where the monitor forwards what it does not know: --dns, else the config's
-// dns_upstream (ADDR[:PORT]), else the host's resolvers less loopback ones. The monitor forwards
-// from the engine's namespace, so a configured loopback upstream is reachable; the host's
-// loopback resolvers are left out as in the container's resolv.conf.
+// dns_upstream (ADDR[:PORT]), else the host's resolvers, loopback ones included: the monitor
+// forwards from the engine's namespace, where a local resolver (systemd-resolved's 127.0.0.53)
+// answers, as Docker's embedded resolver reaches it from the host's.
 func (e *Engine) dnsUpstreams(c *Container) []string {
 	if len(c.Net.DNS) > 0 {
 		return c.Net.DNS
@@ -113,13 +112,7 @@ func (e *Engine) dnsUpstreams(c *Container) []string {
 		return up
 	}
 	servers, _, _ := e.hostResolvConf()
-	var out []string
-	for _, s := range servers {
-		if a, err := netip.ParseAddr(s); err == nil && !a.IsLoopback() {
-			out = append(out, s)
-		}
-	}
-	return out
+	return servers
 }
 
 // hostResolvConf reads the configured resolv.conf (the host's by default).

@@ -9,7 +9,8 @@ import (
 
 // TestDNSUpstreams: where a container's monitor forwards: --dns, else the configured upstreams
 // (ports kept, loopback kept: the monitor forwards from the engine's namespace), else the host's
-// resolvers less loopback ones; none left is none (SERVFAIL), not Docker's public fallback.
+// resolvers, loopback ones too (systemd-resolved answers there); none is none (SERVFAIL), not
+// Docker's public fallback.
 func TestDNSUpstreams(t *testing.T) {
 	host := filepath.Join(t.TempDir(), "resolv.conf")
 	if err := os.WriteFile(host, []byte("nameserver 127.0.0.53\nnameserver 10.0.0.2\nnameserver ::1\n"), 0o644); err != nil {
@@ -25,8 +26,9 @@ func TestDNSUpstreams(t *testing.T) {
 		dns          []string
 		want         []string
 	}{
-		{"host's less loopback", host, nil, nil, []string{"10.0.0.2"}},
-		{"only loopback", only, nil, nil, nil},
+		{"host's", host, nil, nil, []string{"127.0.0.53", "10.0.0.2", "::1"}},
+		{"only loopback", only, nil, nil, []string{"127.0.0.53"}},
+		{"none", filepath.Join(t.TempDir(), "missing"), nil, nil, nil},
 		{"configured", host, []string{"127.0.0.1:5353", "192.0.2.53"}, nil, []string{"127.0.0.1:5353", "192.0.2.53"}},
 		{"--dns", host, []string{"192.0.2.53"}, []string{"192.0.2.1"}, []string{"192.0.2.1"}},
 	} {
