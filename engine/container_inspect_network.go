@@ -55,6 +55,7 @@ type InspectEndpoint struct {
 // InspectIPAM is an endpoint's requested address.
 type InspectIPAM struct {
 	IPv4Address string `json:"IPv4Address,omitempty"`
+	IPv6Address string `json:"IPv6Address,omitempty"`
 }
 
 func (n *ContainerNetwork) owner(id string) string {
@@ -89,9 +90,10 @@ func (e *Engine) inspectNetwork(c Container) NetworkSettings {
 	for i, ep := range c.Net.Endpoints {
 		ie := InspectEndpoint{Aliases: ep.Aliases, NetworkID: ep.NetworkID, MacAddress: ep.MAC,
 			EndpointID: ep.EndpointID, Gateway: ep.Gateway, IPAddress: ep.IP, IPPrefixLen: ep.PrefixLen,
+			GlobalIPv6Address: ep.IPv6, GlobalIPv6PrefixLen: ep.IPv6PrefixLen, IPv6Gateway: ep.IPv6Gateway,
 			DNSNames: append([]string{c.Name}, ep.Aliases...)}
-		if ep.IPAMIP != "" {
-			ie.IPAMConfig = &InspectIPAM{IPv4Address: ep.IPAMIP}
+		if ep.IPAMIP != "" || ep.IPAMIP6 != "" {
+			ie.IPAMConfig = &InspectIPAM{IPv4Address: ep.IPAMIP, IPv6Address: ep.IPAMIP6}
 		}
 		if !running {
 			ie.DNSNames = nil
@@ -101,6 +103,7 @@ func (e *Engine) inspectNetwork(c Container) NetworkSettings {
 			// only; Berth from the first, which a reader of one network
 			// expects.
 			s.EndpointID, s.Gateway, s.IPAddress, s.IPPrefixLen, s.MacAddress = ep.EndpointID, ep.Gateway, ep.IP, ep.PrefixLen, ep.MAC
+			s.GlobalIPv6Address, s.GlobalIPv6PrefixLen, s.IPv6Gateway = ep.IPv6, ep.IPv6PrefixLen, ep.IPv6Gateway
 		}
 		s.Networks[ep.Network] = ie
 	}

@@ -17,7 +17,8 @@ func (e *Engine) writeHostname(c *Container) error {
 }
 
 // writeHosts writes localhost, the --add-host entries and the
-// container's own name on its first address, as Docker orders them.
+// container's own name on its first network's addresses (IPv4, then
+// IPv6), as Docker orders them.
 func (e *Engine) writeHosts(c *Container) error {
 	var b bytes.Buffer
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
@@ -48,6 +49,9 @@ func (e *Engine) writeHosts(c *Container) error {
 			names = c.Config.Hostname + "." + c.Config.Domainname + " " + c.Config.Hostname
 		}
 		fmt.Fprintf(&b, "%s\t%s\n", c.Net.Endpoints[0].IP, names)
+		if v6 := c.Net.Endpoints[0].IPv6; v6 != "" {
+			fmt.Fprintf(&b, "%s\t%s\n", v6, names)
+		}
 	}
 	return writeBoundFile(e.netFile(c.ID, "hosts"), b.Bytes())
 }

@@ -25,6 +25,7 @@ type NetworkRequest struct {
 	// default (NetworkConfigOptions.DefaultMode).
 	Networks   []string
 	IP, MAC    string   // --ip, --mac-address (first network)
+	IP6        string   // --ip6 (first network)
 	Aliases    []string // --network-alias (first network)
 	Publish    []string // -p as given
 	PublishAll bool     // -P
@@ -60,7 +61,8 @@ type Endpoint struct {
 	NetworkID string   `json:"networkID"`
 	IfName    string   `json:"ifName"`
 	Aliases   []string `json:"aliases,omitempty"`
-	IPAMIP    string   `json:"ipamIP,omitempty"` // --ip
+	IPAMIP    string   `json:"ipamIP,omitempty"`  // --ip
+	IPAMIP6   string   `json:"ipamIP6,omitempty"` // --ip6
 	WantMAC   string   `json:"wantMAC,omitempty"`
 	// EndpointID and Result are the current run's.
 	EndpointID string `json:"endpointID,omitempty"`
@@ -228,7 +230,7 @@ func (e *Engine) planNetwork(r NetworkRequest, imageExposed map[string]struct{})
 		if len(nets) > 1 {
 			return nil, "", fmt.Errorf("conflicting options: --network %s cannot be combined with other networks", mode)
 		}
-		if r.IP != "" {
+		if r.IP != "" || r.IP6 != "" {
 			return nil, "", errors.New("invalid --ip: a user specified IP address is supported on user defined networks only")
 		}
 		if strings.HasPrefix(mode, "container:") {
@@ -263,6 +265,15 @@ func (e *Engine) planNetwork(r NetworkRequest, imageExposed map[string]struct{})
 					return nil, "", err
 				}
 				ep.IPAMIP = r.IP
+			}
+			if r.IP6 != "" {
+				if c.Default {
+					return nil, "", errors.New("invalid --ip6: a user specified IP address is supported on user defined networks only")
+				}
+				if err := c.ContainsIPv6(r.IP6); err != nil {
+					return nil, "", err
+				}
+				ep.IPAMIP6 = r.IP6
 			}
 			if r.MAC != "" {
 				if _, err := net.ParseMAC(r.MAC); err != nil {
@@ -388,7 +399,7 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (err error) {
 			return fmt.Errorf("network %s: %w", ep.Network, err)
 		}
 		cfgs = append(cfgs, cfg)
-		a := network.Attachment{ContainerID: c.ID, NetNS: path, IfName: ep.IfName, IP: ep.IPAMIP, MAC: ep.WantMAC}
+		a := network.Attachment{ContainerID: c.ID, NetNS: path, IfName: ep.IfName, IP: ep.IPAMIP, IP6: ep.IPAMIP6, MAC: ep.WantMAC}
 		if i == 0 {
 			a.Ports = bound
 		}
@@ -409,7 +420,7 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (err error) {
 		}
 		ns.Endpoints[i].Result = res
 		ns.Endpoints[i].EndpointID = endpointID(c.ID, a.Network)
-		st.Attachments[i].Assigned = res.IP
+		st.Attachments[i].Assigned, st.Attachments[i].Assigned6 = res.IP, res.IPv6
 		if err := writeJSON(e.netStatePath(c.ID), st); err != nil {
 			return err
 		}

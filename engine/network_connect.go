@@ -16,6 +16,7 @@ import (
 type ConnectOptions struct {
 	Aliases []string // --alias
 	IP      string   // --ip
+	IP6     string   // --ip6
 }
 
 // ConnectNetwork puts a container on one more network: a running one at
@@ -49,12 +50,21 @@ func (e *Engine) ConnectNetwork(ctx context.Context, netRef, ctrRef string, o Co
 		}
 		ep.IPAMIP = o.IP
 	}
+	if o.IP6 != "" {
+		if n.Default {
+			return errors.New("invalid --ip6: a user specified IP address is supported on user defined networks only")
+		}
+		if err := n.ContainsIPv6(o.IP6); err != nil {
+			return err
+		}
+		ep.IPAMIP6 = o.IP6
+	}
 	if c.State == StateRunning {
 		store, err := e.Networks()
 		if err != nil {
 			return err
 		}
-		a := network.Attachment{ContainerID: c.ID, NetNS: e.netnsPath(c.ID), IfName: ep.IfName, IP: ep.IPAMIP}
+		a := network.Attachment{ContainerID: c.ID, NetNS: e.netnsPath(c.ID), IfName: ep.IfName, IP: ep.IPAMIP, IP6: ep.IPAMIP6}
 		// The record of what is attached first, as at start.
 		if err := e.editNetState(c.ID, func(st *netState) {
 			st.Attachments = append(st.Attachments, netStateAttachment{Network: n.ID, Attachment: a})
@@ -73,7 +83,7 @@ func (e *Engine) ConnectNetwork(ctx context.Context, netRef, ctrRef string, o Co
 		if err := e.editNetState(c.ID, func(st *netState) {
 			for i := range st.Attachments {
 				if st.Attachments[i].Network == n.ID {
-					st.Attachments[i].Assigned = res.IP
+					st.Attachments[i].Assigned, st.Attachments[i].Assigned6 = res.IP, res.IPv6
 				}
 			}
 		}); err != nil {
@@ -113,7 +123,7 @@ func (e *Engine) DisconnectNetwork(ctx context.Context, netRef, ctrRef string) e
 		if err != nil {
 			return err
 		}
-		a := network.Attachment{ContainerID: c.ID, NetNS: e.netnsPath(c.ID), IfName: ep.IfName, IP: ep.IPAMIP}
+		a := network.Attachment{ContainerID: c.ID, NetNS: e.netnsPath(c.ID), IfName: ep.IfName, IP: ep.IPAMIP, IP6: ep.IPAMIP6}
 		if st, err := e.readNetState(c.ID); err == nil {
 			for _, x := range st.Attachments {
 				if x.Network == n.ID {

@@ -25,6 +25,10 @@ const (
 	DefaultNetworkName = "bridge"
 	DefaultBridge      = "berth0"
 	DefaultSubnet      = "10.90.0.0/16"
+	// DefaultIPv6Pool is where --ipv6 networks created without an IPv6
+	// --subnet get theirs, a /64 each: a ULA prefix (RFC 4193) with a
+	// random global id, not routed beyond the host.
+	DefaultIPv6Pool = "fd9b:3e7c:41d0::/48"
 )
 
 // ErrNoSuchNetwork is wrapped when a network does not exist.
@@ -37,6 +41,9 @@ type NetworkConfigOptions struct {
 	// DefaultSubnet is the default network's subnet; empty: DefaultSubnet,
 	// moved to the next free /16 when the host has a route into it.
 	DefaultSubnet string
+	// IPv6Pool is where --ipv6 networks without an IPv6 --subnet get a
+	// /64; empty: DefaultIPv6Pool.
+	IPv6Pool string
 	// DNSUpstream are the resolvers containers get; empty: the host's
 	// (ResolvConf), without loopback ones.
 	DNSUpstream []string
@@ -141,6 +148,16 @@ func (e *Engine) CreateNetwork(c network.Config) (network.Config, error) {
 		if c.Gateway != "" || c.IPRange != "" {
 			return c, errors.New("invalid config: --gateway and --ip-range need --subnet")
 		}
+	}
+	if c.EnableIPv6 && c.Subnet6 == "" {
+		if c.Gateway6 != "" || c.IPRange6 != "" {
+			return c, errors.New("invalid config: an IPv6 --gateway or --ip-range needs an IPv6 --subnet")
+		}
+		sub, err := e.allocSubnet6()
+		if err != nil {
+			return c, err
+		}
+		c.Subnet6 = sub
 	}
 	if _, err := e.defaultNetwork(); err != nil {
 		return c, err

@@ -2,6 +2,7 @@ package network
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -24,11 +25,14 @@ type Attachment struct {
 	NetNS       string        `json:"netns"`
 	IfName      string        `json:"ifName"`        // eth0, eth1, ...
 	IP          string        `json:"ip,omitempty"`  // a static address (--ip); empty: the next free one
+	IP6         string        `json:"ip6,omitempty"` // a static IPv6 address (--ip6), on a network with IPv6
 	MAC         string        `json:"mac,omitempty"` // --mac-address; empty: the kernel's
 	Ports       []PortMapping `json:"ports,omitempty"`
 	// Assigned is the address the ADD gave, for a DEL whose namespace is
 	// gone (the caller records it after Attach).
 	Assigned string `json:"assigned,omitempty"`
+	// Assigned6 is the IPv6 address the ADD gave, likewise.
+	Assigned6 string `json:"assigned6,omitempty"`
 }
 
 // Result is what an attach gave the namespace.
@@ -45,8 +49,15 @@ type Result struct {
 func (a Attachment) runtimeConf() *libcni.RuntimeConf {
 	rt := &libcni.RuntimeConf{ContainerID: a.ContainerID, NetNS: a.NetNS, IfName: a.IfName,
 		CapabilityArgs: map[string]any{}}
-	if a.IP != "" {
-		rt.CapabilityArgs["ips"] = []string{a.IP}
+	// host-local takes each address in the range set that holds it.
+	var ips []string
+	for _, ip := range []string{a.IP, a.IP6} {
+		if ip != "" {
+			ips = append(ips, ip)
+		}
+	}
+	if len(ips) > 0 {
+		rt.CapabilityArgs["ips"] = ips
 	}
 	if a.MAC != "" {
 		rt.CapabilityArgs["mac"] = a.MAC
@@ -122,18 +133,24 @@ func (s *Store) Attach(ctx context.Context, c Config, a Attachment) (Result, err
 	}
 	var out Result
 	for _, ip := range r.IPs {
+		ones, _ := ip.Address.Mask.Size()
+		gw := ""
+		if ip.Gateway != nil {
+			gw = ip.Gateway.String()
+		}
 		if ip.Address.IP.To4() == nil {
+			if out.IPv6 == "" {
+				out.IPv6, out.IPv6PrefixLen, out.IPv6Gateway = ip.Address.IP.String(), ones, gw
+			}
 			continue
 		}
-		ones, _ := ip.Address.Mask.Size()
-		out.IP, out.PrefixLen = ip.Address.IP.String(), ones
-		if ip.Gateway != nil {
-			out.Gateway = ip.Gateway.String()
+		if out.IP != "" {
+			continue
 		}
+		out.IP, out.PrefixLen, out.Gateway = ip.Address.IP.String(), ones, gw
 		if ip.Interface != nil && *ip.Interface < len(r.Interfaces) {
 			out.MAC = r.Interfaces[*ip.Interface].Mac
 		}
-		break
 	}
 	for _, i := range r.Interfaces {
 		// The last plugin (tuning) reports the address it set.
@@ -171,7 +188,8 @@ func (s *Store) Detach(ctx context.Context, c Config, a Attachment) error {
 		return fmt.Errorf("network %s: %w", c.Name, err)
 	}
 	if gone && c.Driver == DriverBridge && !c.Internal {
-		return removeMasq(c.Name, a.ContainerID, a.Assigned)
+		return errors.Join(removeMasq("iptables", c.Name, a.ContainerID, a.Assigned),
+			removeMasq("ip6tables", c.Name, a.ContainerID, a.Assigned6))
 	}
 	return nil
 }

@@ -38,6 +38,13 @@ type Config struct {
 	Bridge string `json:"bridge,omitempty"`
 	// Default marks the network that `bridge` names.
 	Default bool `json:"default,omitempty"`
+
+	// EnableIPv6 (--ipv6) gives the network an IPv6 subnet besides its
+	// IPv4 one, with its gateway and range as above.
+	EnableIPv6 bool   `json:"enableIPv6,omitempty"`
+	Subnet6    string `json:"subnet6,omitempty"`
+	Gateway6   string `json:"gateway6,omitempty"`
+	IPRange6   string `json:"ipRange6,omitempty"`
 }
 
 // ErrNotFound is wrapped when a network does not exist.
@@ -66,39 +73,18 @@ func (c *Config) normalize() error {
 	if c.Driver == "" {
 		c.Driver = DriverBridge
 	}
-	subnet, err := netip.ParsePrefix(c.Subnet)
-	if err != nil {
-		return fmt.Errorf("invalid subnet %q: %w", c.Subnet, err)
+	if err := c.normalizeFamily(0); err != nil {
+		return err
 	}
-	if !subnet.Addr().Is4() {
-		return fmt.Errorf("invalid subnet %s: only IPv4 subnets are supported yet", c.Subnet)
-	}
-	if subnet.Bits() > 30 {
-		return fmt.Errorf("invalid subnet %s: too small for a gateway and containers (want /30 or larger)", c.Subnet)
-	}
-	if subnet != subnet.Masked() {
-		return fmt.Errorf("invalid subnet %s: it has host bits set (want %s)", c.Subnet, subnet.Masked())
-	}
-	c.Subnet = subnet.String()
-	if c.Gateway == "" {
-		c.Gateway = subnet.Addr().Next().String()
-	}
-	gw, err := netip.ParseAddr(c.Gateway)
-	if err != nil {
-		return fmt.Errorf("invalid gateway %q: %w", c.Gateway, err)
-	}
-	if !subnet.Contains(gw) || gw == subnet.Addr() || gw == lastAddr(subnet) {
-		return fmt.Errorf("invalid gateway %s: not a host address of subnet %s", gw, subnet)
-	}
-	if c.IPRange != "" {
-		r, err := netip.ParsePrefix(c.IPRange)
-		if err != nil {
-			return fmt.Errorf("invalid ip-range %q: %w", c.IPRange, err)
+	switch {
+	case c.EnableIPv6 && c.Subnet6 == "":
+		return fmt.Errorf("invalid config: --ipv6 needs an IPv6 subnet")
+	case !c.EnableIPv6 && (c.Subnet6 != "" || c.Gateway6 != "" || c.IPRange6 != ""):
+		return fmt.Errorf("invalid subnet %s: an IPv6 subnet needs --ipv6", c.Subnet6)
+	case c.EnableIPv6:
+		if err := c.normalizeFamily(1); err != nil {
+			return err
 		}
-		if r != r.Masked() || r.Bits() < subnet.Bits() || !subnet.Contains(r.Addr()) {
-			return fmt.Errorf("invalid ip-range %s: not within subnet %s", c.IPRange, subnet)
-		}
-		c.IPRange = r.String()
 	}
 	switch c.Driver {
 	case DriverBridge:
@@ -134,15 +120,6 @@ func (c *Config) normalize() error {
 	return nil
 }
 
-// lastAddr is the subnet's broadcast address.
-func lastAddr(p netip.Prefix) netip.Addr {
-	a := p.Addr().As4()
-	host := uint32(1)<<(32-p.Bits()) - 1
-	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
-	v |= host
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
-}
-
 // Overlaps says whether two CIDRs share an address.
 func Overlaps(a, b string) bool {
 	pa, err1 := netip.ParsePrefix(a)
@@ -150,44 +127,25 @@ func Overlaps(a, b string) bool {
 	return err1 == nil && err2 == nil && pa.Overlaps(pb)
 }
 
-// Contains says whether ip is a host address of c's subnet (neither the
-// network's, the broadcast nor the gateway's address).
+// Contains says whether ip is a host address of c's IPv4 subnet (neither
+// the network's, the broadcast nor the gateway's address): --ip.
 func (c *Config) Contains(ip string) error {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return fmt.Errorf("invalid IP address %q", ip)
-	}
-	p, err := netip.ParsePrefix(c.Subnet)
-	if err != nil {
-		return err
-	}
-	if !p.Contains(a) || a == p.Addr() || a == lastAddr(p) {
-		return fmt.Errorf("invalid address %s: it does not belong to any of this network's subnets (%s)", ip, c.Subnet)
-	}
-	if a.String() == c.Gateway {
-		return fmt.Errorf("invalid address %s: it is the gateway of network %s", ip, c.Name)
-	}
-	return nil
+	return c.containsHost(0, ip)
 }
 
 // confList is the CNI configuration list of c; ipamDir is where
 // host-local keeps its leases.
 func (c *Config) confList(ipamDir string) ([]byte, error) {
-	rng := map[string]any{"subnet": c.Subnet, "gateway": c.Gateway}
-	if c.IPRange != "" {
-		r := netip.MustParsePrefix(c.IPRange)
-		start, end := r.Addr(), lastAddr(r)
-		if start == r.Addr() && r.Bits() < 31 {
-			start = start.Next()
-		}
-		if end == lastAddr(netip.MustParsePrefix(c.Subnet)) {
-			end = end.Prev()
-		}
-		rng["rangeStart"], rng["rangeEnd"] = start.String(), end.String()
+	// One range set per family: host-local gives an address from each.
+	ranges := [][]any{{c.hostLocalRange(0)}}
+	routes := []any{map[string]any{"dst": "0.0.0.0/0"}}
+	if c.EnableIPv6 {
+		ranges = append(ranges, []any{c.hostLocalRange(1)})
+		routes = append(routes, map[string]any{"dst": "::/0"})
 	}
-	ipam := map[string]any{"type": "host-local", "ranges": [][]any{{rng}}, "dataDir": ipamDir}
+	ipam := map[string]any{"type": "host-local", "ranges": ranges, "dataDir": ipamDir}
 	if !c.Internal {
-		ipam["routes"] = []any{map[string]any{"dst": "0.0.0.0/0"}}
+		ipam["routes"] = routes
 	}
 	var plugins []any
 	switch c.Driver {

@@ -13,8 +13,9 @@ import (
 // would stay, and a later ADD for the same container reuses the chain
 // name and then cannot delete it. removeMasq does the plugin's teardown
 // from the address the ADD gave, with the plugin's names for the chain
-// and comment (plugins/pkg/utils: "CNI-" + sha512(name+id), 28 chars).
-func removeMasq(network, containerID, addr string) error {
+// and comment (plugins/pkg/utils: "CNI-" + sha512(name+id), 28 chars);
+// tool is iptables or, for an IPv6 address, ip6tables.
+func removeMasq(tool, network, containerID, addr string) error {
 	if addr == "" {
 		return nil
 	}
@@ -23,7 +24,7 @@ func removeMasq(network, containerID, addr string) error {
 	comment := fmt.Sprintf("name: %q id: %q", network, containerID)
 	var errs []string
 	run := func(args ...string) {
-		out, err := exec.Command("iptables", append([]string{"-t", "nat", "--wait"}, args...)...).CombinedOutput()
+		out, err := exec.Command(tool, append([]string{"-t", "nat", "--wait"}, args...)...).CombinedOutput()
 		if err != nil && !strings.Contains(string(out), "does not exist") && !strings.Contains(string(out), "No chain") &&
 			!strings.Contains(string(out), "Bad rule") {
 			errs = append(errs, strings.TrimSpace(string(out)))

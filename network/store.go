@@ -179,6 +179,8 @@ func (s *Store) create(c Config) (Config, error) {
 			return c, fmt.Errorf("network with name %s already exists: %w", c.Name, ErrExists)
 		case Overlaps(o.Subnet, c.Subnet):
 			return c, fmt.Errorf("invalid pool request: Pool overlaps with other one on this address space (%s overlaps %s of network %s)", c.Subnet, o.Subnet, o.Name)
+		case c.Subnet6 != "" && Overlaps(o.Subnet6, c.Subnet6):
+			return c, fmt.Errorf("invalid pool request: Pool overlaps with other one on this address space (%s overlaps %s of network %s)", c.Subnet6, o.Subnet6, o.Name)
 		case c.Driver == DriverBridge && o.Bridge == c.Bridge:
 			return c, fmt.Errorf("bridge %s is taken by network %s", c.Bridge, o.Name)
 		}

@@ -31,7 +31,7 @@ type createFlags struct {
 	restart                                                                           string
 	// Networks (issue 12).
 	networks, publish, expose, dns, dnsSearch, dnsOptions, addHosts, aliases []string
-	ip, mac                                                                  string
+	ip, ip6, mac                                                             string
 	publishAll                                                               bool
 }
 
@@ -96,6 +96,7 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	fs.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish all exposed ports to random ports")
 	fs.StringArrayVar(&f.expose, "expose", nil, "expose a port or a range of ports")
 	fs.StringVar(&f.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	fs.StringVar(&f.ip6, "ip6", "", "IPv6 address (e.g., 2001:db8::33)")
 	fs.StringVar(&f.mac, "mac-address", "", "container MAC address (e.g., 92:d0:c6:0a:29:33)")
 	fs.StringArrayVar(&f.dns, "dns", nil, "set custom DNS servers")
 	fs.StringArrayVar(&f.dnsSearch, "dns-search", nil, "set custom DNS search domains")
@@ -306,7 +307,7 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 		return o, err
 	}
 	o.Modes = engine.NamespaceModes{PID: f.pid, IPC: f.ipc, UTS: f.uts, Cgroup: f.cgroupns}
-	o.Network = engine.NetworkRequest{Networks: f.networks, IP: f.ip, MAC: f.mac, Aliases: f.aliases,
+	o.Network = engine.NetworkRequest{Networks: f.networks, IP: f.ip, IP6: f.ip6, MAC: f.mac, Aliases: f.aliases,
 		Publish: f.publish, PublishAll: f.publishAll, Expose: f.expose, DNS: f.dns, DNSSearch: f.dnsSearch,
 		DNSOptions: f.dnsOptions, ExtraHosts: f.addHosts}
 	// Which streams: -a as given; run in the foreground takes stdout and

@@ -88,7 +88,7 @@ func (g *globals) containerOptions() engine.ContainerOptions {
 		RuntimeRoot: cfg.Runtime.Root,
 		Network: engine.NetworkConfigOptions{
 			PluginDirs: cfg.Network.CNIPluginDirs, DNSUpstream: cfg.Network.DNSUpstream,
-			DefaultMode: runDefaultNetwork,
+			DefaultMode: runDefaultNetwork, IPv6Pool: cfg.Network.IPv6Pool,
 		},
 		LogDriver: cfg.Log.Driver, LogMaxSize: int64(cfg.Log.MaxSize), LogMaxFile: cfg.Log.MaxFile,
 		Runtimes: func(name string) (string, string, error) {

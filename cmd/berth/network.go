@@ -22,20 +22,21 @@ func newNetworkCmd(g *globals) *cobra.Command {
 
 func newNetworkCreateCmd(g *globals) *cobra.Command {
 	var (
-		driver, subnet, gateway, ipRange string
-		internal, ipv6                   bool
-		labels, opts                     []string
+		driver                      string
+		subnets, gateways, ipRanges []string
+		internal, ipv6              bool
+		labels, opts                []string
 	)
 	cmd := &cobra.Command{
 		Use:   "create [OPTIONS] NETWORK",
 		Short: "Create a network",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if ipv6 {
-				return as125(fmt.Errorf("--ipv6: IPv6 networks are not supported yet"))
-			}
-			c := network.Config{Name: args[0], Driver: driver, Subnet: subnet, Gateway: gateway, IPRange: ipRange,
+			c := network.Config{Name: args[0], Driver: driver, EnableIPv6: ipv6,
 				Internal: internal, Labels: map[string]string{}, Options: map[string]string{}}
+			if err := c.SetIPAM(subnets, gateways, ipRanges); err != nil {
+				return as125(err)
+			}
 			for _, l := range labels {
 				k, v, _ := strings.Cut(l, "=")
 				c.Labels[k] = v
@@ -62,9 +63,10 @@ func newNetworkCreateCmd(g *globals) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&driver, "driver", "d", "bridge", "driver to manage the network (bridge, macvlan, ipvlan)")
-	f.StringVar(&subnet, "subnet", "", "subnet in CIDR format that represents a network segment")
-	f.StringVar(&gateway, "gateway", "", "IPv4 gateway for the master subnet")
-	f.StringVar(&ipRange, "ip-range", "", "allocate container IPs from a sub-range")
+	// Repeatable, one of each per family (--subnet 10.5.0.0/24 --subnet fd12::/64).
+	f.StringSliceVar(&subnets, "subnet", nil, "subnet in CIDR format that represents a network segment")
+	f.StringSliceVar(&gateways, "gateway", nil, "IPv4 or IPv6 gateway for the master subnet")
+	f.StringSliceVar(&ipRanges, "ip-range", nil, "allocate container IPs from a sub-range")
 	f.BoolVar(&internal, "internal", false, "restrict external access to the network")
 	f.BoolVar(&ipv6, "ipv6", false, "enable IPv6 networking")
 	f.StringArrayVar(&labels, "label", nil, "set metadata on a network")

@@ -23,6 +23,7 @@ func newNetworkConnectCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringArrayVar(&o.Aliases, "alias", nil, "add network-scoped alias for the container")
 	cmd.Flags().StringVar(&o.IP, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	cmd.Flags().StringVar(&o.IP6, "ip6", "", "IPv6 address (e.g., 2001:db8::33)")
 	return cmd
 }
 

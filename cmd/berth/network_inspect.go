@@ -46,16 +46,19 @@ type networkEndpoint struct {
 
 func inspectNetwork(e *engine.Engine, n engine.NetworkInfo) networkInspect {
 	j := networkInspect{Name: n.Name, ID: n.ID, Created: n.Created.Format("2006-01-02T15:04:05.999999999Z07:00"),
-		Scope: "local", Driver: n.Driver, EnableIPv4: true, Internal: n.Internal,
+		Scope: "local", Driver: n.Driver, EnableIPv4: true, EnableIPv6: n.EnableIPv6, Internal: n.Internal,
 		IPAM:       networkIPAM{Driver: "default", Config: []map[string]string{}},
 		ConfigFrom: map[string]string{"Network": ""}, Containers: map[string]networkEndpoint{},
 		Options: map[string]string{}, Labels: map[string]string{}}
 	maps.Copy(j.Options, n.Options)
 	maps.Copy(j.Labels, n.Labels)
-	if n.Subnet != "" {
-		cfg := map[string]string{"Subnet": n.Subnet, "Gateway": n.Gateway}
-		if n.IPRange != "" {
-			cfg["IPRange"] = n.IPRange
+	for _, f := range [][3]string{{n.Subnet, n.Gateway, n.IPRange}, {n.Subnet6, n.Gateway6, n.IPRange6}} {
+		if f[0] == "" {
+			continue
+		}
+		cfg := map[string]string{"Subnet": f[0], "Gateway": f[1]}
+		if f[2] != "" {
+			cfg["IPRange"] = f[2]
 		}
 		j.IPAM.Config = append(j.IPAM.Config, cfg)
 	}
@@ -66,6 +69,9 @@ func inspectNetwork(e *engine.Engine, n engine.NetworkInfo) networkInspect {
 				if x.NetworkID == n.ID && x.IP != "" {
 					ep.EndpointID, ep.MacAddress = x.EndpointID, x.MAC
 					ep.IPv4Address = x.IP + "/" + strconv.Itoa(x.PrefixLen)
+					if x.IPv6 != "" {
+						ep.IPv6Address = x.IPv6 + "/" + strconv.Itoa(x.IPv6PrefixLen)
+					}
 				}
 			}
 		}

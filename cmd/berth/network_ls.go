@@ -144,7 +144,7 @@ func printNetworks(out io.Writer, ns []engine.NetworkInfo, format string, quiet,
 		if !n.Created.IsZero() {
 			created = createdAt(n.Created)
 		}
-		rows = append(rows, networkRow{ID: id(n.ID), Name: n.Name, Driver: n.Driver, Scope: "local", IPv6: "false",
+		rows = append(rows, networkRow{ID: id(n.ID), Name: n.Name, Driver: n.Driver, Scope: "local", IPv6: strconv.FormatBool(n.EnableIPv6),
 			IPv4: "true", Internal: strconv.FormatBool(n.Internal), Labels: joinLabels(n.Labels), CreatedAt: created,
 			labels: n.Labels})
 	}

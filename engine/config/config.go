@@ -25,6 +25,7 @@
 //	cni_plugin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]
 //	cni_config_dir = "/etc/berth/cni.d"
 //	default_subnet = "10.90.0.0/16"
+//	ipv6_pool = "fd9b:3e7c:41d0::/48" # a /64 from here for each --ipv6 network created without an IPv6 --subnet
 //	dns_upstream = []                # resolvers for containers ("IP" or "IP:PORT"); [] uses the host's
 //
 //	[registry]
@@ -139,6 +140,9 @@ type Network struct {
 	CNIPluginDirs  []string `toml:"cni_plugin_dirs"`
 	CNIConfigDir   string   `toml:"cni_config_dir"`
 	DefaultSubnet  string   `toml:"default_subnet"`
+	// IPv6Pool is where --ipv6 networks without an IPv6 --subnet get a
+	// /64 (one no route of the host's overlaps).
+	IPv6Pool string `toml:"ipv6_pool"`
 	// DNSUpstream lists the resolvers containers use ("IP" or
 	// "IP:PORT"); empty means the host's resolv.conf.
 	DNSUpstream []string `toml:"dns_upstream"`
@@ -185,6 +189,8 @@ func Default() *Config {
 			// Clear of Podman's 10.88.0.0/16 and Docker's 172.17.0.0/16.
 			DefaultSubnet: "10.90.0.0/16",
 			DNSUpstream:   []string{},
+			// A ULA /48 (RFC 4193) with a random global id.
+			IPv6Pool: "fd9b:3e7c:41d0::/48",
 		},
 		Registry: Registry{
 			DefaultRegistry: registry.DockerHub,

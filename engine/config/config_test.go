@@ -174,6 +174,7 @@ default_network = "berth0"
 cni_plugin_dirs = ["/usr/libexec/cni"]
 cni_config_dir = "/etc/berth/net.d"
 default_subnet = "10.77.0.0/24"
+ipv6_pool = "fd00:77::/56"
 dns_upstream = ["192.0.2.53", "192.0.2.54:5353"]
 
 [registry]
@@ -198,7 +199,7 @@ streaming_address = "0.0.0.0:10010"
 		"kata": "/opt/kata/bin/kata-runtime", "runc": "/usr/sbin/runc", "crun": "crun", "berth-runtime": "berth-runtime"}}
 	want.Log = Log{Driver: "k8s-file", MaxSize: 10 << 20, MaxFile: 5}
 	want.Network = Network{DefaultNetwork: "berth0", CNIPluginDirs: []string{"/usr/libexec/cni"}, CNIConfigDir: "/etc/berth/net.d",
-		DefaultSubnet: "10.77.0.0/24", DNSUpstream: []string{"192.0.2.53", "192.0.2.54:5353"}}
+		DefaultSubnet: "10.77.0.0/24", IPv6Pool: "fd00:77::/56", DNSUpstream: []string{"192.0.2.53", "192.0.2.54:5353"}}
 	want.Registry = Registry{DefaultRegistry: "registry.example:5000", Insecure: []string{"10.0.0.0/8"},
 		CertsDir: "/etc/berth/certs.d", Mirrors: map[string][]string{"docker.io": {"https://mirror.example"}}}
 	want.Server = Server{DockerSocket: "/run/b2/docker.sock", CRISocket: "/run/k8s/berth.sock", SocketGroup: "docker", StreamingAddress: "0.0.0.0:10010"}
@@ -258,6 +259,8 @@ func TestBadFile(t *testing.T) {
 		{"relative runtime path", "[runtime.runtimes]\nrunc = \"bin/runc\"\n", []string{"PATH:2:1: runtime.runtimes.runc:"}},
 		{"inline runtime table", "[runtime]\nruntimes = { runc = \"\" }\n", []string{"PATH:2:14: runtime.runtimes.runc: empty path"}},
 		{"bad subnet", "[network]\ndefault_subnet = \"10.90.0.0\"\n", []string{"PATH:2:1: network.default_subnet:"}},
+		{"ipv4 pool", "[network]\nipv6_pool = \"10.0.0.0/8\"\n", []string{"PATH:2:1: network.ipv6_pool:", "IPv6 prefix"}},
+		{"small pool", "[network]\nipv6_pool = \"fd00::/80\"\n", []string{"PATH:2:1: network.ipv6_pool:", "/64 or larger"}},
 		{"bad dns", "[network]\ndns_upstream = [\"1.1.1.1\", \"dns.example\"]\n", []string{"PATH:2:1: network.dns_upstream: entry 1:"}},
 		{"bad network name", "[network]\ndefault_network = \"a b\"\n", []string{"PATH:2:1: network.default_network:"}},
 		{"bad default registry", "[registry]\ndefault_registry = \"https://reg\"\n", []string{"PATH:2:1: registry.default_registry:", "want HOST[:PORT]"}},

@@ -73,6 +73,7 @@ func (c *Config) validate() error {
 	check("network.cni_plugin_dirs", each(c.Network.CNIPluginDirs, absPath))
 	check("network.cni_config_dir", absPath(c.Network.CNIConfigDir))
 	check("network.default_subnet", subnet(c.Network.DefaultSubnet))
+	check("network.ipv6_pool", ipv6Pool(c.Network.IPv6Pool))
 	check("network.dns_upstream", each(c.Network.DNSUpstream, ipPort))
 
 	if c.Registry.DefaultRegistry != "" {
@@ -136,6 +137,19 @@ func subnet(s string) error {
 	}
 	if !ip.Equal(n.IP) {
 		return fmt.Errorf("%q: host bits are set (the subnet is %s)", s, n)
+	}
+	return nil
+}
+
+// ipv6Pool takes an IPv6 prefix of /64 or larger, which /64 subnets are
+// cut from.
+func ipv6Pool(s string) error {
+	if err := subnet(s); err != nil {
+		return err
+	}
+	ip, n, _ := net.ParseCIDR(s)
+	if ones, _ := n.Mask.Size(); ip.To4() != nil || ones > 64 {
+		return fmt.Errorf("%q: want an IPv6 prefix of /64 or larger, such as fd9b:3e7c:41d0::/48", s)
 	}
 	return nil
 }
