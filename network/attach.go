@@ -120,6 +120,11 @@ func (s *Store) Attach(ctx context.Context, c Config, a Attachment) (Result, err
 	if err != nil {
 		return Result{}, err
 	}
+	if c.Driver == DriverBridge && c.EnableIPv6 {
+		if err := ensureBridge(c); err != nil {
+			return Result{}, err
+		}
+	}
 	rt := a.runtimeConf()
 	res, err := s.cni.AddNetworkList(ctx, l, rt)
 	if err != nil {

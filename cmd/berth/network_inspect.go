@@ -31,9 +31,17 @@ type networkInspect struct {
 }
 
 type networkIPAM struct {
-	Driver  string              `json:"Driver"`
-	Options map[string]string   `json:"Options"`
-	Config  []map[string]string `json:"Config"`
+	Driver  string            `json:"Driver"`
+	Options map[string]string `json:"Options"`
+	Config  []ipamConfig      `json:"Config"`
+}
+
+// ipamConfig is one subnet of a network (one per family), in Docker's
+// field order; a template's {{.IPRange}} of one without is empty.
+type ipamConfig struct {
+	Subnet  string `json:"Subnet,omitempty"`
+	IPRange string `json:"IPRange,omitempty"`
+	Gateway string `json:"Gateway,omitempty"`
 }
 
 type networkEndpoint struct {
@@ -47,20 +55,15 @@ type networkEndpoint struct {
 func inspectNetwork(e *engine.Engine, n engine.NetworkInfo) networkInspect {
 	j := networkInspect{Name: n.Name, ID: n.ID, Created: n.Created.Format("2006-01-02T15:04:05.999999999Z07:00"),
 		Scope: "local", Driver: n.Driver, EnableIPv4: true, EnableIPv6: n.EnableIPv6, Internal: n.Internal,
-		IPAM:       networkIPAM{Driver: "default", Config: []map[string]string{}},
+		IPAM:       networkIPAM{Driver: "default", Config: []ipamConfig{}},
 		ConfigFrom: map[string]string{"Network": ""}, Containers: map[string]networkEndpoint{},
 		Options: map[string]string{}, Labels: map[string]string{}}
 	maps.Copy(j.Options, n.Options)
 	maps.Copy(j.Labels, n.Labels)
-	for _, f := range [][3]string{{n.Subnet, n.Gateway, n.IPRange}, {n.Subnet6, n.Gateway6, n.IPRange6}} {
-		if f[0] == "" {
-			continue
+	for _, c := range []ipamConfig{{n.Subnet, n.IPRange, n.Gateway}, {n.Subnet6, n.IPRange6, n.Gateway6}} {
+		if c.Subnet != "" {
+			j.IPAM.Config = append(j.IPAM.Config, c)
 		}
-		cfg := map[string]string{"Subnet": f[0], "Gateway": f[1]}
-		if f[2] != "" {
-			cfg["IPRange"] = f[2]
-		}
-		j.IPAM.Config = append(j.IPAM.Config, cfg)
 	}
 	for _, c := range n.Containers {
 		ep := networkEndpoint{Name: c.Name}

@@ -91,14 +91,20 @@ func checkNetClean(t *testing.T, e *env, ns string) {
 	if ents, _ := os.ReadDir(filepath.Join(e.root, "networks", "attached")); len(ents) > 0 {
 		left = append(left, fmt.Sprintf("network state files: %d", len(ents)))
 	}
-	for _, table := range []string{"nat", "filter"} {
-		rules, _ := nsRun(ns, "iptables-save", "-t", table)
-		for _, l := range strings.Split(rules, "\n") {
-			// Per-container chains are CNI-<hash>, CNI-DN-<hash>; the
-			// plugins' top-level chains (CNI-HOSTPORT-*, CNI-FORWARD,
-			// CNI-ADMIN) stay, as with Podman.
-			if strings.HasPrefix(l, "-A") && (strings.Contains(l, "CNI-DN-") || strings.Contains(l, "-j CNI-") && !strings.Contains(l, "CNI-HOSTPORT") && !strings.Contains(l, "CNI-FORWARD") && !strings.Contains(l, "CNI-ADMIN") || strings.Contains(l, "dport") && strings.Contains(l, "DNAT")) {
-				left = append(left, table+": "+l)
+	// ip6tables too: on --ipv6 networks the plugins add the same rules
+	// for the IPv6 address.
+	for _, save := range []string{"iptables-save", "ip6tables-save"} {
+		for _, table := range []string{"nat", "filter"} {
+			rules, _ := nsRun(ns, save, "-t", table)
+			for _, l := range strings.Split(rules, "\n") {
+				// Per-container chains are CNI-<hash>, CNI-DN-<hash>; the
+				// plugins' top-level chains (CNI-HOSTPORT-*, CNI-FORWARD,
+				// CNI-ADMIN) stay, as with Podman, but not the firewall
+				// plugin's per-address rules in CNI-FORWARD.
+				if strings.HasPrefix(l, "-A") && (strings.Contains(l, "CNI-DN-") || strings.Contains(l, "-j CNI-") && !strings.Contains(l, "CNI-HOSTPORT") && !strings.Contains(l, "CNI-FORWARD") && !strings.Contains(l, "CNI-ADMIN") || strings.Contains(l, "dport") && strings.Contains(l, "DNAT") ||
+					strings.HasPrefix(l, "-A CNI-FORWARD -s ") || strings.HasPrefix(l, "-A CNI-FORWARD -d ")) {
+					left = append(left, save+" "+table+": "+l)
+				}
 			}
 		}
 	}

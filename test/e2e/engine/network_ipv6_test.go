@@ -1,0 +1,159 @@
+package engine_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// IPv6 on --ipv6 networks (issue 12): dual-stack bridge networks, in the
+// test's own namespace like every network test (network_test.go).
+
+// TestNetworkIPv6 drives a dual-stack network: addresses, reach between
+// containers over IPv6, the gateway usable from the first packet,
+// published ports, --ip6, connect --ip6, and what inspect and ls show.
+func TestNetworkIPv6(t *testing.T) {
+	e, ns := newNetEnv(t)
+	if out, _ := nsRun(ns, "sysctl", "-n", "net.ipv6.conf.all.disable_ipv6"); strings.TrimSpace(out) != "0" {
+		t.Skipf("IPv6 is disabled in a new namespace here (disable_ipv6=%s)", out)
+	}
+	peer := peerNetns(t, ns)
+	// nodad: the test's own addresses are usable at once.
+	nsMust(t, ns, "ip", "addr", "add", "fdaa::1/64", "dev", "tpeer0", "nodad")
+	nsMust(t, peer, "ip", "addr", "add", "fdaa::2/64", "dev", "tpeer1", "nodad")
+	// A server on the host side (the test's namespace), on every address.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "index.html"), []byte("from-host\n"), 0o644)
+	srv := exec.Command("ip", "netns", "exec", ns, "busybox", "httpd", "-f", "-p", "18081", "-h", dir)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	wgetIn(t, ns, "http://127.0.0.1:18081/")
+
+	e.must("network", "create", "--ipv6", "--subnet", "10.240.0.0/24", "--subnet", "fd12:3456::/64",
+		"--gateway", "fd12:3456::fe", "--ip-range", "fd12:3456::100/120", "v6net")
+	// The first container on the network, whose start makes the bridge:
+	// its address and the bridge's gateway are usable at once (no
+	// duplicate address detection holding them tentative), so a first
+	// connection through the gateway, with no retry, works.
+	out := e.must("run", "--rm", "--network", "v6net", "busybox", "sh", "-c",
+		"ip -6 -o addr show dev eth0; wget -qO- http://[fd12:3456::fe]:18081/")
+	if strings.Contains(out, "tentative") || !strings.Contains(out, "from-host") || !strings.Contains(out, "inet6 fd12:3456::1") {
+		t.Errorf("first container, first connection to the gateway:\n%s", out)
+	}
+	if br, _ := nsRun(ns, "ip", "-6", "-o", "addr", "show", "to", "fd12:3456::fe"); !strings.Contains(br, "fd12:3456::fe/64") || strings.Contains(br, "tentative") {
+		t.Errorf("the bridge's IPv6 gateway: %q", br)
+	}
+
+	e.must("run", "-d", "--name", "web", "--hostname", "web", "--network", "v6net", "-p", "8086:80", "busybox", "sh", "-c", httpdCmd)
+	f := "{{.NetworkSettings.GlobalIPv6Address}} {{.NetworkSettings.GlobalIPv6PrefixLen}} {{.NetworkSettings.IPv6Gateway}} " +
+		"{{with index .NetworkSettings.Networks \"v6net\"}}{{.GlobalIPv6Address}} {{.GlobalIPv6PrefixLen}} {{.IPv6Gateway}} {{.IPAddress}}{{end}}"
+	got := strings.Fields(e.must("inspect", "--format", f, "web"))
+	if len(got) != 7 || !strings.HasPrefix(got[0], "fd12:3456::1") || got[1] != "64" || got[2] != "fd12:3456::fe" ||
+		got[3] != got[0] || got[4] != "64" || got[5] != "fd12:3456::fe" || !strings.HasPrefix(got[6], "10.240.0.") {
+		t.Fatalf("inspect web: %q", got)
+	}
+	ip6 := got[0]
+	out = e.must("run", "--rm", "--network", "v6net", "busybox", "sh", "-c", retry("wget -qO- http://["+ip6+"]/"))
+	if out != "hello-from-web" {
+		t.Errorf("wget over IPv6 from a second container: %q", out)
+	}
+	if hosts := e.must("exec", "web", "cat", "/etc/hosts"); !strings.Contains(hosts, got[6]+"\tweb\n"+ip6+"\tweb") {
+		t.Errorf("/etc/hosts lacks web's IPv4 or IPv6 line:\n%s", hosts)
+	}
+	// -p: IPv4 as on any network, and IPv6 too (portmap adds the
+	// ip6tables DNAT for the container's IPv6 address), from the peer.
+	for _, tc := range []struct{ ns, url string }{
+		{ns, "http://127.0.0.1:8086/"},
+		{peer, "http://192.168.77.1:8086/"},
+		{peer, "http://[fdaa::1]:8086/"},
+	} {
+		if got := wgetIn(t, tc.ns, tc.url); got != "hello-from-web" {
+			t.Errorf("published port %s: %q", tc.url, got)
+		}
+	}
+
+	// --ip6: a static address (in the range: host-local gives only from it).
+	e.must("run", "-d", "--name", "st", "--network", "v6net", "--ip6", "fd12:3456::150", "busybox", "sleep", "100")
+	if out := e.must("exec", "st", "ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "global"); !strings.Contains(out, "fd12:3456::150/64") {
+		t.Errorf("--ip6: eth0 %s", out)
+	}
+	if got := e.must("inspect", "--format", "{{with index .NetworkSettings.Networks \"v6net\"}}{{.IPAMConfig.IPv6Address}} {{.GlobalIPv6Address}}{{end}}", "st"); got != "fd12:3456::150 fd12:3456::150" {
+		t.Errorf("--ip6: inspect %q", got)
+	}
+
+	// Without an IPv6 --subnet: a /64 of the pool that no route of the
+	// namespace overlaps (the first is routed here, so the second).
+	nsMust(t, ns, "ip", "-6", "route", "add", "fd9b:3e7c:41d0::/64", "dev", "tpeer0")
+	e.must("network", "create", "--ipv6", "v6auto")
+	if got := e.must("network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}} {{end}}", "v6auto"); !strings.HasSuffix(got, " fd9b:3e7c:41d0:1::/64 fd9b:3e7c:41d0:1::1") {
+		t.Errorf("v6auto's subnets: %q", got)
+	}
+	e.must("network", "connect", "--ip6", "fd9b:3e7c:41d0:1::50", "v6auto", "st")
+	if out := e.must("exec", "st", "ip", "-6", "-o", "addr", "show", "dev", "eth1", "scope", "global"); !strings.Contains(out, "fd9b:3e7c:41d0:1::50/64") {
+		t.Errorf("connect --ip6: eth1 %s", out)
+	}
+
+	// network inspect and ls.
+	f = "{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}},{{.Gateway}},{{.IPRange}} {{end}}{{range .Containers}}{{if eq .Name \"web\"}}{{.IPv6Address}}{{end}}{{end}}"
+	if got, want := e.must("network", "inspect", "--format", f, "v6net"),
+		"true 10.240.0.0/24,10.240.0.1, fd12:3456::/64,fd12:3456::fe,fd12:3456::100/120 "+ip6+"/64"; got != want {
+		t.Errorf("network inspect:\n%s\nwant:\n%s", got, want)
+	}
+	if got := e.must("network", "ls", "--filter", "driver=bridge", "--format", "{{.Name}} {{.IPv6}}"); got != "bridge false\nv6auto true\nv6net true" {
+		t.Errorf("network ls IPV6: %q", got)
+	}
+	if got := e.must("network", "ls", "--filter", "name=v6net", "--format", "table {{.Name}}\t{{.IPv6}}"); got != "NAME      IPV6\nv6net     true" {
+		t.Errorf("network ls table: %q", got)
+	}
+	e.must("rm", "-f", "web", "st")
+	e.must("network", "rm", "v6net", "v6auto")
+}
+
+// TestNetworkIPv6BadInput: each is refused with exit 125 and one line,
+// and nothing is made.
+func TestNetworkIPv6BadInput(t *testing.T) {
+	e, _ := newNetEnv(t)
+	e.must("network", "create", "--ipv6", "--subnet", "fd12:3456::/64", "v6net")
+	e.must("network", "create", "--subnet", "10.241.0.0/24", "v4only")
+	e.must("network", "create", "--ipv6", "--subnet", "fd20::/64", "v6b")
+	e.must("create", "--name", "c1", "--network", "v6net", "busybox", "true")
+	beforeNets, beforeCtrs := e.must("network", "ls", "-q"), e.must("ps", "-aq")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"IPv6 subnet without --ipv6", []string{"network", "create", "--subnet", "fd13::/64", "x1"}, "needs --ipv6"},
+		{"overlapping IPv6 subnet", []string{"network", "create", "--ipv6", "--subnet", "fd12:3456::/48", "x2"}, "overlaps fd12:3456::/64 of network v6net"},
+		{"two IPv6 subnets", []string{"network", "create", "--ipv6", "--subnet", "fd14::/64", "--subnet", "fd15::/64", "x3"}, "one per family"},
+		{"IPv6 gateway outside", []string{"network", "create", "--ipv6", "--subnet", "fd16::/64", "--gateway", "fd17::1", "x4"}, "no matching subnet for gateway"},
+		{"IPv6 range outside", []string{"network", "create", "--ipv6", "--subnet", "fd16::/64", "--ip-range", "fd17::/120", "x5"}, "no matching subnet for range"},
+		{"IPv6 gateway without a subnet", []string{"network", "create", "--ipv6", "--gateway", "fd16::1", "x6"}, "corresponding subnet"},
+		{"--ip6 outside the subnet", []string{"run", "--rm", "--network", "v6net", "--ip6", "fd99::5", "busybox", "true"}, "does not belong"},
+		{"--ip6 on a network without IPv6", []string{"run", "--rm", "--network", "v4only", "--ip6", "fd12:3456::5", "busybox", "true"}, "has no IPv6"},
+		{"--ip6 not IPv6", []string{"run", "--rm", "--network", "v6net", "--ip6", "10.0.0.5", "busybox", "true"}, "invalid IPv6 address"},
+		{"--ip6 the gateway", []string{"create", "--network", "v6net", "--ip6", "fd12:3456::1", "busybox", "true"}, "is the gateway"},
+		{"--ip6 on the default network", []string{"run", "--rm", "--network", "bridge", "--ip6", "fd12:3456::5", "busybox", "true"}, "user defined networks only"},
+		{"--ip6 with --network none", []string{"run", "--rm", "--network", "none", "--ip6", "fd12:3456::5", "busybox", "true"}, "user defined networks only"},
+		{"connect --ip6 to a network without IPv6", []string{"network", "connect", "--ip6", "fd12:3456::9", "v4only", "c1"}, "has no IPv6"},
+		{"connect --ip6 outside the subnet", []string{"network", "connect", "--ip6", "fd99::9", "v6b", "c1"}, "does not belong"},
+	} {
+		out, errOut, code := e.berth(tc.args...)
+		if code != 125 || !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || out != "" {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want 125 and one line with %q", tc.name, code, out, errOut, tc.want)
+		}
+	}
+	if after := e.must("network", "ls", "-q"); after != beforeNets {
+		t.Errorf("networks changed:\n%s\n->\n%s", beforeNets, after)
+	}
+	if after := e.must("ps", "-aq"); after != beforeCtrs {
+		t.Errorf("containers changed:\n%s\n->\n%s", beforeCtrs, after)
+	}
+	if got := e.must("inspect", "--format", "{{len .NetworkSettings.Networks}}", "c1"); got != "1" {
+		t.Errorf("c1's networks after the refused connects: %s", got)
+	}
+}
