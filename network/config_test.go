@@ -2,6 +2,8 @@ package network
 
 import (
 	"encoding/json"
+	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -23,7 +25,15 @@ func TestNormalize(t *testing.T) {
 		{"host bits", Config{Name: "n", Subnet: "10.1.0.5/24"}, "host bits", ""},
 		{"range outside", Config{Name: "n", Subnet: "10.1.0.0/24", IPRange: "10.1.1.0/25"}, "not within", ""},
 		{"range wider", Config{Name: "n", Subnet: "10.1.0.0/24", IPRange: "10.1.0.0/23"}, "not within", ""},
-		{"ipv6", Config{Name: "n", Subnet: "fd00::/64"}, "only IPv4", ""},
+		{"ipv6 as the IPv4 subnet", Config{Name: "n", Subnet: "fd00::/64"}, "want an IPv4 subnet", ""},
+		{"ipv6", Config{Name: "n", Subnet: "10.1.0.0/24", EnableIPv6: true, Subnet6: "fd00:1::/64"}, "", "10.1.0.1"},
+		{"ipv6 without --ipv6", Config{Name: "n", Subnet: "10.1.0.0/24", Subnet6: "fd00:1::/64"}, "needs --ipv6", ""},
+		{"--ipv6 without a subnet", Config{Name: "n", Subnet: "10.1.0.0/24", EnableIPv6: true}, "needs an IPv6 subnet", ""},
+		{"ipv6 too small", Config{Name: "n", Subnet: "10.1.0.0/24", EnableIPv6: true, Subnet6: "fd00:1::/127"}, "too small", ""},
+		{"ipv6 host bits", Config{Name: "n", Subnet: "10.1.0.0/24", EnableIPv6: true, Subnet6: "fd00:1::5/64"}, "host bits", ""},
+		{"ipv6 gateway is the subnet", Config{Name: "n", Subnet: "10.1.0.0/24", EnableIPv6: true, Subnet6: "fd00:1::/64", Gateway6: "fd00:1::"}, "invalid gateway", ""},
+		{"ipv6 range outside", Config{Name: "n", Subnet: "10.1.0.0/24", EnableIPv6: true, Subnet6: "fd00:1::/64", IPRange6: "fd00:2::/120"}, "not within", ""},
+		{"ipv4 as the IPv6 subnet", Config{Name: "n", Subnet: "10.1.0.0/24", EnableIPv6: true, Subnet6: "10.2.0.0/24"}, "want an IPv6 subnet", ""},
 		{"bad name", Config{Name: "a b", Subnet: "10.1.0.0/24"}, "invalid network name", ""},
 		{"macvlan without parent", Config{Name: "n", Driver: DriverMacvlan, Subnet: "10.1.0.0/24"}, "parent=", ""},
 		{"ipvlan without parent", Config{Name: "n", Driver: DriverIPvlan, Subnet: "10.1.0.0/24"}, "parent=", ""},
@@ -41,6 +51,8 @@ func TestNormalize(t *testing.T) {
 				t.Fatalf("error %v, want one with %q", err, tc.want)
 			case tc.want == "" && c.Gateway != tc.gw:
 				t.Fatalf("gateway %s, want %s", c.Gateway, tc.gw)
+			case tc.want == "" && c.EnableIPv6 && c.Gateway6 != "fd00:1::1":
+				t.Fatalf("IPv6 gateway %s, want fd00:1::1", c.Gateway6)
 			}
 		})
 	}
@@ -98,6 +110,110 @@ func TestOverlaps(t *testing.T) {
 	} {
 		if got := Overlaps(tc.a, tc.b); got != tc.want {
 			t.Errorf("Overlaps(%s, %s) = %v", tc.a, tc.b, got)
+		}
+	}
+}
+
+// TestSetIPAM: --subnet, --gateway and --ip-range sorted by family, each
+// gateway and range with the subnet that holds it.
+func TestSetIPAM(t *testing.T) {
+	for _, tc := range []struct {
+		name                      string
+		subnets, gateways, ranges []string
+		want                      Config
+		err                       string
+	}{
+		{"dual stack", []string{"10.5.0.0/24", "fd12:3456::/64"}, []string{"fd12:3456::fe", "10.5.0.254"}, []string{"fd12:3456::100/120"},
+			Config{Subnet: "10.5.0.0/24", Gateway: "10.5.0.254", Subnet6: "fd12:3456::/64", Gateway6: "fd12:3456::fe", IPRange6: "fd12:3456::100/120"}, ""},
+		{"ipv6 only given", []string{"fd12::/64"}, nil, nil, Config{Subnet6: "fd12::/64"}, ""},
+		{"none", nil, nil, nil, Config{}, ""},
+		{"two ipv4", []string{"10.5.0.0/24", "10.6.0.0/24"}, nil, nil, Config{}, "one per family"},
+		{"gateway of no subnet", []string{"10.5.0.0/24", "fd12::/64"}, []string{"fd13::1"}, nil, Config{}, "no matching subnet"},
+		{"more gateways than subnets", []string{"10.5.0.0/24"}, []string{"10.5.0.1", "10.5.0.2"}, nil, Config{}, "corresponding subnet"},
+		{"two gateways for one subnet", []string{"10.5.0.0/24", "fd12::/64"}, []string{"10.5.0.1", "10.5.0.2"}, nil, Config{}, "multiple gateway"},
+		{"bad subnet", []string{"fd12::"}, nil, nil, Config{}, "invalid subnet"},
+		{"bad range", []string{"fd12::/64"}, nil, []string{"fd12::1"}, Config{}, "invalid ip-range"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c Config
+			err := c.SetIPAM(tc.subnets, tc.gateways, tc.ranges)
+			switch {
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Fatalf("error %v, want one with %q", err, tc.err)
+			case tc.err == "" && err != nil:
+				t.Fatal(err)
+			case tc.err == "" && !reflect.DeepEqual(c, tc.want):
+				t.Fatalf("got %+v, want %+v", c, tc.want)
+			}
+		})
+	}
+}
+
+// TestConfListIPv6: one host-local range set per family, a default route
+// for each, and the IPv6 range's bounds.
+func TestConfListIPv6(t *testing.T) {
+	c := Config{Name: "n", ID: strings.Repeat("ef", 32), Subnet: "10.1.0.0/24", EnableIPv6: true, Subnet6: "fd00:1::/64", IPRange6: "fd00:1::100/120"}
+	if err := c.normalize(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.confList("/ipam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := libcni.ConfListFromBytes(b)
+	if err != nil {
+		t.Fatalf("libcni: %v", err)
+	}
+	var br struct {
+		IPAM struct {
+			Ranges [][]map[string]string `json:"ranges"`
+			Routes []map[string]string   `json:"routes"`
+		} `json:"ipam"`
+	}
+	if err := json.Unmarshal(l.Plugins[0].Bytes, &br); err != nil {
+		t.Fatal(err)
+	}
+	r := br.IPAM.Ranges
+	if len(r) != 2 || r[0][0]["subnet"] != "10.1.0.0/24" || r[1][0]["subnet"] != "fd00:1::/64" || r[1][0]["gateway"] != "fd00:1::1" ||
+		r[1][0]["rangeStart"] != "fd00:1::100" || r[1][0]["rangeEnd"] != "fd00:1::1ff" {
+		t.Fatalf("ranges: %v", r)
+	}
+	if len(br.IPAM.Routes) != 2 || br.IPAM.Routes[1]["dst"] != "::/0" {
+		t.Fatalf("routes: %v", br.IPAM.Routes)
+	}
+}
+
+func TestContainsIPv6(t *testing.T) {
+	c := Config{Name: "n", ID: strings.Repeat("ab", 32), Subnet: "10.1.0.0/24", EnableIPv6: true, Subnet6: "fd00:1::/64"}
+	if err := c.normalize(); err != nil {
+		t.Fatal(err)
+	}
+	for ip, want := range map[string]string{
+		"fd00:1::5":  "",
+		"fd00:1::1":  "is the gateway",
+		"fd00:1::":   "does not belong",
+		"fd00:2::5":  "does not belong",
+		"10.1.0.5":   "invalid IPv6 address",
+		"not-an-ip6": "invalid IPv6 address",
+	} {
+		err := c.ContainsIPv6(ip)
+		if (want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), want) {
+			t.Errorf("ContainsIPv6(%s) = %v, want %q", ip, err, want)
+		}
+	}
+	if err := c.Contains("fd00:1::5"); err == nil {
+		t.Errorf("Contains (--ip) took an IPv6 address")
+	}
+	v4 := Config{Name: "v4", Subnet: "10.1.0.0/24"}
+	if err := v4.ContainsIPv6("fd00:1::5"); err == nil || !strings.Contains(err.Error(), "has no IPv6") {
+		t.Errorf("ContainsIPv6 on a network without IPv6: %v", err)
+	}
+}
+
+func TestLastAddr(t *testing.T) {
+	for p, want := range map[string]string{"10.1.0.0/24": "10.1.0.255", "10.1.0.128/25": "10.1.0.255", "fd00::/64": "fd00::ffff:ffff:ffff:ffff", "fd00::100/120": "fd00::1ff"} {
+		if got := lastAddr(netip.MustParsePrefix(p)).String(); got != want {
+			t.Errorf("lastAddr(%s) = %s, want %s", p, got, want)
 		}
 	}
 }

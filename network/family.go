@@ -32,10 +32,10 @@ func (c *Config) SetIPAM(subnets, gateways, ranges []string) error {
 	pair := func(what, v string, a netip.Addr, field func(int) *string) error {
 		f := familyOf(a)
 		if !have[f].IsValid() || !have[f].Masked().Contains(a) {
-			return fmt.Errorf("invalid config: no matching subnet for %s %s", what, v)
+			return fmt.Errorf("invalid %s %s: no matching subnet", what, v)
 		}
 		if *field(f) != "" {
-			return fmt.Errorf("invalid config: cannot configure multiple %ss (%s, %s) for the same subnet (%s)", what, *field(f), v, have[f])
+			return fmt.Errorf("invalid config: cannot configure multiple %s values (%s, %s) for the same subnet (%s)", what, *field(f), v, have[f])
 		}
 		*field(f) = v
 		return nil
@@ -54,7 +54,7 @@ func (c *Config) SetIPAM(subnets, gateways, ranges []string) error {
 		if err != nil {
 			return fmt.Errorf("invalid ip-range %q: %w", r, err)
 		}
-		if err := pair("range", r, p.Addr(), c.rangeOf); err != nil {
+		if err := pair("ip-range", r, p.Addr(), c.rangeOf); err != nil {
 			return err
 		}
 	}
@@ -155,7 +155,9 @@ func (c *Config) hostLocalRange(f int) map[string]any {
 	if s := *c.rangeOf(f); s != "" {
 		r := netip.MustParsePrefix(s)
 		start, end := r.Addr(), lastAddr(r)
-		if start == subnet.Addr() {
+		// IPv4 keeps the range's own first address free, as it always
+		// has; IPv6 only the subnet's (the subnet-router anycast).
+		if (f == 0 && r.Bits() < 31) || start == subnet.Addr() {
 			start = start.Next()
 		}
 		if f == 0 && end == lastAddr(subnet) {
