@@ -1,11 +1,13 @@
 package engine_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // IPv6 on --ipv6 networks (issue 12): dual-stack bridge networks, in the
@@ -156,4 +158,40 @@ func TestNetworkIPv6BadInput(t *testing.T) {
 	if got := e.must("inspect", "--format", "{{len .NetworkSettings.Networks}}", "c1"); got != "1" {
 		t.Errorf("c1's networks after the refused connects: %s", got)
 	}
+}
+
+// TestNetworkIPv6SimulatedReboot: as TestNetworkSimulatedReboot, on a
+// dual-stack network: with the namespace gone, the next command still
+// removes the IPv6 masquerade and DNAT rules (ip6tables) and gives both
+// leases back (checkNetClean).
+func TestNetworkIPv6SimulatedReboot(t *testing.T) {
+	e, ns := newNetEnv(t)
+	e.must("network", "create", "--ipv6", "--subnet", "10.242.0.0/24", "--subnet", "fd12:3457::/64", "v6r")
+	id := e.must("run", "-d", "-p", "8089:80", "--network", "v6r", "busybox", "sleep", "100")
+	if nat, _ := nsRun(ns, "ip6tables-save", "-t", "nat"); !strings.Contains(nat, "-s fd12:3457::2/128") || !strings.Contains(nat, "[fd12:3457::2]:80") {
+		t.Fatalf("no IPv6 masquerade or DNAT rule for the container:\n%s", nat)
+	}
+	var pid int
+	fmt.Sscan(e.must("inspect", "--format", "{{.State.Pid}}", id), &pid)
+	syscallKill(t, monitorOf(t, id))
+	syscallKill(t, pid)
+	time.Sleep(200 * time.Millisecond)
+	nsfiles, _ := filepath.Glob(filepath.Join(e.runRoot, "netns", "*"))
+	for _, f := range nsfiles {
+		exec.Command("umount", "-l", f).Run()
+	}
+	ents, _ := os.ReadDir(e.runRoot)
+	for _, ent := range ents {
+		os.RemoveAll(filepath.Join(e.runRoot, ent.Name()))
+	}
+	e.must("ps", "-a")
+	if nat, _ := nsRun(ns, "ip6tables-save", "-t", "nat"); strings.Contains(nat, "fd12:3457::2") {
+		t.Errorf("IPv6 NAT rules stay after the next command:\n%s", nat)
+	}
+	// It starts again with both addresses.
+	e.must("start", id)
+	if out := e.must("exec", id, "ip", "-o", "addr", "show", "dev", "eth0"); !strings.Contains(out, "10.242.0.") || !strings.Contains(out, "fd12:3457::") {
+		t.Errorf("after the restart: %s", out)
+	}
+	e.must("rm", "-f", id)
 }
