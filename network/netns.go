@@ -52,6 +52,17 @@ func NewNetNS(path string) (err error) {
 			errc <- fmt.Errorf("netns: loopback up: %w", err)
 			return
 		}
+		// No IPv6 duplicate address detection on the links the plugins
+		// make or move here: it would hold a fresh address tentative
+		// (unusable) for 1-2 s, and macvlan and ipvlan (plugins 1.1.1)
+		// wait that out in every ADD. The addresses come from one IPAM,
+		// which gives none twice. This thread is in the new namespace,
+		// so /proc/sys/net is its own. No IPv6 in the kernel: nothing
+		// to turn off.
+		if err := os.WriteFile("/proc/sys/net/ipv6/conf/default/accept_dad", []byte("0"), 0o644); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errc <- fmt.Errorf("netns: turn off IPv6 duplicate address detection: %w", err)
+			return
+		}
 		errc <- nil
 	}()
 	return <-errc

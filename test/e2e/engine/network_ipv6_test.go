@@ -78,12 +78,12 @@ func TestNetworkIPv6(t *testing.T) {
 		}
 	}
 
-	// --ip6: a static address (in the range: host-local gives only from it).
-	e.must("run", "-d", "--name", "st", "--network", "v6net", "--ip6", "fd12:3456::150", "busybox", "sleep", "100")
-	if out := e.must("exec", "st", "ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "global"); !strings.Contains(out, "fd12:3456::150/64") {
-		t.Errorf("--ip6: eth0 %s", out)
+	// --ip6 (in the range: host-local gives only from it), with --ip.
+	e.must("run", "-d", "--name", "st", "--network", "v6net", "--ip", "10.240.0.150", "--ip6", "fd12:3456::150", "busybox", "sleep", "100")
+	if out := e.must("exec", "st", "ip", "-o", "addr", "show", "dev", "eth0", "scope", "global"); !strings.Contains(out, "fd12:3456::150/64") || !strings.Contains(out, "10.240.0.150/24") {
+		t.Errorf("--ip6 and --ip: eth0 %s", out)
 	}
-	if got := e.must("inspect", "--format", "{{with index .NetworkSettings.Networks \"v6net\"}}{{.IPAMConfig.IPv6Address}} {{.GlobalIPv6Address}}{{end}}", "st"); got != "fd12:3456::150 fd12:3456::150" {
+	if got := e.must("inspect", "--format", "{{with index .NetworkSettings.Networks \"v6net\"}}{{.IPAMConfig.IPv4Address}} {{.IPAMConfig.IPv6Address}} {{.GlobalIPv6Address}}{{end}}", "st"); got != "10.240.0.150 fd12:3456::150 fd12:3456::150" {
 		t.Errorf("--ip6: inspect %q", got)
 	}
 
@@ -194,4 +194,25 @@ func TestNetworkIPv6SimulatedReboot(t *testing.T) {
 		t.Errorf("after the restart: %s", out)
 	}
 	e.must("rm", "-f", id)
+}
+
+// TestNetworkIPv6Macvlan: a dual-stack macvlan network on a parent the
+// test makes. The macvlan plugin (1.1.1) waits in its ADD until the
+// container's IPv6 address leaves DAD's tentative state (1-2 s); the
+// engine turns DAD off in every container namespace it makes, so the
+// start does not wait.
+func TestNetworkIPv6Macvlan(t *testing.T) {
+	e, ns := newNetEnv(t)
+	nsMust(t, ns, "ip", "link", "add", "tpar0", "type", "veth", "peer", "name", "tpar1")
+	nsMust(t, ns, "ip", "link", "set", "tpar0", "up")
+	nsMust(t, ns, "ip", "link", "set", "tpar1", "up")
+	e.must("network", "create", "-d", "macvlan", "-o", "parent=tpar0", "--ipv6", "--subnet", "10.243.0.0/24", "--subnet", "fd12:3458::/64", "mv6")
+	start := time.Now()
+	out := e.must("run", "--rm", "--network", "mv6", "--ip6", "fd12:3458::10", "busybox", "sh", "-c",
+		"cat /proc/sys/net/ipv6/conf/eth0/accept_dad; ip -6 -o addr show dev eth0 scope global")
+	t.Logf("run on a dual-stack macvlan network: %v", time.Since(start))
+	if f := strings.Fields(out); len(f) < 1 || f[0] != "0" || !strings.Contains(out, "fd12:3458::10/64") || strings.Contains(out, "tentative") {
+		t.Errorf("macvlan eth0 (accept_dad, addresses):\n%s", out)
+	}
+	e.must("network", "rm", "mv6")
 }
