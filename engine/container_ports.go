@@ -29,14 +29,20 @@ func PortsOf(c Container) (exposed []string, bound []boundPort) {
 	if c.Net == nil {
 		return nil, nil
 	}
+	// The ports go with the first network; portmap publishes a port
+	// given for every address on IPv6 too when that network has it.
+	v6 := len(c.Net.Endpoints) > 0 && c.Net.Endpoints[0].IPv6 != ""
 	for _, b := range c.Net.Bound {
 		ip := b.HostIP
 		if ip == "" {
 			ip = "0.0.0.0"
 		}
 		bound = append(bound, boundPort{ContainerPort: b.ContainerPort, Protocol: b.Protocol, HostIP: ip, HostPort: b.HostPort})
+		if b.HostIP == "" && v6 {
+			bound = append(bound, boundPort{ContainerPort: b.ContainerPort, Protocol: b.Protocol, HostIP: "::", HostPort: b.HostPort})
+		}
 	}
-	slices.SortFunc(bound, func(a, b boundPort) int {
+	slices.SortStableFunc(bound, func(a, b boundPort) int {
 		if a.ContainerPort != b.ContainerPort {
 			return a.ContainerPort - b.ContainerPort
 		}
@@ -45,7 +51,7 @@ func PortsOf(c Container) (exposed []string, bound []boundPort) {
 	return c.Net.Exposed, bound
 }
 
-// FormatPorts is ps's PORTS column: "0.0.0.0:8080->80/tcp, 53/udp".
+// FormatPorts is ps's PORTS column: "0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 53/udp".
 func FormatPorts(c Container) string {
 	exposed, bound := PortsOf(c)
 	var out []string
@@ -53,7 +59,7 @@ func FormatPorts(c Container) string {
 	for _, b := range bound {
 		k := strconv.Itoa(b.ContainerPort) + "/" + b.Protocol
 		seen[k] = true
-		out = append(out, fmt.Sprintf("%s:%d->%s", b.HostIP, b.HostPort, k))
+		out = append(out, fmt.Sprintf("%s->%s", net.JoinHostPort(b.HostIP, strconv.Itoa(b.HostPort)), k))
 	}
 	for _, x := range exposed {
 		if !seen[x] {

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/berth-dev/berth/network"
 )
 
 func TestParsePublish(t *testing.T) {
@@ -36,5 +38,23 @@ func TestParsePublish(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s: %+v, %v; want %+v", tc.in, got, err, tc.want)
 		}
+	}
+}
+
+// TestFormatPortsIPv6: a port published on every address of a container
+// whose first network has IPv6 is bound on :: too, as Docker shows it.
+func TestFormatPortsIPv6(t *testing.T) {
+	c := Container{Net: &ContainerNetwork{
+		Endpoints: []Endpoint{{Result: network.Result{IP: "10.1.0.2", IPv6: "fd00::2"}}},
+		Bound: []network.PortMapping{{HostPort: 8080, ContainerPort: 80, Protocol: "tcp"},
+			{HostIP: "127.0.0.1", HostPort: 8081, ContainerPort: 81, Protocol: "tcp"}},
+		Exposed: []string{"80/tcp", "81/tcp"},
+	}}
+	if got, want := FormatPorts(c), "0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 127.0.0.1:8081->81/tcp"; got != want {
+		t.Errorf("FormatPorts = %q, want %q", got, want)
+	}
+	c.Net.Endpoints[0].IPv6 = ""
+	if got, want := FormatPorts(c), "0.0.0.0:8080->80/tcp, 127.0.0.1:8081->81/tcp"; got != want {
+		t.Errorf("FormatPorts without IPv6 = %q, want %q", got, want)
 	}
 }

@@ -78,6 +78,17 @@ func TestNetworkIPv6(t *testing.T) {
 		}
 	}
 
+	// inspect, port and ps show the IPv6 binding beside the IPv4 one.
+	if got := e.must("inspect", "--format", "{{json .NetworkSettings.Ports}}", "web"); got != `{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8086"},{"HostIp":"::","HostPort":"8086"}]}` {
+		t.Errorf("inspect Ports: %s", got)
+	}
+	if got := e.must("port", "web", "80"); got != "0.0.0.0:8086\n[::]:8086" {
+		t.Errorf("port web 80: %q", got)
+	}
+	if got := e.must("ps", "--format", "{{.Ports}}", "--filter", "name=web"); got != "0.0.0.0:8086->80/tcp, [::]:8086->80/tcp" {
+		t.Errorf("ps PORTS: %q", got)
+	}
+
 	// --ip6 (in the range: host-local gives only from it), with --ip.
 	e.must("run", "-d", "--name", "st", "--network", "v6net", "--ip", "10.240.0.150", "--ip6", "fd12:3456::150", "busybox", "sleep", "100")
 	if out := e.must("exec", "st", "ip", "-o", "addr", "show", "dev", "eth0", "scope", "global"); !strings.Contains(out, "fd12:3456::150/64") || !strings.Contains(out, "10.240.0.150/24") {

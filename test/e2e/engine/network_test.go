@@ -78,8 +78,10 @@ func checkNetClean(t *testing.T, e *env, ns string) {
 	t.Helper()
 	e.cleanup() // the env's own, which would come after this one
 	var left []string
-	links, _ := nsRun(ns, "ip", "-o", "link", "show", "type", "veth")
-	for _, l := range strings.Split(strings.TrimSpace(links), "\n") {
+	// Stdout only: a test's veth whose peer namespace is going away
+	// makes ip say "Peer netns reference is invalid" on stderr.
+	links, _ := exec.Command("ip", "netns", "exec", ns, "ip", "-o", "link", "show", "type", "veth").Output()
+	for _, l := range strings.Split(strings.TrimSpace(string(links)), "\n") {
 		// The test's own links are named t*.
 		if f := strings.Fields(l); len(f) > 1 && !strings.HasPrefix(f[1], "t") {
 			left = append(left, "veth: "+l)
