@@ -149,6 +149,11 @@ func (e *Engine) CreateNetwork(c network.Config) (network.Config, error) {
 			return c, errors.New("invalid config: --gateway and --ip-range need --subnet")
 		}
 	}
+	if c.EnableIPv6 {
+		if err := network.IPv6Usable(); err != nil {
+			return c, fmt.Errorf("--ipv6: %w", err)
+		}
+	}
 	if c.EnableIPv6 && c.Subnet6 == "" {
 		if c.Gateway6 != "" || c.IPRange6 != "" {
 			return c, errors.New("invalid config: an IPv6 --gateway or --ip-range needs an IPv6 --subnet")

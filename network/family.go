@@ -99,6 +99,13 @@ func (c *Config) normalizeFamily(f int) error {
 	if err != nil {
 		return fmt.Errorf("invalid subnet %q: %w", *sub, err)
 	}
+	if subnet.Addr().Is4In6() || subnet.Addr().Zone() != "" {
+		return fmt.Errorf("invalid subnet %s: want a plain IPv4 or IPv6 subnet", *sub)
+	}
+	if f == 1 && (subnet.Addr().IsMulticast() || subnet.Masked().Addr().IsLinkLocalUnicast() || subnet.Bits() < 8) {
+		// fe80::/10 is every link's own; ff00::/8 is no host's.
+		return fmt.Errorf("invalid subnet %s: want a unicast IPv6 subnet outside fe80::/10 (a ULA such as fd00:1::/64, or a global one)", *sub)
+	}
 	if familyOf(subnet.Addr()) != f {
 		if f == 0 {
 			return fmt.Errorf("invalid subnet %s: want an IPv4 subnet", *sub)

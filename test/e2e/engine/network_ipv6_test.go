@@ -129,7 +129,7 @@ func TestNetworkIPv6(t *testing.T) {
 // TestNetworkIPv6BadInput: each is refused with exit 125 and one line,
 // and nothing is made.
 func TestNetworkIPv6BadInput(t *testing.T) {
-	e, _ := newNetEnv(t)
+	e, ns := newNetEnv(t)
 	e.must("network", "create", "--ipv6", "--subnet", "fd12:3456::/64", "v6net")
 	e.must("network", "create", "--subnet", "10.241.0.0/24", "v4only")
 	e.must("network", "create", "--ipv6", "--subnet", "fd20::/64", "v6b")
@@ -142,6 +142,7 @@ func TestNetworkIPv6BadInput(t *testing.T) {
 	}{
 		{"IPv6 subnet without --ipv6", []string{"network", "create", "--subnet", "fd13::/64", "x1"}, "needs --ipv6"},
 		{"overlapping IPv6 subnet", []string{"network", "create", "--ipv6", "--subnet", "fd12:3456::/48", "x2"}, "overlaps fd12:3456::/64 of network v6net"},
+		{"link-local IPv6 subnet", []string{"network", "create", "--ipv6", "--subnet", "fe80::/64", "x8"}, "unicast IPv6 subnet"},
 		{"two IPv6 subnets", []string{"network", "create", "--ipv6", "--subnet", "fd14::/64", "--subnet", "fd15::/64", "x3"}, "one per family"},
 		{"IPv6 gateway outside", []string{"network", "create", "--ipv6", "--subnet", "fd16::/64", "--gateway", "fd17::1", "x4"}, "invalid gateway fd17::1: no matching subnet"},
 		{"IPv6 range outside", []string{"network", "create", "--ipv6", "--subnet", "fd16::/64", "--ip-range", "fd17::/120", "x5"}, "invalid ip-range fd17::/120: no matching subnet"},
@@ -159,6 +160,13 @@ func TestNetworkIPv6BadInput(t *testing.T) {
 		if code != 125 || !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || out != "" {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want 125 and one line with %q", tc.name, code, out, errOut, tc.want)
 		}
+	}
+	// A host with IPv6 disabled for new links: refused at create.
+	nsMust(t, ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+	_, errOut, code := e.berth("network", "create", "--ipv6", "x7")
+	nsMust(t, ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=0")
+	if code != 125 || !strings.Contains(errOut, "IPv6 is disabled on this host") {
+		t.Errorf("--ipv6 with IPv6 disabled: exit %d: %s", code, errOut)
 	}
 	if after := e.must("network", "ls", "-q"); after != beforeNets {
 		t.Errorf("networks changed:\n%s\n->\n%s", beforeNets, after)
