@@ -99,22 +99,38 @@ func ParsePublish(s string) ([]PortSpec, error) {
 		return bad("protocol must be tcp or udp")
 	}
 	var ip, host, ctr string
-	if strings.HasPrefix(rest, "[") {
-		return bad("IPv6 host addresses are not supported yet")
-	}
-	parts := strings.Split(rest, ":")
-	switch len(parts) {
-	case 1:
-		ctr = parts[0]
-	case 2:
-		host, ctr = parts[0], parts[1]
-	case 3:
-		ip, host, ctr = parts[0], parts[1], parts[2]
-		if a, err := netip.ParseAddr(ip); err != nil || !a.Is4() {
-			return bad("the host address must be an IPv4 address")
+	if v6, ok := strings.CutPrefix(rest, "["); ok {
+		// [IPv6]:hostPort:containerPort, [IPv6]::containerPort
+		addr, after, ok := strings.Cut(v6, "]:")
+		a, err := netip.ParseAddr(addr)
+		if !ok || err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" {
+			return bad("want [IPv6 address]:[hostPort]:containerPort")
 		}
-	default:
-		return bad("want [ip:][hostPort:]containerPort[/protocol]")
+		parts := strings.Split(after, ":")
+		if len(parts) != 2 {
+			return bad("want [IPv6 address]:[hostPort]:containerPort")
+		}
+		if a.IsLoopback() {
+			// A DNAT from ::1 has no way off lo (IPv6 has no
+			// route_localnet, which 127.0.0.1 uses).
+			return bad("the IPv6 loopback address cannot be published to a container: use 127.0.0.1")
+		}
+		ip, host, ctr = a.String(), parts[0], parts[1]
+	} else {
+		parts := strings.Split(rest, ":")
+		switch len(parts) {
+		case 1:
+			ctr = parts[0]
+		case 2:
+			host, ctr = parts[0], parts[1]
+		case 3:
+			ip, host, ctr = parts[0], parts[1], parts[2]
+			if a, err := netip.ParseAddr(ip); err != nil || !a.Is4() {
+				return bad("the host address must be an IPv4 address, or an IPv6 one in []")
+			}
+		default:
+			return bad("want [ip:][hostPort:]containerPort[/protocol]")
+		}
 	}
 	cLo, cHi, err := portRange(ctr)
 	if err != nil {
@@ -256,6 +272,13 @@ func (e *Engine) planNetwork(r NetworkRequest, imageExposed map[string]struct{})
 		}
 		ep := Endpoint{Network: c.Name, NetworkID: c.ID, IfName: "eth" + strconv.Itoa(i)}
 		if i == 0 {
+			// Ports go with the first network: one published on an IPv6
+			// address needs the container to have one there.
+			for _, p := range publish {
+				if strings.Contains(p.HostIP, ":") && !c.EnableIPv6 {
+					return nil, "", fmt.Errorf("invalid -p [%s]:...: network %s has no IPv6 (it was created without --ipv6)", p.HostIP, c.Name)
+				}
+			}
 			ep.Aliases, ep.WantMAC = r.Aliases, r.MAC
 			if r.IP != "" {
 				if c.Default {

@@ -94,20 +94,28 @@ func (e *Engine) bindPorts(c *Container) ([]network.PortMapping, error) {
 			}
 		}
 	}
+	// The socket family of a host address: an IPv6 one is tried on
+	// tcp6 or udp6.
+	family := func(ip, proto string) string {
+		if strings.Contains(ip, ":") {
+			return proto + "6"
+		}
+		return proto + "4"
+	}
 	free := func(ip string, port int, proto string) error {
 		addr := net.JoinHostPort(ip, strconv.Itoa(port))
 		if taken[proto+"/"+strconv.Itoa(port)] {
 			return portAllocated(addr)
 		}
 		if proto == "udp" {
-			l, err := net.ListenPacket("udp4", addr)
+			l, err := net.ListenPacket(family(ip, "udp"), addr)
 			if err != nil {
 				return portAllocated(addr)
 			}
 			l.Close()
 			return nil
 		}
-		l, err := net.Listen("tcp4", addr)
+		l, err := net.Listen(family(ip, "tcp"), addr)
 		if err != nil {
 			return portAllocated(addr)
 		}
@@ -118,14 +126,14 @@ func (e *Engine) bindPorts(c *Container) ([]network.PortMapping, error) {
 		for range 20 {
 			var port int
 			if proto == "udp" {
-				l, err := net.ListenPacket("udp4", net.JoinHostPort(ip, "0"))
+				l, err := net.ListenPacket(family(ip, "udp"), net.JoinHostPort(ip, "0"))
 				if err != nil {
 					return 0, fmt.Errorf("allocate a host port: %w", err)
 				}
 				port = l.LocalAddr().(*net.UDPAddr).Port
 				l.Close()
 			} else {
-				l, err := net.Listen("tcp4", net.JoinHostPort(ip, "0"))
+				l, err := net.Listen(family(ip, "tcp"), net.JoinHostPort(ip, "0"))
 				if err != nil {
 					return 0, fmt.Errorf("allocate a host port: %w", err)
 				}

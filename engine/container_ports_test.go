@@ -26,6 +26,12 @@ func TestParsePublish(t *testing.T) {
 		{"0:80", nil, "invalid port"},
 		{"70000", nil, "invalid port"},
 		{"host:80:80", nil, "IPv4"},
+		{"[fd00::1]:8080:80", []PortSpec{{HostIP: "fd00::1", HostPort: 8080, HostPortEnd: 8080, ContainerPort: 80, Protocol: "tcp"}}, ""},
+		{"[::]::80/udp", []PortSpec{{HostIP: "::", ContainerPort: 80, Protocol: "udp"}}, ""},
+		{"[fd00::1]:80", nil, "want [IPv6"},
+		{"[::1]:8080:80", nil, "loopback"},
+		{"[10.0.0.1]:80:80", nil, "want [IPv6"},
+		{"[fd00::1:80:80", nil, "want [IPv6"},
 		{"9-8:80-81", nil, "invalid port range"},
 	} {
 		got, err := ParsePublish(tc.in)

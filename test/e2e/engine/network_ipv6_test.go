@@ -50,7 +50,7 @@ func TestNetworkIPv6(t *testing.T) {
 		t.Errorf("the bridge's IPv6 gateway: %q", br)
 	}
 
-	e.must("run", "-d", "--name", "web", "--hostname", "web", "--network", "v6net", "-p", "8086:80", "busybox", "sh", "-c", httpdCmd)
+	e.must("run", "-d", "--name", "web", "--hostname", "web", "--network", "v6net", "-p", "8086:80", "-p", "[::]:8095:80", "busybox", "sh", "-c", httpdCmd)
 	f := "{{.NetworkSettings.GlobalIPv6Address}} {{.NetworkSettings.GlobalIPv6PrefixLen}} {{.NetworkSettings.IPv6Gateway}} " +
 		"{{with index .NetworkSettings.Networks \"v6net\"}}{{.GlobalIPv6Address}} {{.GlobalIPv6PrefixLen}} {{.IPv6Gateway}} {{.IPAddress}}{{end}}"
 	got := strings.Fields(e.must("inspect", "--format", f, "web"))
@@ -67,25 +67,30 @@ func TestNetworkIPv6(t *testing.T) {
 		t.Errorf("/etc/hosts lacks web's IPv4 or IPv6 line:\n%s", hosts)
 	}
 	// -p: IPv4 as on any network, and IPv6 too (portmap adds the
-	// ip6tables DNAT for the container's IPv6 address), from the peer.
+	// ip6tables DNAT for the container's IPv6 address), from the peer;
+	// [::] is every IPv6 address and no IPv4 one, as in Docker.
 	for _, tc := range []struct{ ns, url string }{
 		{ns, "http://127.0.0.1:8086/"},
 		{peer, "http://192.168.77.1:8086/"},
 		{peer, "http://[fdaa::1]:8086/"},
+		{peer, "http://[fdaa::1]:8095/"},
 	} {
 		if got := wgetIn(t, tc.ns, tc.url); got != "hello-from-web" {
 			t.Errorf("published port %s: %q", tc.url, got)
 		}
 	}
+	if out, err := nsRun(peer, "timeout", "3", "busybox", "wget", "-qO-", "http://192.168.77.1:8095/"); err == nil {
+		t.Errorf("a port published on [::] answered on IPv4: %s", out)
+	}
 
 	// inspect, port and ps show the IPv6 binding beside the IPv4 one.
-	if got := e.must("inspect", "--format", "{{json .NetworkSettings.Ports}}", "web"); got != `{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8086"},{"HostIp":"::","HostPort":"8086"}]}` {
+	if got := e.must("inspect", "--format", "{{json .NetworkSettings.Ports}}", "web"); got != `{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8086"},{"HostIp":"::","HostPort":"8086"},{"HostIp":"::","HostPort":"8095"}]}` {
 		t.Errorf("inspect Ports: %s", got)
 	}
-	if got := e.must("port", "web", "80"); got != "0.0.0.0:8086\n[::]:8086" {
+	if got := e.must("port", "web", "80"); got != "0.0.0.0:8086\n[::]:8086\n[::]:8095" {
 		t.Errorf("port web 80: %q", got)
 	}
-	if got := e.must("ps", "--format", "{{.Ports}}", "--filter", "name=web"); got != "0.0.0.0:8086->80/tcp, [::]:8086->80/tcp" {
+	if got := e.must("ps", "--format", "{{.Ports}}", "--filter", "name=web"); got != "0.0.0.0:8086->80/tcp, [::]:8086->80/tcp, [::]:8095->80/tcp" {
 		t.Errorf("ps PORTS: %q", got)
 	}
 
@@ -152,6 +157,8 @@ func TestNetworkIPv6BadInput(t *testing.T) {
 		{"--ip6 not IPv6", []string{"run", "--rm", "--network", "v6net", "--ip6", "10.0.0.5", "busybox", "true"}, "invalid IPv6 address"},
 		{"--ip6 the gateway", []string{"create", "--network", "v6net", "--ip6", "fd12:3456::1", "busybox", "true"}, "is the gateway"},
 		{"--ip6 on the default network", []string{"run", "--rm", "--network", "bridge", "--ip6", "fd12:3456::5", "busybox", "true"}, "user defined networks only"},
+		{"-p on IPv6 without IPv6", []string{"run", "--rm", "--network", "v4only", "-p", "[fd12:3456::1]:8080:80", "busybox", "true"}, "has no IPv6"},
+		{"-p on the IPv6 loopback", []string{"run", "--rm", "--network", "v6net", "-p", "[::1]:8080:80", "busybox", "true"}, "use 127.0.0.1"},
 		{"--ip6 with --network none", []string{"run", "--rm", "--network", "none", "--ip6", "fd12:3456::5", "busybox", "true"}, "user defined networks only"},
 		{"connect --ip6 to a network without IPv6", []string{"network", "connect", "--ip6", "fd12:3456::9", "v4only", "c1"}, "has no IPv6"},
 		{"connect --ip6 outside the subnet", []string{"network", "connect", "--ip6", "fd99::9", "v6b", "c1"}, "does not belong"},
