@@ -63,6 +63,12 @@ func TestNetworkIPv6(t *testing.T) {
 	if out != "hello-from-web" {
 		t.Errorf("wget over IPv6 from a second container: %q", out)
 	}
+	// The network's resolver answers AAAA and the IPv6 PTR from the
+	// address the attach gave.
+	out = e.must("run", "--rm", "--network", "v6net", "busybox", "sh", "-c", "nslookup -type=AAAA web; nslookup "+ip6)
+	if !strings.Contains(out, "Address: "+ip6) || !strings.Contains(out, "ip6.arpa\tname = web") {
+		t.Errorf("AAAA and PTR of web:\n%s", out)
+	}
 	if hosts := e.must("exec", "web", "cat", "/etc/hosts"); !strings.Contains(hosts, got[6]+"\tweb\n"+ip6+"\tweb") {
 		t.Errorf("/etc/hosts lacks web's IPv4 or IPv6 line:\n%s", hosts)
 	}
