@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/vishvananda/netlink"
@@ -38,22 +37,6 @@ func ensureBridge(c Config) error {
 	// Before any address is on it; the kernel reads it when one is added.
 	if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+c.Bridge+"/accept_dad", []byte("0"), 0o644); err != nil {
 		return fmt.Errorf("network %s: bridge %s: turn off IPv6 duplicate address detection: %w", c.Name, c.Bridge, err)
-	}
-	return nil
-}
-
-// IPv6Usable says why IPv6 cannot work in this namespace, or nil: a
-// kernel without it, or a host that disabled it for new links (the
-// bridge would get no address, and the plugin's ADD would fail).
-func IPv6Usable() error {
-	for _, k := range []string{"all", "default"} {
-		b, err := os.ReadFile("/proc/sys/net/ipv6/conf/" + k + "/disable_ipv6")
-		if errors.Is(err, os.ErrNotExist) {
-			return errors.New("IPv6 is not available: the kernel has no IPv6 (ipv6.disable=1?)")
-		}
-		if err == nil && strings.TrimSpace(string(b)) == "1" {
-			return fmt.Errorf("IPv6 is disabled on this host (net.ipv6.conf.%s.disable_ipv6 = 1)", k)
-		}
 	}
 	return nil
 }

@@ -121,6 +121,14 @@ func TestNetworkIPv6(t *testing.T) {
 		t.Errorf("connect --ip6: eth1 %s", out)
 	}
 
+	// A stopped container connected with --ip6 gets it at its next start.
+	e.must("create", "--name", "later", "--network", "v6net", "busybox", "sleep", "100")
+	e.must("network", "connect", "--ip6", "fd9b:3e7c:41d0:1::60", "v6auto", "later")
+	e.must("start", "later")
+	if out := e.must("exec", "later", "ip", "-6", "-o", "addr", "show", "dev", "eth1", "scope", "global"); !strings.Contains(out, "fd9b:3e7c:41d0:1::60/64") {
+		t.Errorf("connect --ip6 while stopped, then start: eth1 %s", out)
+	}
+
 	// network inspect and ls.
 	f = "{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}},{{.Gateway}},{{.IPRange}} {{end}}{{range .Containers}}{{if eq .Name \"web\"}}{{.IPv6Address}}{{end}}{{end}}"
 	if got, want := e.must("network", "inspect", "--format", f, "v6net"),
@@ -133,7 +141,7 @@ func TestNetworkIPv6(t *testing.T) {
 	if got := e.must("network", "ls", "--filter", "name=v6net", "--format", "table {{.Name}}\t{{.IPv6}}"); got != "NAME      IPV6\nv6net     true" {
 		t.Errorf("network ls table: %q", got)
 	}
-	e.must("rm", "-f", "web", "st")
+	e.must("rm", "-f", "web", "st", "later")
 	e.must("network", "rm", "v6net", "v6auto")
 }
 
