@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/berth-dev/berth/image/importer"
+	"github.com/berth-dev/berth/dockerfile"
 	"github.com/berth-dev/berth/image/reference"
 	"github.com/berth-dev/berth/runtime/oci"
 	"github.com/berth-dev/berth/snapshot"
@@ -37,94 +36,20 @@ var commitInstructions = map[string]bool{
 	"STOPSIGNAL": true, "USER": true, "VOLUME": true, "WORKDIR": true, "HEALTHCHECK": true,
 }
 
-// parseHealthcheck reads HEALTHCHECK's arguments: NONE, or [OPTIONS] CMD
-// in the exec (JSON) or the shell form.
-func parseHealthcheck(rest string) (*v1.HealthConfig, error) {
-	rest = strings.TrimSpace(rest)
-	if strings.EqualFold(rest, "NONE") {
-		return &v1.HealthConfig{Test: []string{"NONE"}}, nil
-	}
-	hc := &v1.HealthConfig{}
-	for strings.HasPrefix(rest, "--") {
-		opt, after, _ := strings.Cut(rest, " ")
-		rest = strings.TrimSpace(after)
-		name, val, ok := strings.Cut(strings.TrimPrefix(opt, "--"), "=")
-		if !ok {
-			return nil, fmt.Errorf("HEALTHCHECK: option %s needs a value (--%s=VALUE)", opt, name)
-		}
-		var d *time.Duration
-		switch name {
-		case "interval":
-			d = &hc.Interval
-		case "timeout":
-			d = &hc.Timeout
-		case "start-period":
-			d = &hc.StartPeriod
-		case "retries":
-			n, err := strconv.Atoi(val)
-			if err != nil || n < 0 {
-				return nil, fmt.Errorf("HEALTHCHECK: invalid --retries %q", val)
-			}
-			hc.Retries = n
-			continue
-		default:
-			return nil, fmt.Errorf("HEALTHCHECK: unknown flag: --%s", name)
-		}
-		v, err := time.ParseDuration(val)
-		if err != nil || v < 0 {
-			return nil, fmt.Errorf("HEALTHCHECK: invalid --%s %q", name, val)
-		}
-		*d = v
-	}
-	kind, cmd, _ := strings.Cut(rest, " ")
-	cmd = strings.TrimSpace(cmd)
-	if !strings.EqualFold(kind, "CMD") || cmd == "" {
-		return nil, errors.New("HEALTHCHECK: want NONE or [OPTIONS] CMD command")
-	}
-	if strings.HasPrefix(cmd, "[") {
-		var args []string
-		if err := json.Unmarshal([]byte(cmd), &args); err != nil || len(args) == 0 {
-			return nil, fmt.Errorf("HEALTHCHECK: invalid JSON array %s", cmd)
-		}
-		hc.Test = append([]string{"CMD"}, args...)
-	} else {
-		hc.Test = []string{"CMD-SHELL", cmd}
-	}
-	return hc, nil
-}
-
 // parseCommitChanges applies --change to an empty config, as Docker does
 // before merging the container's config below it.
 func parseCommitChanges(changes []string) (v1.Config, error) {
 	var cfg v1.Config
 	for _, c := range changes {
-		instr, rest, _ := strings.Cut(strings.TrimSpace(c), " ")
-		up := strings.ToUpper(instr)
-		if !commitInstructions[up] {
+		instr, _, _ := strings.Cut(strings.TrimSpace(c), " ")
+		if !commitInstructions[strings.ToUpper(instr)] {
 			return cfg, fmt.Errorf("%s is not a valid change command", instr)
 		}
-		if up == "HEALTHCHECK" {
-			hc, err := parseHealthcheck(rest)
-			if err != nil {
-				return cfg, err
-			}
-			cfg.Healthcheck = hc
-			continue
+		cmd, err := dockerfile.ParseChange(c, cfg.Env)
+		if err != nil {
+			return cfg, err
 		}
-		if up == "ONBUILD" {
-			rest = strings.TrimSpace(rest)
-			if rest == "" {
-				return cfg, errors.New("ONBUILD requires at least one argument")
-			}
-			trigger, _, _ := strings.Cut(rest, " ")
-			switch strings.ToUpper(trigger) {
-			case "ONBUILD", "FROM", "MAINTAINER":
-				return cfg, fmt.Errorf("%s isn't allowed as an ONBUILD trigger", strings.ToUpper(trigger))
-			}
-			cfg.OnBuild = append(cfg.OnBuild, rest)
-			continue
-		}
-		if err := importer.ApplyChanges(&cfg, []string{c}); err != nil {
+		if err := dockerfile.Apply(&cfg, cmd); err != nil {
 			return cfg, err
 		}
 	}

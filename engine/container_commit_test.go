@@ -26,7 +26,7 @@ func TestParseCommitChanges(t *testing.T) {
 		{changes: []string{"run x"}, err: "run is not a valid change command"},
 		{changes: []string{"ONBUILD FROM x"}, err: "FROM isn't allowed as an ONBUILD trigger"},
 		{changes: []string{"HEALTHCHECK --bogus=1 CMD x"}, err: "unknown flag: --bogus"},
-		{changes: []string{"HEALTHCHECK --interval=x CMD x"}, err: "invalid --interval"},
+		{changes: []string{"HEALTHCHECK --interval=x CMD x"}, err: `invalid duration "x"`},
 	} {
 		got, err := parseCommitChanges(c.changes)
 		if c.err != "" {

@@ -26,13 +26,13 @@ func TestApplyChanges(t *testing.T) {
 		{[]string{`workdir rel`}, `{"WorkingDir":"/rel"}`, ""},
 		{[]string{`USER 1000:1000`, `STOPSIGNAL SIGINT`}, `{"User":"1000:1000","StopSignal":"SIGINT"}`, ""},
 		{[]string{`RUN true`}, ``, "unsupported instruction RUN"},
-		{[]string{`CMD`}, ``, "needs an argument"},
+		{[]string{`CMD`}, ``, "CMD requires at least one argument"},
 		{[]string{``}, ``, "empty instruction"},
-		{[]string{`CMD ["x"`}, ``, "invalid JSON array"},
+		{[]string{`CMD ["x"`}, `{"Cmd":["/bin/sh","-c","[\"x\""]}`, ""}, // not JSON: the shell form, as in a Dockerfile
 		{[]string{`EXPOSE 99999`}, ``, "invalid port"},
 		{[]string{`EXPOSE 80/icmp`}, ``, "invalid port"},
-		{[]string{`ENV A="unterminated`}, ``, "unterminated quote"},
-		{[]string{`ENV A=1 =2`}, ``, "not KEY=VALUE"},
+		{[]string{`ENV A="unterminated`}, ``, "looking for matching double-quote"},
+		{[]string{`ENV A=1 =2`}, ``, "ENV names can not be blank"},
 	}
 	for _, tc := range tests {
 		var cfg v1.Config
