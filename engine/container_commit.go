@@ -138,50 +138,70 @@ func (e *Engine) pauseForCommit(ctx context.Context, c *Container) (func(), erro
 }
 
 func (e *Engine) commit(c Container, parent Image, pcfg *v1.ConfigFile, changed v1.Config, o CommitOptions) (Image, error) {
-	st := e.Images()
-	snaps, err := e.Snapshots()
+	l, err := e.commitLayer(c, parent)
 	if err != nil {
 		return Image{}, err
 	}
-	oci := parent.ManifestMediaType == string(types.OCIManifestSchema1)
-	layerType := types.DockerLayer
-	if oci {
-		layerType = types.OCILayer
-	}
-	w, err := st.NewBlobWriter()
-	if err != nil {
-		return Image{}, err
-	}
-	defer w.Abort()
-	// The diff goes gzipped into the blob store and, unpacked, into the
-	// layer store (a new committed chain on the image's), in one pass.
-	l, err := snaps.Commit(c.Snapshot, w, snapshot.DiffOptions{Compression: archive.Gzip})
-	if err != nil {
-		return Image{}, err
-	}
-	killPoint("commit-layer")
-	if err := w.Commit(l.Digest, l.Size); err != nil {
-		return Image{}, err
-	}
-	killPoint("commit-blob")
-	// Pinned now (GC may not sweep it before the image names it); gone
-	// means a GC came between the unpack and the pin.
-	if !st.HasLayer(l.DiffID) {
-		return Image{}, fmt.Errorf("layer %s was collected before it was recorded: commit again", l.DiffID)
-	}
-
 	now := time.Now().UTC()
-	cfg := commitConfig(changed, c.Config, pcfg.Config)
 	cf := v1.ConfigFile{
 		Architecture: pcfg.Architecture, OS: pcfg.OS, OSVersion: pcfg.OSVersion, Variant: pcfg.Variant,
 		Created: v1.Time{Time: now}, Author: o.Author, Container: c.ID,
-		Config: cfg,
+		Config: commitConfig(changed, c.Config, pcfg.Config),
 		RootFS: v1.RootFS{Type: "layers", DiffIDs: append(append([]v1.Hash(nil), pcfg.RootFS.DiffIDs...), l.DiffID)},
 		History: append(append([]v1.History(nil), pcfg.History...), v1.History{
 			Created: v1.Time{Time: now}, Author: o.Author, Comment: o.Comment,
 			CreatedBy: strings.Join(append([]string{c.Path}, c.Args...), " "),
 		}),
 	}
+	var names []string
+	if o.Ref != "" {
+		names = append(names, o.Ref)
+	}
+	return e.writeImage(parent, &l, cf, names)
+}
+
+// commitLayer makes the container's changes a layer: gzipped into the
+// blob store and, unpacked, into the layer store (a new committed chain
+// on the image's), in one pass. The layer's media type follows the
+// parent's manifest.
+func (e *Engine) commitLayer(c Container, parent Image) (Layer, error) {
+	st := e.Images()
+	snaps, err := e.Snapshots()
+	if err != nil {
+		return Layer{}, err
+	}
+	layerType := types.DockerLayer
+	if parent.ManifestMediaType == string(types.OCIManifestSchema1) {
+		layerType = types.OCILayer
+	}
+	w, err := st.NewBlobWriter()
+	if err != nil {
+		return Layer{}, err
+	}
+	defer w.Abort()
+	l, err := snaps.Commit(c.Snapshot, w, snapshot.DiffOptions{Compression: archive.Gzip})
+	if err != nil {
+		return Layer{}, err
+	}
+	killPoint("commit-layer")
+	if err := w.Commit(l.Digest, l.Size); err != nil {
+		return Layer{}, err
+	}
+	killPoint("commit-blob")
+	// Pinned now (GC may not sweep it before the image names it); gone
+	// means a GC came between the unpack and the pin.
+	if !st.HasLayer(l.DiffID) {
+		return Layer{}, fmt.Errorf("layer %s was collected before it was recorded: commit again", l.DiffID)
+	}
+	return Layer{Digest: l.Digest, DiffID: l.DiffID, Size: l.Size, MediaType: string(layerType)}, nil
+}
+
+// writeImage records an image of the parent's layers plus l (nil: none)
+// with the config file cf (whose rootfs it must already list) under
+// names.
+func (e *Engine) writeImage(parent Image, l *Layer, cf v1.ConfigFile, names []string) (Image, error) {
+	st := e.Images()
+	oci := parent.ManifestMediaType == string(types.OCIManifestSchema1)
 	rawConfig, err := json.Marshal(cf)
 	if err != nil {
 		return Image{}, err
@@ -191,7 +211,10 @@ func (e *Engine) commit(c Container, parent Image, pcfg *v1.ConfigFile, changed 
 		return Image{}, err
 	}
 	killPoint("commit-config")
-	layers := append(append([]Layer(nil), parent.Layers...), Layer{Digest: l.Digest, DiffID: l.DiffID, Size: l.Size, MediaType: string(layerType)})
+	layers := append([]Layer(nil), parent.Layers...)
+	if l != nil {
+		layers = append(layers, *l)
+	}
 	m := v1.Manifest{SchemaVersion: 2, MediaType: types.DockerManifestSchema2,
 		Config: v1.Descriptor{MediaType: types.DockerConfigJSON, Size: int64(len(rawConfig)), Digest: configDigest}}
 	if oci {
@@ -209,11 +232,7 @@ func (e *Engine) commit(c Container, parent Image, pcfg *v1.ConfigFile, changed 
 		return Image{}, err
 	}
 	rec := Image{ID: configDigest, Manifest: manifestDigest, ManifestMediaType: string(m.MediaType),
-		ManifestSize: int64(len(rawManifest)), Created: now, Layers: layers}
-	var names []string
-	if o.Ref != "" {
-		names = append(names, o.Ref)
-	}
+		ManifestSize: int64(len(rawManifest)), Created: cf.Created.Time, Layers: layers}
 	killPoint("commit-manifest")
 	if err := st.PutImage(rec, names...); err != nil {
 		return Image{}, err

@@ -159,6 +159,9 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newLoginCmd(g), newLogoutCmd(), newImportCmd(g), newHistoryCmd(g))
 	image.AddCommand(newImportCmd(g), newHistoryCmd(g))
 	root.AddCommand(newInfoCmd(g))
+	// Builds (issue 13).
+	root.AddCommand(newBuildCmd(g))
+	image.AddCommand(newBuildCmd(g))
 
 	// Containers (issue 10), in both trees as Docker has them.
 	container := &cobra.Command{Use: "container", Short: "Manage containers"}

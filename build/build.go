@@ -1,0 +1,610 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"path"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/berth-dev/berth/dockerfile"
+)
+
+// Options are a build's inputs.
+type Options struct {
+	Context *Context
+	// Dockerfile is its text; DockerfileName how errors name it, and
+	// DockerfilePath the context path that its ignore file goes with
+	// ("" when it is not in the context).
+	Dockerfile     []byte
+	DockerfileName string
+	DockerfilePath string
+	BuildArgs      map[string]string
+	Target         string
+	NoCache        bool
+	Pull           bool
+	Labels         map[string]string
+	Network        string
+	Tags           []string
+	// CacheDir holds the cache index ("": no cache kept).
+	CacheDir string
+	// Progress gets the plain progress (nil: quiet).
+	Progress io.Writer
+}
+
+// Result is what a build made.
+type Result struct {
+	ID string
+	// Ran are the steps that ran ("[2/3] RUN ..."), Cached those that
+	// came from the cache.
+	Ran, Cached []string
+}
+
+// Error is a failed build: the message BuildKit gives after "failed to
+// solve:", and where in the Dockerfile it failed.
+type Error struct {
+	Err      error
+	Vertex   string   // "[2/3] RUN exit 3"
+	Tail     []string // the step's last lines of output
+	Location []parser.Range
+	Source   []byte
+	Name     string
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Report is BuildKit's error block: the step with its last output, the
+// Dockerfile lines around it.
+func (e *Error) Report(w io.Writer) {
+	if e.Vertex != "" {
+		fmt.Fprintf(w, "------\n > %s:\n", e.Vertex)
+		for _, l := range e.Tail {
+			fmt.Fprintln(w, l)
+		}
+		fmt.Fprintln(w, "------")
+	}
+	if len(e.Location) > 0 && e.Source != nil {
+		lines := strings.Split(string(e.Source), "\n")
+		start, end := e.Location[0].Start.Line, e.Location[0].End.Line
+		fmt.Fprintf(w, "%s:%d\n--------------------\n", e.Name, start)
+		from := max(start-2, 1)
+		for i := from; i <= end && i <= len(lines); i++ {
+			mark := "    "
+			if i >= start {
+				mark = ">>> "
+			}
+			fmt.Fprintf(w, "%4d | %s%s\n", i, mark, lines[i-1])
+		}
+		fmt.Fprintln(w, "--------------------")
+	}
+}
+
+type builder struct {
+	b      Backend
+	o      Options
+	df     *dockerfile.File
+	cache  *cache
+	prog   *progress
+	meta   map[string]string // global ARGs (before the first FROM)
+	stages []*stageResult
+	res    Result
+}
+
+type stageResult struct {
+	img  Image
+	done bool
+}
+
+// Build runs the Dockerfile's stages that the target needs and names the
+// result.
+func Build(ctx context.Context, b Backend, o Options) (Result, error) {
+	bd := &builder{b: b, o: o, prog: &progress{w: o.Progress}}
+	if bd.o.DockerfileName == "" {
+		bd.o.DockerfileName = "Dockerfile"
+	}
+	v := bd.prog.vertex("[internal] load build definition from " + bd.o.DockerfileName)
+	v.log("transferring dockerfile: %dB done", len(o.Dockerfile))
+	df, err := dockerfile.Parse(bytes.NewReader(o.Dockerfile))
+	if err != nil {
+		v.fail(err)
+		return Result{}, bd.locate(err)
+	}
+	v.done()
+	bd.df = df
+	for _, w := range df.Warnings {
+		bd.prog.printf(" %s\n", w)
+	}
+	v = bd.prog.vertex("[internal] load .dockerignore")
+	name, err := o.Context.LoadIgnore(o.DockerfilePath)
+	if err != nil {
+		v.fail(err)
+		return Result{}, &Error{Err: err}
+	}
+	if name != "" {
+		v.log("transferring context: %s done", name)
+	}
+	v.done()
+	if bd.cache, err = openCache(o.CacheDir); err != nil {
+		return Result{}, err
+	}
+	defer bd.cache.save()
+	if err := bd.metaArgs(); err != nil {
+		return Result{}, &Error{Err: err}
+	}
+	target := len(df.Stages) - 1
+	if o.Target != "" {
+		i, ok := instructions.HasStage(df.Stages, o.Target)
+		if !ok {
+			return Result{}, &Error{Err: fmt.Errorf("target stage %q could not be found", o.Target)}
+		}
+		target = i
+	}
+	bd.stages = make([]*stageResult, len(df.Stages))
+	img, err := bd.stage(ctx, target)
+	if err != nil {
+		return Result{}, err
+	}
+	v = bd.prog.vertex("exporting to image")
+	if len(o.Tags) > 0 {
+		if err := b.Tag(ctx, img.ID, o.Tags); err != nil {
+			v.fail(err)
+			return Result{}, &Error{Err: err}
+		}
+	}
+	v.log("writing image %s done", img.ID)
+	for _, t := range o.Tags {
+		v.log("naming to %s done", t)
+	}
+	v.done()
+	bd.res.ID = img.ID
+	return bd.res, nil
+}
+
+// locate attaches the line of a parse error to it.
+func (bd *builder) locate(err error) error {
+	e := &Error{Err: err, Source: bd.o.Dockerfile, Name: bd.o.DockerfileName}
+	var le *parser.LocationError
+	if errors.As(err, &le) && len(le.Locations) > 0 {
+		e.Location = le.Locations[0]
+	}
+	return e
+}
+
+func (bd *builder) metaArgs() error {
+	bd.meta = map[string]string{}
+	lex := shell.NewLex(bd.df.EscapeToken)
+	for _, a := range bd.df.MetaArgs {
+		for _, kv := range a.Args {
+			if v, ok := bd.o.BuildArgs[kv.Key]; ok {
+				bd.meta[kv.Key] = v
+				continue
+			}
+			if kv.Value == nil {
+				continue
+			}
+			v, _, err := lex.ProcessWord(*kv.Value, dockerfile.Env(envOf(bd.meta)))
+			if err != nil {
+				return err
+			}
+			bd.meta[kv.Key] = v
+		}
+	}
+	return nil
+}
+
+func envOf(m map[string]string) []string {
+	ks := slices.Sorted(maps.Keys(m))
+	out := make([]string, 0, len(ks))
+	for _, k := range ks {
+		out = append(out, k+"="+m[k])
+	}
+	return out
+}
+
+// stageRef finds an earlier stage by name or index.
+func (bd *builder) stageRef(name string, before int) (int, bool) {
+	if i, ok := instructions.HasStage(bd.df.Stages[:before], name); ok {
+		return i, true
+	}
+	if n, err := strconv.Atoi(name); err == nil && n >= 0 && n < before {
+		return n, true
+	}
+	return 0, false
+}
+
+// state is a stage's running state.
+type state struct {
+	img    Image  // last image made (its config may be behind cfg)
+	key    string // cache key of everything so far
+	cfg    v1.ConfigFile
+	args   map[string]string // ARGs declared in the stage
+	cmdSet bool
+	dirty  bool // cfg changed since img
+	label  string
+	n, i   int
+}
+
+// stage builds stage i (and the stages it needs first).
+func (bd *builder) stage(ctx context.Context, i int) (Image, error) {
+	if r := bd.stages[i]; r != nil && r.done {
+		return r.img, nil
+	}
+	st := bd.df.Stages[i]
+	s := &state{args: map[string]string{}}
+	s.label = ""
+	if len(bd.df.Stages) > 1 {
+		s.label = st.Name
+		if s.label == "" {
+			s.label = "stage-" + strconv.Itoa(i)
+		}
+		s.label += " "
+	}
+	s.n = 1
+	for _, c := range st.Commands {
+		if isVertex(c) {
+			s.n++
+		}
+	}
+	s.i = 1
+	lex := shell.NewLex(bd.df.EscapeToken)
+	base, _, err := lex.ProcessWord(st.BaseName, dockerfile.Env(envOf(bd.meta)))
+	if err != nil {
+		return Image{}, bd.cmdErr(nil, st.Location, err)
+	}
+	if base == "" {
+		return Image{}, bd.cmdErr(nil, st.Location, errors.New("base name (" + st.BaseName + ") should not be blank"))
+	}
+	from := fmt.Sprintf("[%s1/%d] FROM %s", s.label, s.n, base)
+	if j, ok := bd.stageRef(base, i); ok && strings.EqualFold(bd.df.Stages[j].Name, base) {
+		img, err := bd.stage(ctx, j)
+		if err != nil {
+			return Image{}, err
+		}
+		v := bd.prog.vertex(from)
+		v.cached()
+		s.img, s.cfg, s.key = img, img.Config, stepKey("image", img.ID)
+	} else if strings.EqualFold(base, "scratch") {
+		s.cfg = v1.ConfigFile{OS: "linux", Architecture: runtime.GOARCH, Config: v1.Config{
+			Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}}}
+		s.key = stepKey("scratch", runtime.GOARCH)
+		s.dirty = true
+	} else {
+		v := bd.prog.vertex(from)
+		pull := "missing"
+		if bd.o.Pull {
+			pull = "always"
+		}
+		img, err := bd.b.Base(ctx, base, pull)
+		if err != nil {
+			v.fail(err)
+			return Image{}, bd.cmdErr(nil, st.Location, err)
+		}
+		v.done()
+		s.img, s.cfg, s.key = img, img.Config, stepKey("image", img.ID)
+	}
+	s.cfg.RootFS = v1.RootFS{}
+	s.cfg.Config.OnBuild = nil // not run here; not inherited either
+	for _, c := range st.Commands {
+		if err := bd.command(ctx, i, s, c); err != nil {
+			return Image{}, err
+		}
+	}
+	if i == len(bd.df.Stages)-1 || bd.o.Target != "" && strings.EqualFold(st.Name, bd.o.Target) {
+		if len(bd.o.Labels) > 0 {
+			if s.cfg.Config.Labels == nil {
+				s.cfg.Config.Labels = map[string]string{}
+			}
+			maps.Copy(s.cfg.Config.Labels, bd.o.Labels)
+			s.key = stepKey(s.key, "labels", strings.Join(envOf(bd.o.Labels), "\x00"))
+			s.dirty = true
+		}
+	}
+	if s.dirty || s.img.ID == "" {
+		if err := bd.step(ctx, s, nil, Step{}); err != nil {
+			return Image{}, err
+		}
+	}
+	bd.stages[i] = &stageResult{img: s.img, done: true}
+	return s.img, nil
+}
+
+// isVertex: the instructions that BuildKit shows as steps.
+func isVertex(c instructions.Command) bool {
+	switch c.(type) {
+	case *instructions.RunCommand, *instructions.CopyCommand, *instructions.AddCommand, *instructions.WorkdirCommand:
+		return true
+	}
+	return false
+}
+
+type located interface{ Location() []parser.Range }
+
+func (bd *builder) cmdErr(v *vertex, loc []parser.Range, err error) error {
+	e := &Error{Err: err, Location: loc, Source: bd.o.Dockerfile, Name: bd.o.DockerfileName}
+	if v != nil {
+		e.Vertex, e.Tail = v.name, v.tail
+	}
+	return e
+}
+
+// expandEnv is what $VAR reads in a stage: its ARGs, then its ENV.
+func (s *state) expandEnv() []string {
+	return append(envOf(s.args), s.cfg.Config.Env...)
+}
+
+// runEnv are the ARGs that a RUN sees besides the image's env (an ENV
+// of the same name wins).
+func (s *state) runEnv() []string {
+	var out []string
+	for _, kv := range envOf(s.args) {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ok := dockerfile.Env(s.cfg.Config.Env).Get(k); !ok {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func (bd *builder) command(ctx context.Context, si int, s *state, c instructions.Command) error {
+	var loc []parser.Range
+	if l, ok := c.(located); ok {
+		loc = l.Location()
+	}
+	if a, ok := c.(*instructions.ArgCommand); ok {
+		return bd.arg(s, a, loc)
+	}
+	if err := dockerfile.Expand(c, s.expandEnv(), bd.df.EscapeToken); err != nil {
+		return bd.cmdErr(nil, loc, err)
+	}
+	text := strings.TrimSpace(c.(fmt.Stringer).String())
+	switch c := c.(type) {
+	case *instructions.RunCommand:
+		return bd.run(ctx, s, c, text, loc)
+	case *instructions.CopyCommand:
+		return bd.copy(ctx, si, s, text, loc, copyArgs{srcs: c.SourcePaths, dest: c.DestPath, chown: c.Chown, chmod: c.Chmod, fromName: c.From})
+	case *instructions.AddCommand:
+		for _, src := range c.SourcePaths {
+			if strings.Contains(src, "://") || strings.HasPrefix(src, "git@") {
+				return bd.cmdErr(nil, loc, fmt.Errorf("ADD %s: remote sources are not supported yet", src))
+			}
+		}
+		return bd.copy(ctx, si, s, text, loc, copyArgs{srcs: c.SourcePaths, dest: c.DestPath, chown: c.Chown, chmod: c.Chmod, unpack: true})
+	case *instructions.WorkdirCommand:
+		if err := dockerfile.Apply(&s.cfg.Config, c); err != nil {
+			return bd.cmdErr(nil, loc, err)
+		}
+		s.key = stepKey(s.key, "WORKDIR", s.cfg.Config.WorkingDir)
+		s.cfg.History = append(s.cfg.History, v1.History{CreatedBy: "WORKDIR " + s.cfg.Config.WorkingDir + " # buildkit", Comment: "buildkit.dockerfile.v0"})
+		v := bd.vertexFor(s, text)
+		return bd.layerStep(ctx, s, v, loc, Step{Copies: []Copy{{Dest: s.cfg.Config.WorkingDir}}})
+	case *instructions.MaintainerCommand:
+		s.cfg.Author = c.Maintainer
+	case *instructions.EntrypointCommand:
+		cmd := s.cfg.Config.Cmd
+		if err := dockerfile.Apply(&s.cfg.Config, c); err != nil {
+			return bd.cmdErr(nil, loc, err)
+		}
+		if s.cmdSet {
+			s.cfg.Config.Cmd = cmd
+		}
+	default:
+		if !dockerfile.IsConfig(c) {
+			return bd.cmdErr(nil, loc, fmt.Errorf("%s is not supported", strings.ToUpper(c.Name())))
+		}
+		if err := dockerfile.Apply(&s.cfg.Config, c); err != nil {
+			return bd.cmdErr(nil, loc, err)
+		}
+		if _, ok := c.(*instructions.CmdCommand); ok {
+			s.cmdSet = true
+		}
+	}
+	// The key holds the config the instruction left, its variables
+	// resolved (the text alone would miss a changed ARG).
+	cj, _ := json.Marshal(s.cfg.Config)
+	s.key = stepKey(s.key, text, string(cj), s.cfg.Author)
+	s.cfg.History = append(s.cfg.History, v1.History{CreatedBy: text, EmptyLayer: true, Comment: "buildkit.dockerfile.v0"})
+	s.dirty = true
+	return nil
+}
+
+// arg declares build args in the stage: --build-arg, else the default,
+// else the global ARG's value.
+func (bd *builder) arg(s *state, a *instructions.ArgCommand, loc []parser.Range) error {
+	lex := shell.NewLex(bd.df.EscapeToken)
+	for _, kv := range a.Args {
+		v, given := bd.o.BuildArgs[kv.Key]
+		switch {
+		case given:
+		case kv.Value != nil:
+			w, _, err := lex.ProcessWord(*kv.Value, dockerfile.Env(s.expandEnv()))
+			if err != nil {
+				return bd.cmdErr(nil, loc, err)
+			}
+			v = w
+		default:
+			mv, ok := bd.meta[kv.Key]
+			if !ok {
+				// Declared without a value: empty for RUN, and unset.
+				s.args[kv.Key] = ""
+				continue
+			}
+			v = mv
+		}
+		s.args[kv.Key] = v
+	}
+	return nil
+}
+
+func (bd *builder) vertexFor(s *state, text string) *vertex {
+	s.i++
+	return bd.prog.vertex(fmt.Sprintf("[%s%d/%d] %s", s.label, s.i, s.n, text))
+}
+
+func (bd *builder) run(ctx context.Context, s *state, c *instructions.RunCommand, text string, loc []parser.Range) error {
+	for _, f := range c.FlagsUsed {
+		if f != "network" {
+			return bd.cmdErr(nil, loc, fmt.Errorf("RUN --%s is not supported yet", f))
+		}
+	}
+	args := dockerfile.CommandLine(&s.cfg.Config, c.ShellDependantCmdLine)
+	env := s.runEnv()
+	network := bd.o.Network
+	if n := instructions.GetNetwork(c); n != "" {
+		network = n
+	}
+	if network == "default" {
+		network = ""
+	}
+	createdBy := "RUN " + strings.Join(args, " ")
+	if len(env) > 0 {
+		createdBy = fmt.Sprintf("RUN |%d %s %s", len(env), strings.Join(env, " "), strings.Join(args, " "))
+	}
+	s.key = stepKey(s.key, "RUN", strings.Join(args, "\x00"), strings.Join(env, "\x00"), network,
+		s.cfg.Config.User, s.cfg.Config.WorkingDir, strings.Join(s.cfg.Config.Env, "\x00"))
+	s.cfg.History = append(s.cfg.History, v1.History{CreatedBy: createdBy + " # buildkit", Comment: "buildkit.dockerfile.v0"})
+	v := bd.vertexFor(s, text)
+	run := &Run{Args: args, Env: append(slices.Clone(s.cfg.Config.Env), env...), Network: network, Output: v,
+		User: s.cfg.Config.User, WorkDir: s.cfg.Config.WorkingDir}
+	return bd.layerStep(ctx, s, v, loc, Step{Run: run})
+}
+
+func (bd *builder) copy(ctx context.Context, si int, s *state, text string, loc []parser.Range, a copyArgs) error {
+	a.from = bd.o.Context
+	var release func()
+	if a.fromName != "" {
+		img, err := bd.fromImage(ctx, si, a.fromName)
+		if err != nil {
+			return bd.cmdErr(nil, loc, err)
+		}
+		dir, rel, err := bd.b.(Mounter).Mount(ctx, img.ID)
+		if err != nil {
+			return bd.cmdErr(nil, loc, err)
+		}
+		release = rel
+		if a.from, err = OpenContext(dir); err != nil {
+			rel()
+			return bd.cmdErr(nil, loc, err)
+		}
+		defer func() { a.from.Close(); release() }()
+	}
+	if !path.IsAbs(a.dest) {
+		d := dockerfile.Workdir(s.cfg.Config.WorkingDir, a.dest)
+		if strings.HasSuffix(a.dest, "/") || a.dest == "." {
+			d += "/"
+		}
+		a.dest = d
+	}
+	v := bd.vertexFor(s, text)
+	set, err := a.plan()
+	if err != nil {
+		v.fail(err)
+		return bd.cmdErr(v, loc, err)
+	}
+	s.key = stepKey(s.key, text, set.sum)
+	s.cfg.History = append(s.cfg.History, v1.History{CreatedBy: text + " # buildkit", Comment: "buildkit.dockerfile.v0"})
+	return bd.layerStep(ctx, s, v, loc, Step{Copies: set.copies})
+}
+
+// fromImage is COPY --from's source: an earlier stage, else an image in
+// the store (not pulled).
+func (bd *builder) fromImage(ctx context.Context, si int, name string) (Image, error) {
+	if j, ok := bd.stageRef(name, si); ok {
+		return bd.stage(ctx, j)
+	}
+	if _, ok := instructions.HasStage(bd.df.Stages, name); ok {
+		return Image{}, fmt.Errorf("COPY --from=%s: the stage comes after this one", name)
+	}
+	img, err := bd.b.Base(ctx, name, "never")
+	if err != nil {
+		return Image{}, fmt.Errorf("COPY --from=%s: no stage or image of that name: %w", name, err)
+	}
+	return img, nil
+}
+
+// layerStep makes (or takes from the cache) the image of a step that
+// makes a layer.
+func (bd *builder) layerStep(ctx context.Context, s *state, v *vertex, loc []parser.Range, st Step) error {
+	if err := bd.step(ctx, s, v, st); err != nil {
+		v.flush()
+		v.fail(err)
+		return bd.cmdErr(v, loc, err)
+	}
+	return nil
+}
+
+// step makes the image of the state's config (and the step's layer, if
+// any), from the cache when its key is there.
+func (bd *builder) step(ctx context.Context, s *state, v *vertex, st Step) error {
+	if !bd.o.NoCache {
+		if id, ok := bd.cache.get(s.key); ok {
+			if img, ok := bd.b.Lookup(ctx, id); ok {
+				if v != nil {
+					v.cached()
+					bd.res.Cached = append(bd.res.Cached, v.name)
+				}
+				s.img, s.dirty = img, false
+				s.cfg.History = img.Config.History
+				return nil
+			}
+		}
+	}
+	st.Parent = s.img.ID
+	now := time.Now().UTC()
+	cf := s.cfg
+	cf.Created = v1.Time{Time: now}
+	cf.History = slices.Clone(cf.History)
+	for i := range cf.History {
+		if cf.History[i].Created.IsZero() {
+			cf.History[i].Created = v1.Time{Time: now}
+		}
+	}
+	cf.RootFS = v1.RootFS{}
+	st.Config = cf
+	img, err := bd.b.Step(ctx, st)
+	if v != nil {
+		v.flush()
+	}
+	if err != nil {
+		var ee *ExitError
+		if errors.As(err, &ee) && st.Run != nil {
+			return fmt.Errorf("process %q did not complete successfully: %w", strings.Join(st.Run.Args, " "), ee)
+		}
+		return err
+	}
+	if v != nil {
+		v.done()
+		bd.res.Ran = append(bd.res.Ran, v.name)
+	}
+	bd.cache.put(s.key, img.ID)
+	s.img, s.dirty = img, false
+	s.cfg.History = img.Config.History
+	return nil
+}
+
+// Mounter gives COPY --from the files of an image: a directory with its
+// root file system, read-only for the builder, until release.
+type Mounter interface {
+	Mount(ctx context.Context, id string) (dir string, release func(), err error)
+}
+
+// SortedArgs are --build-arg values as K=V, sorted (for messages).
+func SortedArgs(m map[string]string) []string {
+	out := envOf(m)
+	sort.Strings(out)
+	return out
+}
