@@ -63,7 +63,7 @@ type Run struct {
 	Env     []string // the whole environment: the config's, then the build args
 	User    string
 	WorkDir string
-	Network string   // none, host, or "" for the engine's default
+	Network string // none, host, or "" for the engine's default
 	// Output gets the command's stdout and stderr.
 	Output io.Writer
 }

@@ -267,7 +267,7 @@ func (bd *builder) stage(ctx context.Context, i int) (Image, error) {
 		return Image{}, bd.cmdErr(nil, st.Location, err)
 	}
 	if base == "" {
-		return Image{}, bd.cmdErr(nil, st.Location, errors.New("base name (" + st.BaseName + ") should not be blank"))
+		return Image{}, bd.cmdErr(nil, st.Location, errors.New("base name ("+st.BaseName+") should not be blank"))
 	}
 	from := fmt.Sprintf("[%s1/%d] FROM %s", s.label, s.n, base)
 	if j, ok := bd.stageRef(base, i); ok && strings.EqualFold(bd.df.Stages[j].Name, base) {
