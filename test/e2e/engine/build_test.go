@@ -1,6 +1,8 @@
 package engine_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,4 +138,127 @@ func TestBuildCache(t *testing.T) {
 	if q := e.must("build", "-q", "--network", "none", dir); !strings.HasPrefix(q, "sha256:") || strings.Contains(q, "\n") {
 		t.Errorf("-q printed %q", q)
 	}
+}
+
+// TestBuildInstructions: every config instruction lands in the image
+// config, and history has an entry per instruction (empty_layer for the
+// config-only ones).
+func TestBuildInstructions(t *testing.T) {
+	e := newEnv(t)
+	dir := buildCtx(t, map[string]string{
+		"Dockerfile": `ARG BASE=busybox
+FROM $BASE
+LABEL a=1 "b c"=2
+EXPOSE 80 53/udp
+VOLUME /data
+STOPSIGNAL SIGINT
+HEALTHCHECK --interval=5s --retries=2 CMD true
+SHELL ["/bin/sh", "-ec"]
+RUN echo "app:x:1234:1234::/:/bin/sh" >> /etc/passwd
+USER app
+RUN id -u > /tmp/uid
+ENTRYPOINT ["/bin/echo", "ep"]
+CMD ["arg"]
+`,
+	})
+	e.build("-t", "ins", "--label", "from=flag", dir)
+	cfg := e.must("image", "inspect", "--format", "{{json .Config}}", "ins")
+	for _, want := range []string{`"User":"app"`, `"80/tcp":{}`, `"53/udp":{}`, `"/data":{}`, `"StopSignal":"SIGINT"`,
+		`"a":"1"`, `"b c":"2"`, `"from":"flag"`, `"Entrypoint":["/bin/echo","ep"]`, `"Cmd":["arg"]`, `"Shell":["/bin/sh","-ec"]`,
+		`"Test":["CMD-SHELL","true"]`} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("config lacks %s:\n%s", want, cfg)
+		}
+	}
+	if got := e.must("run", "--rm", "ins"); got != "ep arg" {
+		t.Errorf("run: %q", got)
+	}
+	if got := e.must("run", "--rm", "--entrypoint", "cat", "ins", "/tmp/uid"); got != "1234" {
+		t.Errorf("RUN after USER ran as %q", got)
+	}
+	hist := e.must("history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Size}}", "ins")
+	for _, want := range []string{"RUN /bin/sh -ec echo \"app:x:1234:1234::/:/bin/sh\" >> /etc/passwd # buildkit|", "USER app|0B", `CMD ["arg"]|0B`} {
+		if !strings.Contains(hist, want) {
+			t.Errorf("history lacks %q:\n%s", want, hist)
+		}
+	}
+}
+
+// TestBuildStages: multi-stage builds: FROM an earlier stage, COPY
+// --from by name and index, --target, scratch, ARG before FROM; only the
+// stages the target needs run.
+func TestBuildStages(t *testing.T) {
+	e := newEnv(t)
+	dir := buildCtx(t, map[string]string{
+		"Dockerfile": `ARG MSG=built
+FROM busybox AS maker
+ARG MSG
+RUN mkdir /out && echo "$MSG" > /out/msg
+FROM maker AS more
+RUN echo more >> /out/msg
+FROM busybox AS unused
+RUN exit 7
+FROM scratch
+COPY --from=more /out/msg /msg
+COPY --from=0 /bin/busybox /bin/cat
+ENTRYPOINT ["/bin/cat"]
+CMD ["/msg"]
+`,
+	})
+	progress := e.build("-t", "st", "--build-arg", "MSG=hello", dir)
+	if strings.Contains(progress, "exit 7") {
+		t.Errorf("the unused stage ran:\n%s", progress)
+	}
+	if !strings.Contains(progress, "[maker 2/2] RUN") || !strings.Contains(progress, "[stage-3 2/3] COPY --from=more") {
+		t.Errorf("progress:\n%s", progress)
+	}
+	if got := e.must("run", "--rm", "st"); got != "hello\nmore" {
+		t.Errorf("run: %q", got)
+	}
+	e.build("-t", "mk", "--target", "maker", "--build-arg", "MSG=hello", dir)
+	if got := e.must("run", "--rm", "mk", "cat", "/out/msg"); got != "hello" {
+		t.Errorf("--target maker: %q", got)
+	}
+}
+
+// TestBuildCopy: globs, directories, --chown, --chmod, ADD of a local
+// tar (unpacked), .dockerignore with ! exceptions.
+func TestBuildCopy(t *testing.T) {
+	e := newEnv(t)
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	tw.WriteHeader(&tar.Header{Name: "in-tar/x", Mode: 0o600, Size: 2, Typeflag: tar.TypeReg})
+	tw.Write([]byte("x\n"))
+	tw.Close()
+	dir := buildCtx(t, map[string]string{
+		"Dockerfile": `FROM busybox
+COPY *.txt /txt/
+COPY --chown=1000:1000 --chmod=0700 d /d
+ADD files.tar /unpacked/
+COPY . /all/
+RUN echo "bob:x:2000:2000::/:/bin/sh" >> /etc/passwd && echo "bob:x:2000:" >> /etc/group
+COPY --chown=bob a.txt /bob/
+`,
+		"a.txt":         "a\n",
+		"b.txt":         "b\n",
+		"c.md":          "c\n",
+		"d/sub/f":       "f\n",
+		"files.tar":     tb.String(),
+		"secret/key":    "no\n",
+		"secret/keep":   "yes\n",
+		"logs/x.log":    "no\n",
+		".dockerignore": "secret\n!secret/keep\n**/*.log\n",
+	})
+	e.build("-t", "cp", dir)
+	check := func(cmd, want string) {
+		t.Helper()
+		if got := e.must("run", "--rm", "cp", "sh", "-c", cmd); got != want {
+			t.Errorf("%s: %q, want %q", cmd, got, want)
+		}
+	}
+	check("ls /txt", "a.txt\nb.txt")
+	check("stat -c '%u:%g %a' /d/sub/f /d/sub", "1000:1000 700\n1000:1000 700")
+	check("cat /unpacked/in-tar/x; stat -c %a /unpacked/in-tar/x", "x\n600")
+	check("cd /all && find . -type f | sort", "./.dockerignore\n./Dockerfile\n./a.txt\n./b.txt\n./c.md\n./d/sub/f\n./files.tar\n./secret/keep")
+	check("stat -c %u:%g /bob/a.txt", "2000:2000")
 }
