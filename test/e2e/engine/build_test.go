@@ -3,6 +3,8 @@ package engine_test
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -261,4 +263,162 @@ COPY --chown=bob a.txt /bob/
 	check("cat /unpacked/in-tar/x; stat -c %a /unpacked/in-tar/x", "x\n600")
 	check("cd /all && find . -type f | sort", "./.dockerignore\n./Dockerfile\n./a.txt\n./b.txt\n./c.md\n./d/sub/f\n./files.tar\n./secret/keep")
 	check("stat -c %u:%g /bob/a.txt", "2000:2000")
+}
+
+// TestBuildBadInput: a clear error and exit 1 (docker build's status for
+// a failed build), no container left, no image named; a failing RUN
+// keeps the cache of the steps before it.
+func TestBuildBadInput(t *testing.T) {
+	e := newEnv(t)
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "secret"), []byte("s\n"), 0o644)
+	var lines []string
+	for i := 1; i <= 12; i++ {
+		lines = append(lines, fmt.Sprintf("echo line%d", i))
+	}
+	failing := "FROM busybox\nCOPY ok /ok\nRUN " + strings.Join(lines, "; ") + "; exit 3\n"
+	for _, tc := range []struct {
+		name, dockerfile string
+		files            map[string]string
+		want             []string
+	}{
+		{"syntax", "FROM busybox\nENV\n", nil, []string{"dockerfile parse error on line 2: ENV requires at least one argument", "   2 | >>> ENV"}},
+		{"unknown", "FROM busybox\nFOO bar\n", nil, []string{"dockerfile parse error on line 2: unknown instruction: FOO"}},
+		{"frontend", "# syntax=example.com/other\nFROM busybox\n", nil, []string{"only the built-in Dockerfile front end"}},
+		{"no-from", "RUN true\n", nil, []string{"no build stage in current context"}},
+		{"dotdot", "FROM busybox\nCOPY ../secret /s\n", nil, []string{"forbidden path outside the build context: ../secret"}},
+		{"symlink-out", "FROM busybox\nCOPY link /s\n", map[string]string{"link": "->" + filepath.Join(outside, "secret")}, []string{"forbidden path outside the build context: link"}},
+		{"missing", "FROM busybox\nCOPY nothere /x\n", nil, []string{`"/nothere": not found`}},
+		{"from-stage", "FROM busybox\nCOPY --from=nosuch /x /x\n", nil, []string{"COPY --from=nosuch: no stage or image of that name"}},
+		{"target", "FROM busybox AS a\n", nil, []string{`target stage "zzz" could not be found`}},
+		{"run", failing, map[string]string{"ok": "ok\n"}, []string{
+			`ERROR: failed to build: failed to solve: process "/bin/sh -c echo line1;`, "exit code: 3",
+			" > [3/3] RUN echo line1;", "line12", "   3 | >>> RUN echo line1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files := map[string]string{"Dockerfile": tc.dockerfile}
+			maps.Copy(files, tc.files)
+			dir := buildCtx(t, files)
+			args := []string{"build", "--progress", "plain", "--network", "none", "-t", "bad", dir}
+			if tc.name == "target" {
+				args = append(args, "--target", "zzz")
+			}
+			_, errOut, code := e.berth(args...)
+			if code != 1 {
+				t.Errorf("exit %d, want 1\n%s", code, errOut)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut)
+				}
+			}
+			if _, box, _ := strings.Cut(errOut, "------\n > "); strings.Contains(box, " line1\n") || strings.Contains(box, " line2\n") {
+				t.Errorf("more than the last 10 lines:\n%s", errOut)
+			}
+			if ps := e.must("ps", "-aq"); ps != "" {
+				t.Errorf("containers left: %s", ps)
+			}
+			if _, _, code := e.berth("image", "inspect", "bad"); code == 0 {
+				t.Errorf("an image named bad was made")
+			}
+		})
+	}
+	// The steps before the failing RUN are cached.
+	dir := buildCtx(t, map[string]string{"Dockerfile": failing, "ok": "ok\n"})
+	e.berth("build", "--progress", "plain", "--network", "none", dir)
+	_, errOut, _ := e.berth("build", "--progress", "plain", "--network", "none", dir)
+	if !strings.Contains(errOut, "[2/3] COPY ok /ok\n#4 CACHED") {
+		t.Errorf("COPY before the failing RUN not cached:\n%s", errOut)
+	}
+	// Contexts that do not exist, Dockerfiles that do not.
+	if _, errOut, code := e.berth("build", filepath.Join(outside, "nope")); code != 1 || !strings.Contains(errOut, "unable to prepare context: path") {
+		t.Errorf("missing context: %d %s", code, errOut)
+	}
+	if _, errOut, code := e.berth("build", outside); code != 1 || !strings.Contains(errOut, "failed to read dockerfile") {
+		t.Errorf("missing Dockerfile: %d %s", code, errOut)
+	}
+	if _, errOut, code := e.berth("build", "--network", "bridge0", outside); code != 125 || !strings.Contains(errOut, `network mode "bridge0" not supported`) {
+		t.Errorf("bad --network: %d %s", code, errOut)
+	}
+}
+
+// TestBuildContexts: the context as a tar on stdin, as a tar file, a
+// Dockerfile on stdin (-f - and `build -`), -f outside the context,
+// Containerfile and .containerignore found as Podman finds them, and a
+// hostile context tar refused with nothing written outside.
+func TestBuildContexts(t *testing.T) {
+	e := newEnv(t)
+	mk := func(entries ...tar.Header) []byte {
+		var b bytes.Buffer
+		tw := tar.NewWriter(&b)
+		for _, h := range entries {
+			body := h.Linkname
+			if h.Typeflag == tar.TypeReg {
+				h.Linkname, h.Size = "", int64(len(body))
+			}
+			if h.Mode == 0 {
+				h.Mode = 0o644
+			}
+			tw.WriteHeader(&h)
+			if h.Typeflag == tar.TypeReg {
+				tw.Write([]byte(body))
+			}
+		}
+		tw.Close()
+		return b.Bytes()
+	}
+	reg := func(name, body string) tar.Header {
+		return tar.Header{Name: name, Typeflag: tar.TypeReg, Linkname: body}
+	}
+	ctxTar := mk(reg("Dockerfile", "FROM busybox\nCOPY f /f\n"), reg("f", "from tar\n"))
+	if _, errOut, code := e.berthIn(ctxTar, "build", "--progress", "plain", "-t", "stdin", "-"); code != 0 {
+		t.Fatalf("tar on stdin: %d %s", code, errOut)
+	}
+	if got := e.must("run", "--rm", "stdin", "cat", "/f"); got != "from tar" {
+		t.Errorf("tar on stdin: %q", got)
+	}
+	tf := filepath.Join(t.TempDir(), "ctx.tar")
+	os.WriteFile(tf, ctxTar, 0o644)
+	e.build("-t", "tarfile", tf)
+	if got := e.must("run", "--rm", "tarfile", "cat", "/f"); got != "from tar" {
+		t.Errorf("tar file: %q", got)
+	}
+	if _, errOut, code := e.berthIn([]byte("FROM busybox\nENV X=stdin\n"), "build", "-t", "dfstdin", "-"); code != 0 {
+		t.Fatalf("Dockerfile on stdin: %d %s", code, errOut)
+	}
+	dir := buildCtx(t, map[string]string{"f": "dir\n", "Containerfile": "FROM busybox\nCOPY . /c/\n", "x.skip": "no", ".containerignore": "*.skip\n"})
+	if _, errOut, code := e.berthIn([]byte("FROM busybox\nCOPY f /f\n"), "build", "-t", "fstdin", "-f", "-", dir); code != 0 {
+		t.Fatalf("-f -: %d %s", code, errOut)
+	}
+	if got := e.must("run", "--rm", "fstdin", "cat", "/f"); got != "dir" {
+		t.Errorf("-f -: %q", got)
+	}
+	e.build("-t", "cf", dir)
+	if got := e.must("run", "--rm", "cf", "ls", "-A", "/c"); got != ".containerignore\nContainerfile\nf" {
+		t.Errorf("Containerfile build: %q", got)
+	}
+	out := filepath.Join(t.TempDir(), "Other.df")
+	os.WriteFile(out, []byte("FROM busybox\nCOPY f /g\n"), 0o644)
+	e.build("-t", "fout", "-f", out, dir)
+	if got := e.must("run", "--rm", "fout", "cat", "/g"); got != "dir" {
+		t.Errorf("-f outside: %q", got)
+	}
+	// Hostile tars: .. names, absolute links followed out, hard links out.
+	victim := t.TempDir()
+	for name, bad := range map[string][]byte{
+		"dotdot":   mk(reg("Dockerfile", "FROM busybox\n"), reg("../../"+filepath.Base(victim)+"/evil", "x")),
+		"symlink":  mk(reg("Dockerfile", "FROM busybox\n"), tar.Header{Name: "l", Typeflag: tar.TypeSymlink, Linkname: victim}, reg("l/evil", "x")),
+		"hardlink": mk(reg("Dockerfile", "FROM busybox\n"), tar.Header{Name: "h", Typeflag: tar.TypeLink, Linkname: "../../etc/passwd"}),
+	} {
+		_, errOut, code := e.berthIn(bad, "build", "-t", "hostile", "-")
+		if code != 1 || !strings.Contains(errOut, "unable to prepare context") {
+			t.Errorf("%s: exit %d: %s", name, code, errOut)
+		}
+		if ents, _ := os.ReadDir(victim); len(ents) != 0 {
+			t.Errorf("%s: wrote outside: %v", name, ents)
+		}
+	}
+	if tmp, _ := os.ReadDir(filepath.Join(e.root, "build", "tmp")); len(tmp) != 0 {
+		t.Errorf("context directories left: %v", tmp)
+	}
 }
