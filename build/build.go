@@ -172,6 +172,7 @@ func Build(ctx context.Context, b Backend, o Options) (Result, error) {
 	}
 	v.done()
 	bd.res.ID = img.ID
+	bd.cache.result(img.ID)
 	return bd.res, nil
 }
 

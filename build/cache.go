@@ -19,14 +19,60 @@ import (
 // It is one JSON file under the engine root; entries whose image is gone
 // are misses.
 type cache struct {
-	mu      sync.Mutex
-	file    string
-	entries map[string]string
-	dirty   bool
+	mu    sync.Mutex
+	file  string
+	idx   cacheIndex
+	dirty bool
+}
+
+// cacheIndex is the file's content: step keys to image ids, and the ids
+// that were a build's result (the others are intermediate: `images`
+// hides them, `system df` counts them as build cache).
+type cacheIndex struct {
+	Entries map[string]string `json:"entries"`
+	Results map[string]bool   `json:"results"`
+	// Steps are every image a step made, also those whose key a later
+	// --no-cache build took over.
+	Steps map[string]bool `json:"steps"`
+}
+
+func readIndex(file string) (cacheIndex, error) {
+	idx := cacheIndex{Entries: map[string]string{}, Results: map[string]bool{}, Steps: map[string]bool{}}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return idx, err
+	}
+	if json.Unmarshal(b, &idx) != nil {
+		// A torn file loses the cache, not the build.
+		idx = cacheIndex{}
+	}
+	if idx.Entries == nil {
+		idx.Entries = map[string]string{}
+	}
+	if idx.Results == nil {
+		idx.Results = map[string]bool{}
+	}
+	if idx.Steps == nil {
+		idx.Steps = map[string]bool{}
+	}
+	return idx, nil
+}
+
+// IntermediateImages are the ids of the images that the cache under dir
+// keeps for steps, less the builds' results.
+func IntermediateImages(dir string) map[string]bool {
+	idx, _ := readIndex(filepath.Join(dir, "cache.json"))
+	out := map[string]bool{}
+	for id := range idx.Steps {
+		if !idx.Results[id] {
+			out[id] = true
+		}
+	}
+	return out
 }
 
 func openCache(dir string) (*cache, error) {
-	c := &cache{entries: map[string]string{}}
+	c := &cache{idx: cacheIndex{Entries: map[string]string{}, Results: map[string]bool{}, Steps: map[string]bool{}}}
 	if dir == "" {
 		return c, nil
 	}
@@ -34,52 +80,57 @@ func openCache(dir string) (*cache, error) {
 		return nil, fmt.Errorf("build cache: %w", err)
 	}
 	c.file = filepath.Join(dir, "cache.json")
-	b, err := os.ReadFile(c.file)
-	if errors.Is(err, fs.ErrNotExist) {
-		return c, nil
-	}
-	if err != nil {
+	idx, err := readIndex(c.file)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("build cache: %w", err)
 	}
-	if json.Unmarshal(b, &c.entries) != nil {
-		// A torn file loses the cache, not the build.
-		c.entries = map[string]string{}
-	}
+	c.idx = idx
 	return c, nil
 }
 
 func (c *cache) get(key string) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id, ok := c.entries[key]
+	id, ok := c.idx.Entries[key]
 	return id, ok
 }
 
 func (c *cache) put(key, id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.entries[key], c.dirty = id, true
+	c.idx.Entries[key], c.dirty = id, true
+	c.idx.Steps[id] = true
+}
+
+// result marks id as a build's result.
+func (c *cache) result(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.idx.Results[id], c.dirty = true, true
 }
 
 // save writes the index (another build's entries since ours was read
-// are merged in; the last writer wins a key).
+// are merged in; ours win a key).
 func (c *cache) save() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.file == "" || !c.dirty {
 		return nil
 	}
-	if b, err := os.ReadFile(c.file); err == nil {
-		var on map[string]string
-		if json.Unmarshal(b, &on) == nil {
-			for k, v := range on {
-				if _, ok := c.entries[k]; !ok {
-					c.entries[k] = v
-				}
+	if on, err := readIndex(c.file); err == nil {
+		for k, v := range on.Entries {
+			if _, ok := c.idx.Entries[k]; !ok {
+				c.idx.Entries[k] = v
 			}
 		}
+		for id := range on.Results {
+			c.idx.Results[id] = true
+		}
+		for id := range on.Steps {
+			c.idx.Steps[id] = true
+		}
 	}
-	b, err := json.Marshal(c.entries)
+	b, err := json.Marshal(c.idx)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,24 @@ func (e *Engine) BuildBackend() *BuildBackend { return &BuildBackend{e} }
 // BuildCacheDir is where the build cache's index lives.
 func (e *Engine) BuildCacheDir() string { return filepath.Join(e.root, "build") }
 
+// HideIntermediate drops the images that the build cache keeps for its
+// steps and that have no name (`images` without -a, as Docker hides
+// intermediate images).
+func (e *Engine) HideIntermediate(imgs []Image) []Image {
+	mid := build.IntermediateImages(e.BuildCacheDir())
+	if len(mid) == 0 {
+		return imgs
+	}
+	out := imgs[:0:0]
+	for _, img := range imgs {
+		if len(img.Names) == 0 && mid[img.ID.String()] {
+			continue
+		}
+		out = append(out, img)
+	}
+	return out
+}
+
 func (b *BuildBackend) image(img Image) (build.Image, error) {
 	cf, err := b.e.config(img)
 	if err != nil {

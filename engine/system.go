@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 )
 
@@ -115,8 +116,12 @@ func osRelease() (pretty, version string) {
 type DiskUsage struct {
 	LayersSize int64 // every layer once
 	Images     []ImageUsage
-	Containers []ContainerUsage
-	Volumes    []VolumeUsage
+	// BuildCache are the build's intermediate images (not in Images);
+	// BuildCacheSize their layers that no image of Images has.
+	BuildCache     []ImageUsage
+	BuildCacheSize int64
+	Containers     []ContainerUsage
+	Volumes        []VolumeUsage
 }
 
 // ImageUsage is one image of DiskUsage.
@@ -143,9 +148,35 @@ type VolumeUsage struct {
 // volumes are walked: it costs what du would).
 func (e *Engine) DiskUsage(ctx context.Context) (DiskUsage, error) {
 	var du DiskUsage
-	imgs, err := e.ListImages(nil)
+	all, err := e.ListImages(nil)
 	if err != nil {
 		return du, err
+	}
+	imgs := e.HideIntermediate(all)
+	shown := map[v1.Hash]bool{}
+	for _, img := range imgs {
+		shown[img.ID] = true
+	}
+	inImages := map[v1.Hash]bool{}
+	for _, img := range imgs {
+		for _, l := range img.Layers {
+			inImages[l.DiffID] = true
+		}
+	}
+	cacheLayers := map[v1.Hash]int64{}
+	for _, img := range all {
+		if shown[img.ID] {
+			continue
+		}
+		du.BuildCache = append(du.BuildCache, ImageUsage{Image: img, Size: img.Size()})
+		for _, l := range img.Layers {
+			if !inImages[l.DiffID] {
+				cacheLayers[l.DiffID] = l.Size
+			}
+		}
+	}
+	for _, n := range cacheLayers {
+		du.BuildCacheSize += n
 	}
 	cs, err := e.ListContainers()
 	if err != nil {

@@ -45,6 +45,9 @@ func newImagesCmd(g *globals, use string) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !all {
+				imgs = e.HideIntermediate(imgs)
+			}
 			rows := imageRows(imgs)
 			if len(args) == 1 {
 				rows = filterRows(rows, args[0])
@@ -73,7 +76,7 @@ func newImagesCmd(g *globals, use string) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVarP(&all, "all", "a", false, "show all images (berth keeps no intermediate images)")
+	f.BoolVarP(&all, "all", "a", false, "Show all images (default hides intermediate images)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
 	f.BoolVar(&digests, "digests", false, "show digests")
 	f.BoolVar(&noTrunc, "no-trunc", false, "do not truncate output")

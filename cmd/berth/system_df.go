@@ -76,7 +76,7 @@ func dfRows(du engine.DiskUsage) []dfRow {
 		{"Images", strconv.Itoa(len(du.Images)), strconv.Itoa(imgActive), humanSize4(du.LayersSize), reclaimable(max(du.LayersSize-imgUsed, 0), du.LayersSize)},
 		{"Containers", strconv.Itoa(len(du.Containers)), strconv.Itoa(ctrActive), humanSize4(ctrSize), reclaimable(ctrFree, ctrSize)},
 		{"Local Volumes", strconv.Itoa(len(du.Volumes)), strconv.Itoa(volActive), humanSize4(volSize), reclaimable(volFree, volSize)},
-		{"Build Cache", "0", "0", "0B", "0B"},
+		{"Build Cache", strconv.Itoa(len(du.BuildCache)), "0", humanSize4(du.BuildCacheSize), humanSize4(du.BuildCacheSize)},
 	}
 }
 
@@ -161,7 +161,7 @@ func printDfVerbose(out io.Writer, du engine.DiskUsage) error {
 		return err
 	}
 	fmt.Fprintln(out)
-	fmt.Fprintln(out, "Build cache usage: 0B")
+	fmt.Fprintf(out, "Build cache usage: %s\n", humanSize4(du.BuildCacheSize))
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, "CACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED")
 	return nil

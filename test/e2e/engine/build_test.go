@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +137,18 @@ func TestBuildCache(t *testing.T) {
 	}
 	if r := ran(e.build("--no-cache", "-t", "c", dir)); len(r) != 4 {
 		t.Errorf("--no-cache ran %q", r)
+	}
+	// The steps' images are build cache: hidden from images, shown by -a
+	// and counted by system df.
+	// (The two results that lost the name c stay, dangling, as Docker's.)
+	if imgs := e.must("images", "--format", "{{.Repository}}"); imgs != "c\n<none>\n<none>\nbusybox" {
+		t.Errorf("images:\n%s", imgs)
+	}
+	if all := e.must("images", "-a", "-q"); len(strings.Fields(all)) < 6 {
+		t.Errorf("images -a:\n%s", all)
+	}
+	if df := e.must("system", "df"); !regexp.MustCompile(`Build Cache\s+[1-9]`).MatchString(df) {
+		t.Errorf("system df:\n%s", df)
 	}
 	if q := e.must("build", "-q", "--network", "none", dir); !strings.HasPrefix(q, "sha256:") || strings.Contains(q, "\n") {
 		t.Errorf("-q printed %q", q)
