@@ -299,8 +299,21 @@ func (bd *builder) stage(ctx context.Context, i int) (Image, error) {
 		s.img, s.cfg, s.key = img, img.Config, stepKey("image", img.ID)
 	}
 	s.cfg.RootFS = v1.RootFS{}
-	s.cfg.Config.OnBuild = nil // not run here; not inherited either
-	for _, c := range st.Commands {
+	// The base's ONBUILD triggers run first, as BuildKit runs them; they
+	// are not inherited.
+	var cmds []instructions.Command
+	for _, t := range s.cfg.Config.OnBuild {
+		c, err := dockerfile.ParseInstruction(t)
+		if err != nil {
+			return Image{}, bd.cmdErr(nil, st.Location, fmt.Errorf("ONBUILD %s: %w", t, err))
+		}
+		if isVertex(c) {
+			s.n++
+		}
+		cmds = append(cmds, c)
+	}
+	s.cfg.Config.OnBuild = nil
+	for _, c := range append(cmds, st.Commands...) {
 		if err := bd.command(ctx, i, s, c); err != nil {
 			return Image{}, err
 		}
@@ -440,8 +453,8 @@ func (bd *builder) arg(s *state, a *instructions.ArgCommand, loc []parser.Range)
 		default:
 			mv, ok := bd.meta[kv.Key]
 			if !ok {
-				// Declared without a value: empty for RUN, and unset.
-				s.args[kv.Key] = ""
+				// Declared without a value: unset, as in Docker (RUN does
+				// not see it, $X expands to nothing).
 				continue
 			}
 			v = mv
@@ -465,8 +478,8 @@ func (bd *builder) run(ctx context.Context, s *state, c *instructions.RunCommand
 	args := dockerfile.CommandLine(&s.cfg.Config, c.ShellDependantCmdLine)
 	env := s.runEnv()
 	network := bd.o.Network
-	if n := instructions.GetNetwork(c); n != "" {
-		network = n
+	if slices.Contains(c.FlagsUsed, "network") {
+		network = instructions.GetNetwork(c)
 	}
 	if network == "default" {
 		network = ""

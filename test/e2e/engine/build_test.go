@@ -191,6 +191,17 @@ CMD ["arg"]
 	if got := e.must("run", "--rm", "--entrypoint", "cat", "ins", "/tmp/uid"); got != "1234" {
 		t.Errorf("RUN after USER ran as %q", got)
 	}
+	// ONBUILD: the triggers run in the build FROM the image, and are
+	// not inherited.
+	dir2 := buildCtx(t, map[string]string{"Dockerfile": "FROM busybox\nONBUILD RUN echo triggered > /onbuild\n"})
+	e.build("-t", "ob", dir2)
+	dir3 := buildCtx(t, map[string]string{"Dockerfile": "FROM ob\nRUN cat /onbuild\n"})
+	if p := e.build("-t", "ob2", dir3); !strings.Contains(p, "[2/3] RUN echo triggered") {
+		t.Errorf("ONBUILD trigger not run:\n%s", p)
+	}
+	if got := e.must("image", "inspect", "--format", "{{json .Config.OnBuild}}", "ob2"); got != "null" && got != "[]" {
+		t.Errorf("ONBUILD inherited: %s", got)
+	}
 	hist := e.must("history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Size}}", "ins")
 	for _, want := range []string{"RUN /bin/sh -ec echo \"app:x:1234:1234::/:/bin/sh\" >> /etc/passwd # buildkit|", "USER app|0B", `CMD ["arg"]|0B`} {
 		if !strings.Contains(hist, want) {
@@ -433,5 +444,39 @@ func TestBuildContexts(t *testing.T) {
 	}
 	if tmp, _ := os.ReadDir(filepath.Join(e.root, "build", "tmp")); len(tmp) != 0 {
 		t.Errorf("context directories left: %v", tmp)
+	}
+}
+
+// TestBuildNetwork: RUN steps get --network: host sees the namespace
+// berth runs in (the test's own, with a veth pair of its own), none
+// only a loopback; default is the engine's default mode, and RUN
+// --network overrides the flag. The cache keeps the modes apart.
+func TestBuildNetwork(t *testing.T) {
+	e, ns := newNetEnv(t)
+	nsMust(t, ns, "ip", "link", "add", "tbuild0", "type", "veth", "peer", "name", "tbuild1")
+	dir := buildCtx(t, map[string]string{
+		"Dockerfile": "FROM busybox\nRUN cat /proc/net/dev > /links\nRUN --network=none cat /proc/net/dev > /none\n",
+	})
+	links := func(img, file string) string {
+		out := e.must("run", "--rm", "--network", "none", img, "cat", file)
+		var names []string
+		for _, l := range strings.Split(out, "\n") {
+			if n, _, ok := strings.Cut(strings.TrimSpace(l), ":"); ok {
+				names = append(names, n)
+			}
+		}
+		return strings.Join(names, ",")
+	}
+	for _, tc := range []struct{ mode, want string }{{"host", "lo,tbuild1,tbuild0"}, {"none", "lo"}, {"default", "lo"}} {
+		out, errOut, code := e.berth("build", "--progress", "plain", "--network", tc.mode, "-t", "net-"+tc.mode, dir)
+		if code != 0 {
+			t.Fatalf("--network %s: %d\n%s%s", tc.mode, code, out, errOut)
+		}
+		if got := links("net-"+tc.mode, "/links"); got != tc.want {
+			t.Errorf("--network %s: RUN saw %s, want %s", tc.mode, got, tc.want)
+		}
+		if got := links("net-"+tc.mode, "/none"); got != "lo" {
+			t.Errorf("RUN --network=none under --network %s saw %s", tc.mode, got)
+		}
 	}
 }
