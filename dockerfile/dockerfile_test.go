@@ -88,9 +88,14 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		var cfg v1.Config
+		// As the builder calls it: variables expanded from the config's
+		// env, then the config instructions applied.
+		cfg := v1.Config{Env: []string{"A=1", "B=$A"}}
 		for _, st := range df.Stages {
 			for _, c := range st.Commands {
+				if err := Expand(c, cfg.Env, df.EscapeToken); err != nil {
+					continue
+				}
 				if IsConfig(c) {
 					_ = Apply(&cfg, c)
 				}
