@@ -55,6 +55,11 @@ type Copy struct {
 	// Chown is --chown (user[:group], names resolved in the step's
 	// root); empty: root owns the files.
 	Chown string
+	// IfDir, when it names a directory in the step's root (symlinks
+	// followed there), makes Alt the copy instead: a single file copied
+	// to a path that is a directory goes into it under its own name.
+	IfDir string
+	Alt   *Copy
 }
 
 // Run is a RUN step's command.

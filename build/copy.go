@@ -275,11 +275,16 @@ func (a copyArgs) plan() (copySet, error) {
 			cp.Dest = dest
 			es, err = ctx.entries(rel, path.Base(rel))
 		default:
-			// A file to a path: its parent is the copy's directory.
-			// (A path that is a directory in the image is taken as the
-			// file's name too; Docker would copy into it.)
+			// A file to a path: its parent is the copy's directory,
+			// unless the path is a directory in the image.
 			cp.Dest = path.Dir(dest)
 			es, err = ctx.entries(rel, path.Base(dest))
+			if err == nil {
+				into := []entry{es[0]}
+				into[0].name = path.Base(rel)
+				cp.IfDir = dest
+				cp.Alt = &Copy{Dest: dest, Chown: a.chown, Tar: func(w io.Writer) error { return ctx.writeTar(w, into, mode, setMode) }}
+			}
 		}
 		if err != nil {
 			return copySet{}, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	securejoin "github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -159,6 +160,16 @@ func (b *BuildBackend) copies(c Container, cps []build.Copy) error {
 	return b.e.withRoot(c.ID, func(_ *Container, r *ctrRoot) error {
 		dir := b.e.rootfsDir(c.ID)
 		for _, cp := range cps {
+			if cp.Alt != nil {
+				if st, err := r.rootfs.Lstat(cp.IfDir); err == nil && st.Mode&os.ModeSymlink != 0 {
+					st, err = r.rootfs.Lstat(st.LinkTarget)
+					if err == nil && st.IsDir() {
+						cp = *cp.Alt
+					}
+				} else if err == nil && st.IsDir() {
+					cp = *cp.Alt
+				}
+			}
 			if err := securejoin.MkdirAll(dir, cp.Dest, 0o755); err != nil {
 				return fmt.Errorf("mkdir %s: %w", cp.Dest, err)
 			}

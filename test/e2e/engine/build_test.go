@@ -264,6 +264,8 @@ ADD files.tar /unpacked/
 COPY . /all/
 RUN echo "bob:x:2000:2000::/:/bin/sh" >> /etc/passwd && echo "bob:x:2000:" >> /etc/group
 COPY --chown=bob a.txt /bob/
+COPY a.txt /usr
+COPY b.txt /renamed
 `,
 		"a.txt":         "a\n",
 		"b.txt":         "b\n",
@@ -287,6 +289,8 @@ COPY --chown=bob a.txt /bob/
 	check("cat /unpacked/in-tar/x; stat -c %a /unpacked/in-tar/x", "x\n600")
 	check("cd /all && find . -type f | sort", "./.dockerignore\n./Dockerfile\n./a.txt\n./b.txt\n./c.md\n./d/sub/f\n./files.tar\n./secret/keep")
 	check("stat -c %u:%g /bob/a.txt", "2000:2000")
+	// A file to an existing directory goes in it; to another path, is it.
+	check("cat /usr/a.txt /renamed", "a\nb")
 }
 
 // TestBuildBadInput: a clear error and exit 1 (docker build's status for

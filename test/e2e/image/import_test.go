@@ -116,8 +116,10 @@ func TestImport(t *testing.T) {
 	// Bad --change and bad input: clear errors.
 	_, err = berth(t, root, "import", "--change", "RUN rm -rf /", tarball)
 	wantErr(t, err, "unsupported instruction RUN")
-	_, err = berth(t, root, "import", "--change", "CMD [broken", tarball)
-	wantErr(t, err, "CMD [broken", "invalid JSON array")
+	// (CMD [broken is the shell form, as in a Dockerfile: the change is
+	// read by the builder's Dockerfile reader.)
+	_, err = berth(t, root, "import", "--change", "EXPOSE 99999", tarball)
+	wantErr(t, err, "EXPOSE 99999", "invalid port")
 	_, err = berth(t, root, "import", filepath.Join(t.TempDir(), "missing.tar"))
 	wantErr(t, err, "missing.tar")
 }
