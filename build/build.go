@@ -510,7 +510,7 @@ func (bd *builder) copy(ctx context.Context, si int, s *state, text string, loc 
 			return bd.cmdErr(nil, loc, err)
 		}
 		release = rel
-		if a.from, err = OpenContext(dir); err != nil {
+		if a.from, err = OpenImageRoot(dir); err != nil {
 			rel()
 			return bd.cmdErr(nil, loc, err)
 		}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 )
@@ -21,6 +22,38 @@ import (
 type Context struct {
 	root *os.Root
 	pm   *patternmatcher.PatternMatcher
+	// image is the directory when the context is an image's root (COPY
+	// --from): its symlinks resolve inside it, absolute ones too.
+	image string
+}
+
+// OpenImageRoot opens an image's root file system as a COPY --from
+// source.
+func OpenImageRoot(dir string) (*Context, error) {
+	c, err := OpenContext(dir)
+	if err != nil {
+		return nil, err
+	}
+	c.image = dir
+	return c, nil
+}
+
+// resolve is the path to read for the source rel: rel itself in a build
+// context (os.Root refuses links out of it), rel with its symlinks
+// resolved inside the root in an image.
+func (c *Context) resolve(rel string) string {
+	if c.image == "" {
+		return rel
+	}
+	p, err := securejoin.SecureJoin(c.image, rel)
+	if err != nil {
+		return rel
+	}
+	r, err := filepath.Rel(c.image, p)
+	if err != nil || r == ".." || strings.HasPrefix(r, "../") {
+		return rel
+	}
+	return filepath.ToSlash(r)
 }
 
 // OpenContext opens the directory dir as a context.

@@ -54,7 +54,7 @@ func (c *Context) matchSources(src string) ([]string, error) {
 		if c.Ignored(rel) {
 			return nil, fmt.Errorf("%q: not found", "/"+strings.TrimPrefix(rel, "."))
 		}
-		if _, err := c.root.Stat(rel); err != nil {
+		if _, err := c.root.Stat(c.resolve(rel)); err != nil {
 			return nil, statErr(src, err)
 		}
 		return []string{rel}, nil
@@ -102,6 +102,7 @@ func statErr(src string, err error) error {
 // context) as itself, a directory as its contents below it, with their
 // symlinks kept as links.
 func (c *Context) entries(rel, name string) ([]entry, error) {
+	rel = c.resolve(rel)
 	fi, err := c.root.Stat(rel)
 	if err != nil {
 		return nil, statErr(rel, err)
@@ -248,20 +249,20 @@ func (a copyArgs) plan() (copySet, error) {
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", dest, a.chown, a.chmod)
 	var set copySet
 	for _, rel := range rels {
-		fi, err := ctx.root.Stat(rel)
+		fi, err := ctx.root.Stat(ctx.resolve(rel))
 		if err != nil {
 			return copySet{}, statErr(rel, err)
 		}
 		if a.unpack && fi.Mode().IsRegular() {
-			if ok, err := ctx.isArchive(rel); err != nil {
+			if ok, err := ctx.isArchive(ctx.resolve(rel)); err != nil {
 				return copySet{}, err
 			} else if ok {
-				es := []entry{{ctx: rel, name: "archive", fi: fi}}
+				es := []entry{{ctx: ctx.resolve(rel), name: "archive", fi: fi}}
 				fmt.Fprintf(h, "unpack\x00")
 				if err := ctx.sumEntries(h, es); err != nil {
 					return copySet{}, err
 				}
-				set.copies = append(set.copies, Copy{Dest: dest, Chown: a.chown, Tar: ctx.archiveTar(rel)})
+				set.copies = append(set.copies, Copy{Dest: dest, Chown: a.chown, Tar: ctx.archiveTar(ctx.resolve(rel))})
 				continue
 			}
 		}

@@ -219,7 +219,7 @@ func TestBuildStages(t *testing.T) {
 		"Dockerfile": `ARG MSG=built
 FROM busybox AS maker
 ARG MSG
-RUN mkdir /out && echo "$MSG" > /out/msg
+RUN mkdir /out && echo "$MSG" > /out/msg && ln -s /out/msg /abs
 FROM maker AS more
 RUN echo more >> /out/msg
 FROM busybox AS unused
@@ -227,6 +227,7 @@ RUN exit 7
 FROM scratch
 COPY --from=more /out/msg /msg
 COPY --from=0 /bin/busybox /bin/cat
+COPY --from=maker /abs /via-link
 ENTRYPOINT ["/bin/cat"]
 CMD ["/msg"]
 `,
@@ -235,10 +236,10 @@ CMD ["/msg"]
 	if strings.Contains(progress, "exit 7") {
 		t.Errorf("the unused stage ran:\n%s", progress)
 	}
-	if !strings.Contains(progress, "[maker 2/2] RUN") || !strings.Contains(progress, "[stage-3 2/3] COPY --from=more") {
+	if !strings.Contains(progress, "[maker 2/2] RUN") || !strings.Contains(progress, "[stage-3 2/4] COPY --from=more") {
 		t.Errorf("progress:\n%s", progress)
 	}
-	if got := e.must("run", "--rm", "st"); got != "hello\nmore" {
+	if got := e.must("run", "--rm", "st", "/msg", "/via-link"); got != "hello\nmore\nhello" {
 		t.Errorf("run: %q", got)
 	}
 	e.build("-t", "mk", "--target", "maker", "--build-arg", "MSG=hello", dir)
