@@ -12,10 +12,9 @@ import (
 // progress prints BuildKit's plain progress: numbered vertices, each
 // with its output lines, timed, and DONE, CACHED or ERROR.
 type progress struct {
-	mu  sync.Mutex
-	w   io.Writer // nil: quiet
-	n   int
-	now func() time.Time
+	mu sync.Mutex
+	w  io.Writer // nil: quiet
+	n  int
 }
 
 type vertex struct {

@@ -210,6 +210,11 @@ func prepareContext(cmd *cobra.Command, e *engine.Engine, f *buildFlags, arg str
 	case f.file != "":
 		abs, _ := filepath.Abs(f.file)
 		absDir, _ := filepath.Abs(dir)
+		if _, err := os.Stat(abs); err != nil && !filepath.IsAbs(f.file) {
+			// Not there from here: the context's file of that name, as
+			// the classic builder read -f.
+			abs = filepath.Join(absDir, f.file)
+		}
 		if rel, err := filepath.Rel(absDir, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
 			df = dockerfileSource{path: rel, name: filepath.Base(f.file)}
 		} else {

@@ -432,6 +432,12 @@ func TestBuildContexts(t *testing.T) {
 	if got := e.must("run", "--rm", "fout", "cat", "/g"); got != "dir" {
 		t.Errorf("-f outside: %q", got)
 	}
+	// -f relative to the context when it is not found from here.
+	os.WriteFile(filepath.Join(dir, "Dev.df"), []byte("FROM busybox\nENV DEV=1\n"), 0o644)
+	e.build("-t", "dev", "-f", "Dev.df", dir)
+	if got := e.must("image", "inspect", "--format", "{{json .Config.Env}}", "dev"); !strings.Contains(got, "DEV=1") {
+		t.Errorf("-f in the context: %s", got)
+	}
 	// Hostile tars: .. names, absolute links followed out, hard links out.
 	victim := t.TempDir()
 	for name, bad := range map[string][]byte{
