@@ -103,6 +103,14 @@ type builder struct {
 	meta   map[string]string // global ARGs (before the first FROM)
 	stages []*stageResult
 	res    Result
+	// consumed are the build args that an ARG declared.
+	consumed map[string]bool
+}
+
+// predefinedArgs are Docker's, which need no ARG to be given.
+var predefinedArgs = map[string]bool{
+	"HTTP_PROXY": true, "http_proxy": true, "HTTPS_PROXY": true, "https_proxy": true,
+	"FTP_PROXY": true, "ftp_proxy": true, "NO_PROXY": true, "no_proxy": true, "ALL_PROXY": true, "all_proxy": true,
 }
 
 type stageResult struct {
@@ -113,7 +121,7 @@ type stageResult struct {
 // Build runs the Dockerfile's stages that the target needs and names the
 // result.
 func Build(ctx context.Context, b Backend, o Options) (Result, error) {
-	bd := &builder{b: b, o: o, prog: &progress{w: o.Progress}}
+	bd := &builder{b: b, o: o, prog: &progress{w: o.Progress}, consumed: map[string]bool{}}
 	if bd.o.DockerfileName == "" {
 		bd.o.DockerfileName = "Dockerfile"
 	}
@@ -168,11 +176,26 @@ func Build(ctx context.Context, b Backend, o Options) (Result, error) {
 	}
 	v.log("writing image %s done", img.ID)
 	for _, t := range o.Tags {
+		if n, ok := b.(Namer); ok {
+			if c, err := n.CanonicalName(t); err == nil {
+				t = c
+			}
+		}
 		v.log("naming to %s done", t)
 	}
 	v.done()
 	bd.res.ID = img.ID
 	bd.cache.result(img.ID)
+	var unused []string
+	for k := range o.BuildArgs {
+		if !bd.consumed[k] && !predefinedArgs[k] {
+			unused = append(unused, k)
+		}
+	}
+	if len(unused) > 0 {
+		sort.Strings(unused)
+		bd.prog.printf("[Warning] One or more build-args %v were not consumed\n", unused)
+	}
 	return bd.res, nil
 }
 
@@ -191,6 +214,7 @@ func (bd *builder) metaArgs() error {
 	lex := shell.NewLex(bd.df.EscapeToken)
 	for _, a := range bd.df.MetaArgs {
 		for _, kv := range a.Args {
+			bd.consumed[kv.Key] = true
 			if v, ok := bd.o.BuildArgs[kv.Key]; ok {
 				bd.meta[kv.Key] = v
 				continue
@@ -270,7 +294,22 @@ func (bd *builder) stage(ctx context.Context, i int) (Image, error) {
 	if base == "" {
 		return Image{}, bd.cmdErr(nil, st.Location, errors.New("base name ("+st.BaseName+") should not be blank"))
 	}
-	from := fmt.Sprintf("[%s1/%d] FROM %s", s.label, s.n, base)
+	if st.Platform != "" {
+		p, _, err := lex.ProcessWord(st.Platform, dockerfile.Env(envOf(bd.meta)))
+		if err != nil {
+			return Image{}, bd.cmdErr(nil, st.Location, err)
+		}
+		if host := "linux/" + runtime.GOARCH; p != host && p != "$BUILDPLATFORM" && p != "" {
+			return Image{}, bd.cmdErr(nil, st.Location, fmt.Errorf("FROM --platform=%s: only %s can be built here (no emulation)", p, host))
+		}
+	}
+	shown := base
+	if n, ok := bd.b.(Namer); ok && !strings.EqualFold(base, "scratch") {
+		if c, err := n.CanonicalName(base); err == nil {
+			shown = c
+		}
+	}
+	from := fmt.Sprintf("[%s1/%d] FROM %s", s.label, s.n, shown)
 	if j, ok := bd.stageRef(base, i); ok && strings.EqualFold(bd.df.Stages[j].Name, base) {
 		img, err := bd.stage(ctx, j)
 		if err != nil {
@@ -390,8 +429,14 @@ func (bd *builder) command(ctx context.Context, si int, s *state, c instructions
 	case *instructions.RunCommand:
 		return bd.run(ctx, s, c, text, loc)
 	case *instructions.CopyCommand:
+		if len(c.ExcludePatterns) > 0 || c.Parents {
+			return bd.cmdErr(nil, loc, errors.New("COPY --exclude and --parents are not supported yet"))
+		}
 		return bd.copy(ctx, si, s, text, loc, copyArgs{srcs: c.SourcePaths, dest: c.DestPath, chown: c.Chown, chmod: c.Chmod, fromName: c.From})
 	case *instructions.AddCommand:
+		if len(c.ExcludePatterns) > 0 || c.Checksum != "" || c.KeepGitDir != nil || c.Unpack != nil {
+			return bd.cmdErr(nil, loc, errors.New("ADD --exclude, --checksum, --keep-git-dir and --unpack are not supported yet"))
+		}
 		for _, src := range c.SourcePaths {
 			if strings.Contains(src, "://") || strings.HasPrefix(src, "git@") {
 				return bd.cmdErr(nil, loc, fmt.Errorf("ADD %s: remote sources are not supported yet", src))
@@ -441,6 +486,7 @@ func (bd *builder) command(ctx context.Context, si int, s *state, c instructions
 func (bd *builder) arg(s *state, a *instructions.ArgCommand, loc []parser.Range) error {
 	lex := shell.NewLex(bd.df.EscapeToken)
 	for _, kv := range a.Args {
+		bd.consumed[kv.Key] = true
 		v, given := bd.o.BuildArgs[kv.Key]
 		switch {
 		case given:
@@ -492,7 +538,15 @@ func (bd *builder) run(ctx context.Context, s *state, c *instructions.RunCommand
 		s.cfg.Config.User, s.cfg.Config.WorkingDir, strings.Join(s.cfg.Config.Env, "\x00"))
 	s.cfg.History = append(s.cfg.History, v1.History{CreatedBy: createdBy + " # buildkit", Comment: "buildkit.dockerfile.v0"})
 	v := bd.vertexFor(s, text)
-	run := &Run{Args: args, Env: append(slices.Clone(s.cfg.Config.Env), env...), Network: network, Output: v,
+	// Docker's proxy args reach RUN without an ARG, but neither the
+	// history nor the cache key.
+	runEnv := append(slices.Clone(s.cfg.Config.Env), env...)
+	for _, kv := range envOf(bd.o.BuildArgs) {
+		if k, _, _ := strings.Cut(kv, "="); predefinedArgs[k] && s.args[k] == "" {
+			runEnv = append(runEnv, kv)
+		}
+	}
+	run := &Run{Args: args, Env: runEnv, Network: network, Output: v,
 		User: s.cfg.Config.User, WorkDir: s.cfg.Config.WorkingDir}
 	return bd.layerStep(ctx, s, v, loc, Step{Run: run})
 }
@@ -608,6 +662,12 @@ func (bd *builder) step(ctx context.Context, s *state, v *vertex, st Step) error
 	s.img, s.dirty = img, false
 	s.cfg.History = img.Config.History
 	return nil
+}
+
+// Namer gives the canonical name of a reference, for the progress
+// (docker.io/library/busybox:latest).
+type Namer interface {
+	CanonicalName(ref string) (string, error)
 }
 
 // Mounter gives COPY --from the files of an image: a directory with its

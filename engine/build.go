@@ -74,6 +74,10 @@ func (b *BuildBackend) Lookup(_ context.Context, id string) (build.Image, bool) 
 	return bi, err == nil
 }
 
+// CanonicalName is ref as the progress shows it
+// (docker.io/library/busybox:latest).
+func (b *BuildBackend) CanonicalName(ref string) (string, error) { return NormalizeName(ref) }
+
 // Tag names the built image.
 func (b *BuildBackend) Tag(_ context.Context, id string, names []string) error {
 	for _, n := range names {

@@ -69,14 +69,26 @@ CMD ["cat", "/app/out.txt", "/app/a.txt", "/app/b.txt"]
 		"a.txt":     "A\n",
 		"sub/b.txt": "B\n",
 	})
-	progress := e.build("-t", "basic", "--build-arg", "GREETING=hi", dir)
-	for _, want := range []string{"[1/4] FROM busybox", "[2/4] WORKDIR $APP", "[3/4] COPY a.txt sub/ ./", "[4/4] RUN echo", " hi from /app", "DONE", "naming to basic"} {
+	progress := e.build("-t", "basic", "--build-arg", "GREETING=hi", "--build-arg", "UNUSED=1", "--build-arg", "http_proxy=http://192.0.2.1:3128", dir)
+	if !strings.Contains(progress, "[Warning] One or more build-args [UNUSED] were not consumed") {
+		t.Errorf("no warning of the unused build arg:\n%s", progress)
+	}
+	for _, want := range []string{"[1/4] FROM docker.io/library/busybox:latest", "[2/4] WORKDIR $APP", "[3/4] COPY a.txt sub/ ./", "[4/4] RUN echo", " hi from /app", "DONE", "naming to docker.io/library/basic:latest done"} {
 		if !strings.Contains(progress, want) {
 			t.Errorf("progress lacks %q:\n%s", want, progress)
 		}
 	}
 	if got := e.must("run", "--rm", "basic"); got != "hi from /app\nA\nB" {
 		t.Errorf("run: %q", got)
+	}
+	// Docker's proxy args reach RUN undeclared, and stay out of history.
+	dir = buildCtx(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo \"p=$http_proxy\" > /p\n"})
+	e.build("-t", "proxy", "--build-arg", "http_proxy=http://192.0.2.1:3128", dir)
+	if got := e.must("run", "--rm", "proxy", "cat", "/p"); got != "p=http://192.0.2.1:3128" {
+		t.Errorf("proxy arg in RUN: %q", got)
+	}
+	if h := e.must("history", "--no-trunc", "proxy"); strings.Contains(h, "192.0.2.1") {
+		t.Errorf("proxy arg in history:\n%s", h)
 	}
 }
 
