@@ -2,11 +2,14 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	securejoin "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -34,8 +37,8 @@ func (e *Engine) BuildCacheDir() string { return filepath.Join(e.root, "build") 
 // intermediate images).
 func (e *Engine) HideIntermediate(imgs []Image) []Image {
 	mid := build.IntermediateImages(e.BuildCacheDir())
-	if len(mid) == 0 {
-		return imgs
+	if b, err := json.Marshal(scratchConfig()); err == nil {
+		mid[v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", sha256.Sum256(b))}.String()] = true
 	}
 	out := imgs[:0:0]
 	for _, img := range imgs {
@@ -53,6 +56,12 @@ func (b *BuildBackend) image(img Image) (build.Image, error) {
 		return build.Image{}, err
 	}
 	return build.Image{ID: img.ID.String(), Config: *cf}, nil
+}
+
+// scratchConfig is the config of the image of no layers that the
+// steps of a FROM scratch stage start from.
+func scratchConfig() v1.ConfigFile {
+	return v1.ConfigFile{OS: "linux", Architecture: runtime.GOARCH, RootFS: v1.RootFS{Type: "layers"}}
 }
 
 // Base resolves a FROM image, pulling by the policy.
@@ -113,8 +122,9 @@ func (b *BuildBackend) Step(ctx context.Context, s build.Step) (build.Image, err
 	}
 	ref := s.Parent
 	if ref == "" {
-		// scratch: a container needs an image, one of no layers.
-		empty, err := e.writeImage(Image{}, nil, v1.ConfigFile{OS: cf.OS, Architecture: cf.Architecture, RootFS: v1.RootFS{Type: "layers"}}, nil)
+		// scratch: a container needs an image, one of no layers; the
+		// same one every time (no dates), which images hides.
+		empty, err := e.writeImage(Image{}, nil, scratchConfig(), nil)
 		if err != nil {
 			return build.Image{}, err
 		}

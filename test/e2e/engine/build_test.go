@@ -254,6 +254,10 @@ CMD ["/msg"]
 	if got := e.must("run", "--rm", "st", "/msg", "/via-link"); got != "hello\nmore\nhello" {
 		t.Errorf("run: %q", got)
 	}
+	// The steps' images, and scratch's empty one, are not listed.
+	if imgs := e.must("images", "--format", "{{.Repository}}"); imgs != "st\nbusybox" {
+		t.Errorf("images:\n%s", imgs)
+	}
 	e.build("-t", "mk", "--target", "maker", "--build-arg", "MSG=hello", dir)
 	if got := e.must("run", "--rm", "mk", "cat", "/out/msg"); got != "hello" {
 		t.Errorf("--target maker: %q", got)
