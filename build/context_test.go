@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -52,6 +53,9 @@ func TestPlan(t *testing.T) {
 		"a.txt": "a", "b.txt": "b", "d/x": "x", "d/e/y": "y", "in": "->a.txt", "out": "->" + outside,
 		"ign/z": "z", ".dockerignore": "ign\n",
 	})
+	if err := syscall.Mkfifo(filepath.Join(dir, "d/fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	c, err := OpenContext(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -128,6 +128,9 @@ func (c *Context) entries(rel, name string) ([]entry, error) {
 		if err != nil {
 			return err
 		}
+		if m := fi.Mode(); !m.IsRegular() && !m.IsDir() && m&fs.ModeSymlink == 0 {
+			return nil // sockets, fifos, devices: not build input
+		}
 		e := entry{ctx: p, name: path.Join(name, strings.TrimPrefix(p, rel+"/")), fi: fi}
 		if rel == "." {
 			e.name = path.Join(name, p)
