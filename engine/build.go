@@ -130,10 +130,13 @@ func (b *BuildBackend) Step(ctx context.Context, s build.Step) (build.Image, err
 		}
 		ref = empty.ID.String()
 	}
-	o := CreateOptions{Image: ref, Pull: PullNever, KeepMounted: true, LogDriver: "none"}
+	// A copy's container never starts: it needs no network.
+	o := CreateOptions{Image: ref, Pull: PullNever, KeepMounted: true, LogDriver: "none",
+		Network: NetworkRequest{Networks: []string{"none"}}}
 	o.Spec.EntrypointSet = true
 	o.Spec.Cmd = []string{"/nonexistent-build-step"}
 	if r := s.Run; r != nil {
+		o.Network.Networks = nil
 		o.Spec.Cmd, o.Spec.Env, o.Spec.User, o.Spec.WorkingDir = r.Args, r.Env, r.User, r.WorkDir
 		o.AttachStdout, o.AttachStderr = true, true
 		if r.Network != "" {
@@ -261,7 +264,8 @@ func (b *BuildBackend) run(ctx context.Context, c Container, out io.Writer) erro
 // Mount gives COPY --from an image's files: a container of it, not
 // started, whose root stays mounted until release.
 func (b *BuildBackend) Mount(ctx context.Context, id string) (string, func(), error) {
-	o := CreateOptions{Image: id, Pull: PullNever, KeepMounted: true, LogDriver: "none"}
+	o := CreateOptions{Image: id, Pull: PullNever, KeepMounted: true, LogDriver: "none",
+		Network: NetworkRequest{Networks: []string{"none"}}}
 	o.Spec.EntrypointSet = true
 	o.Spec.Cmd = []string{"/nonexistent-build-step"}
 	c, err := b.e.CreateContainer(ctx, o)
