@@ -25,6 +25,7 @@ type Context struct {
 	// image is the directory when the context is an image's root (COPY
 	// --from): its symlinks resolve inside it, absolute ones too.
 	image string
+	sums  *sumCache // nil: every file read for its digest
 }
 
 // OpenImageRoot opens an image's root file system as a COPY --from

@@ -160,3 +160,40 @@ func FuzzExtractContext(f *testing.F) {
 }
 
 var time0 = time.Unix(1e9, 0)
+
+// TestSumCache: kept digests are used while a file's metadata stays;
+// new content of the same size with the old mtime put back is still
+// seen (ctime moves).
+func TestSumCache(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"f": "aaaa"})
+	sums := filepath.Join(t.TempDir(), "sums.json")
+	digest := func() string {
+		c, err := OpenContext(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.UseSumCache(sums)
+		set, err := copyArgs{srcs: []string{"f"}, dest: "/f", from: c}.plan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SaveSums(); err != nil {
+			t.Fatal(err)
+		}
+		return set.sum
+	}
+	d1 := digest()
+	if _, err := os.Stat(sums); err != nil {
+		t.Fatalf("no digests kept: %v", err)
+	}
+	if d2 := digest(); d2 != d1 {
+		t.Errorf("same file, new digest")
+	}
+	fi, _ := os.Stat(filepath.Join(dir, "f"))
+	os.WriteFile(filepath.Join(dir, "f"), []byte("bbbb"), 0o644)
+	os.Chtimes(filepath.Join(dir, "f"), fi.ModTime(), fi.ModTime())
+	if d3 := digest(); d3 == d1 {
+		t.Errorf("changed content (mtime put back) not seen")
+	}
+}

@@ -167,15 +167,11 @@ func (c *Context) sumEntries(h hash.Hash, es []entry) error {
 	for _, e := range es {
 		fmt.Fprintf(h, "%s\x00%o\x00%s\x00", e.name, uint32(e.fi.Mode()), e.link)
 		if e.fi.Mode().IsRegular() {
-			f, err := c.root.Open(e.ctx)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(h, f)
-			f.Close()
+			sum, err := c.fileDigest(e)
 			if err != nil {
 				return fmt.Errorf("read %s: %w", e.ctx, err)
 			}
+			h.Write(sum)
 		}
 		h.Write([]byte{0})
 	}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -97,6 +98,7 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, ctxArg string) erro
 		o.Progress = stderr
 	}
 	dir, df, cleanup, err := prepareContext(cmd, e, f, ctxArg)
+	kept := cleanup == nil
 	if cleanup != nil {
 		defer cleanup()
 	}
@@ -110,6 +112,13 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, ctxArg string) erro
 		return &statusError{1, nil}
 	}
 	defer bctx.Close()
+	if kept {
+		// A directory the user keeps: its files' digests are kept too,
+		// so that a rebuild reads only the files that changed.
+		abs, _ := filepath.Abs(dir)
+		bctx.UseSumCache(filepath.Join(e.BuildCacheDir(), "sums", fmt.Sprintf("%x.json", sha256.Sum256([]byte(abs)))))
+		defer bctx.SaveSums()
+	}
 	o.Context = bctx
 	if df.text == nil {
 		b, err := bctx.ReadFile(df.path)
