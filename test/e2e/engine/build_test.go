@@ -3,6 +3,7 @@ package engine_test
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"maps"
 	"os"
@@ -213,6 +214,23 @@ CMD ["arg"]
 	}
 	if got := e.must("image", "inspect", "--format", "{{json .Config.OnBuild}}", "ob2"); got != "null" && got != "[]" {
 		t.Errorf("ONBUILD inherited: %s", got)
+	}
+	// The exec form of RUN, the escape directive, a gzipped tar that ADD
+	// unpacks.
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	tw := tar.NewWriter(zw)
+	tw.WriteHeader(&tar.Header{Name: "z/in-gz", Mode: 0o644, Size: 3, Typeflag: tar.TypeReg})
+	tw.Write([]byte("gz\n"))
+	tw.Close()
+	zw.Close()
+	dir4 := buildCtx(t, map[string]string{
+		"Dockerfile": "# escape=`\nFROM busybox\nRUN [\"/bin/sh\", \"-c\", \"echo exec > /exec\"]\nRUN echo a `\n  b > /cont\nADD t.tgz /u/\n",
+		"t.tgz":      gz.String(),
+	})
+	e.build("-t", "forms", dir4)
+	if got := e.must("run", "--rm", "forms", "cat", "/exec", "/cont", "/u/z/in-gz"); got != "exec\na b\ngz" {
+		t.Errorf("exec form, escape, ADD .tgz: %q", got)
 	}
 	hist := e.must("history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Size}}", "ins")
 	for _, want := range []string{"RUN /bin/sh -ec echo \"app:x:1234:1234::/:/bin/sh\" >> /etc/passwd # buildkit|", "USER app|0B", `CMD ["arg"]|0B`} {
