@@ -208,7 +208,7 @@ func (e *Engine) planNetwork(r NetworkRequest, imageExposed map[string]struct{})
 	if len(nets) == 0 {
 		def := e.ctrOpts.Network.DefaultMode
 		if def == "" {
-			def = "none"
+			def = DefaultNetworkName
 		}
 		nets = []string{def}
 	}
@@ -409,6 +409,17 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (err error) {
 			e.teardownNetwork(context.WithoutCancel(ctx), c)
 		}
 	}()
+	// What the plugins need, before anything is made that a removal
+	// would have to undo with them.
+	for _, ep := range ns.Endpoints {
+		cfg, err := store.Get(ep.NetworkID)
+		if err != nil {
+			return fmt.Errorf("network %s: %w", ep.Network, err)
+		}
+		if err := store.Check(cfg, network.Attachment{MAC: ep.WantMAC, Ports: make([]network.PortMapping, len(ns.Publish))}); err != nil {
+			return err
+		}
+	}
 	bound, err := e.bindPorts(c)
 	if err != nil {
 		return err

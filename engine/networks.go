@@ -49,9 +49,8 @@ type NetworkConfigOptions struct {
 	DNSUpstream []string
 	// ResolvConf is the host's resolv.conf; empty: /etc/resolv.conf.
 	ResolvConf string
-	// DefaultMode is the --network of a container that names none. It is
-	// "none" until the default network is the default of every run
-	// (issue 12); "bridge" is Docker's.
+	// DefaultMode is the --network of a container that names none
+	// (berth.toml's network.default_network); empty: "bridge", Docker's.
 	DefaultMode string
 }
 

@@ -88,7 +88,7 @@ func (g *globals) containerOptions() engine.ContainerOptions {
 		RuntimeRoot: cfg.Runtime.Root,
 		Network: engine.NetworkConfigOptions{
 			PluginDirs: cfg.Network.CNIPluginDirs, DNSUpstream: cfg.Network.DNSUpstream,
-			DefaultMode: runDefaultNetwork, IPv6Pool: cfg.Network.IPv6Pool,
+			DefaultMode: cfg.Network.DefaultNetwork, IPv6Pool: cfg.Network.IPv6Pool,
 		},
 		LogDriver: cfg.Log.Driver, LogMaxSize: int64(cfg.Log.MaxSize), LogMaxFile: cfg.Log.MaxFile,
 		Runtimes: func(name string) (string, string, error) {
@@ -117,12 +117,6 @@ func (g *globals) containerOptions() engine.ContainerOptions {
 	}
 	return o
 }
-
-// runDefaultNetwork is the network of a container that names none. It
-// stays "none" until every test gives berth a network namespace of its
-// own (issue 12); then it becomes g.cfg.Network.DefaultNetwork
-// ("bridge", Docker's default).
-const runDefaultNetwork = "none"
 
 func newRootCmd() *cobra.Command {
 	// The config is loaded in the root's PersistentPreRunE; a command

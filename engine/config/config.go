@@ -21,7 +21,7 @@
 //	max_file = 5                     # log files kept per container (the live one and rotated ones)
 //
 //	[network]
-//	default_network = "bridge"
+//	default_network = "bridge"       # --network of a container that names none: "bridge", "none", "host" or a network's name
 //	cni_plugin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]
 //	cni_config_dir = "/etc/berth/cni.d"
 //	default_subnet = "10.90.0.0/16"
@@ -136,6 +136,10 @@ type Log struct {
 
 // Network holds the defaults for container networks.
 type Network struct {
+	// DefaultNetwork is the --network of a container that names none
+	// (`run`, `create`): "bridge" (Docker's default network, with NAT),
+	// "none" (loopback only: dockerd's "bridge": "none", containers.conf's
+	// netns = "none"), "host", or the name of a user network.
 	DefaultNetwork string   `toml:"default_network"`
 	CNIPluginDirs  []string `toml:"cni_plugin_dirs"`
 	CNIConfigDir   string   `toml:"cni_config_dir"`

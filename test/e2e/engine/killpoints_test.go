@@ -20,7 +20,7 @@ import (
 func (e *env) killedAt(point string, args ...string) {
 	e.t.Helper()
 	cmd := e.cmd(args...)
-	cmd.Env = append(os.Environ(), "BERTH_TEST_KILL_AT="+point)
+	cmd.Env = append(cmd.Environ(), "BERTH_TEST_KILL_AT="+point)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
@@ -108,7 +108,7 @@ func TestKillPointsRemove(t *testing.T) {
 		// The exit command killed while it waits out the back-off: the
 		// container is shown exited, not restarting for ever.
 		cmd := e.cmd("run", "-d", "--restart", "always", "busybox", "true")
-		cmd.Env = append(os.Environ(), "BERTH_TEST_KILL_AT=restart-recorded")
+		cmd.Env = append(cmd.Environ(), "BERTH_TEST_KILL_AT=restart-recorded")
 		out, err := cmd.Output()
 		if err != nil {
 			t.Fatal(err)
@@ -164,9 +164,7 @@ func TestKillPointsPull(t *testing.T) {
 	ref := addr + "/busybox:latest"
 	for _, p := range []string{"pin:1", "pin:2", "pin:3", "pin:4"} {
 		t.Run(p, func(t *testing.T) {
-			base := t.TempDir()
-			e := &env{t: t, root: filepath.Join(base, "root"), runRoot: filepath.Join(base, "run")}
-			t.Cleanup(e.cleanup)
+			e := newHostNetEnv(t, false) // the registry is on the machine's loopback
 			e.killedAt(p, "pull", "-q", "--tls-verify=false", ref)
 			// The next command repairs: the dead pull's lease goes and
 			// what only it kept is collected.

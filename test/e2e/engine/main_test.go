@@ -95,28 +95,86 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	os.Setenv("BERTH_CONFIG", cfg)
+	guest = os.Getenv("BERTH_TEST_GUEST") != ""
 	return m.Run()
 }
 
+// guest is set in the pure cgroup v2 qemu guest (hack/vm-test.sh). It
+// has no CNI plugins, no iptables and no `ip netns`, and a kernel of its
+// own with loopback only: there the default network is none and berth
+// runs in the guest's one namespace.
+var guest bool
+
+// envConfig is the berth.toml of every env: the upstream resolver a
+// TEST-NET address that nothing answers (no test looks a name up through
+// it, and none may reach the machine's), and in the guest no bridge.
+func envConfig() string {
+	c := "[network]\ndns_upstream = [\"192.0.2.53\"]\n"
+	if guest {
+		c += "default_network = \"none\"\n"
+	}
+	return c
+}
+
 // env is one test's engine: its own root and run root, with busybox
-// loaded. Cleanup removes every container (so no monitor, mount or
-// process outlives the test) and checks that nothing is left mounted.
+// loaded, and its own network namespace, in which every berth command
+// runs: `run` and `create` default to the bridge network, whose bridge,
+// NAT and iptables rules must never reach the machine's network (issue
+// 12, "Safety in tests"). Cleanup removes every container (so no
+// monitor, mount or process outlives the test), checks that nothing is
+// left mounted and that the containers left nothing in the namespace
+// (checkNetClean), and removes the namespace.
 type env struct {
 	t             *testing.T
 	root, runRoot string
-	// netns, when set, is the network namespace every berth command runs
-	// in (nsenter --net): the network tests' own (network_test.go).
-	netns string
-	// config, when set, is the berth.toml of this env (BERTH_CONFIG).
+	// netns is the network namespace every berth command runs in
+	// (nsenter --net), /run/netns/NS; empty in the guest.
+	netns, ns string
+	// config is the berth.toml of this env (BERTH_CONFIG): envConfig.
 	config string
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return makeEnv(t, true, true)
+}
+
+// newHostNetEnv is an env whose commands run in the machine's network
+// namespace, for the tests that talk to a registry on its loopback (the
+// pull tests); its config makes the default network none, so that no
+// container of it gets a bridge or a rule on the machine. Busybox is
+// loaded when load is set.
+func newHostNetEnv(t *testing.T, load bool) *env {
+	t.Helper()
+	return makeEnv(t, false, load)
+}
+
+func makeEnv(t *testing.T, ownNet, load bool) *env {
+	t.Helper()
 	base := t.TempDir()
-	e := &env{t: t, root: filepath.Join(base, "root"), runRoot: filepath.Join(base, "run")}
-	t.Cleanup(e.cleanup)
-	e.must("load", "-q", "-i", imageTar)
+	e := &env{t: t, root: filepath.Join(base, "root"), runRoot: filepath.Join(base, "run"),
+		config: filepath.Join(base, "berth.toml")}
+	cfg := envConfig()
+	if !ownNet && !guest {
+		cfg += "default_network = \"none\"\n"
+	}
+	if err := os.WriteFile(e.config, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if ownNet && !guest {
+		// Made first, so that it goes last (t.Cleanup runs backwards).
+		e.ns = testNetns(t)
+		e.netns = "/run/netns/" + e.ns
+	}
+	t.Cleanup(func() {
+		e.cleanup()
+		if e.ns != "" {
+			checkNetClean(t, e, e.ns)
+		}
+	})
+	if load {
+		e.must("load", "-q", "-i", imageTar)
+	}
 	return e
 }
 

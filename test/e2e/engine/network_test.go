@@ -1,8 +1,6 @@
 package engine_test
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,46 +10,15 @@ import (
 	"time"
 )
 
-// The network tests run every berth command, and every client, inside a
-// network namespace the test makes (issue 12, "Safety in tests"): it
-// holds loopback and the links the test adds, so that even a NAT network
-// has no path off the machine, and ip_forward and iptables changes stay
-// in it. The upstream resolver is configured to an address nothing
-// answers; no test looks a name up through it.
+// The network tests run every berth command, and every client, inside the
+// network namespace their env makes (netns_test.go; issue 12, "Safety in
+// tests"): it holds loopback and the links the test adds, so that even a
+// NAT network has no path off the machine, and ip_forward and iptables
+// changes stay in it. The upstream resolver is configured to an address
+// nothing answers; no test looks a name up through it.
 
-// testNetns makes a named network namespace (ip netns, /run/netns/NAME)
-// with only loopback, up; it goes at the end of the test.
-func testNetns(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 4)
-	rand.Read(b)
-	name := "berth-t-" + hex.EncodeToString(b)
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
-	nsMust(t, name, "ip", "link", "set", "lo", "up")
-	return name
-}
-
-// nsRun runs a command in the named namespace.
-func nsRun(ns string, args ...string) (string, error) {
-	out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput()
-	return string(out), err
-}
-
-func nsMust(t *testing.T, ns string, args ...string) string {
-	t.Helper()
-	out, err := nsRun(ns, args...)
-	if err != nil {
-		t.Fatalf("in %s: %s: %v\n%s", ns, strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
-// newNetEnv is an engine whose commands run in a namespace of the test's
-// own (returned by name), with the upstream resolver set to a TEST-NET
-// address.
+// newNetEnv is the env of a network test (newEnv makes its namespace,
+// returned by name), skipped where the plugins or iptables are missing.
 func newNetEnv(t *testing.T) (*env, string) {
 	t.Helper()
 	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
@@ -60,65 +27,11 @@ func newNetEnv(t *testing.T) (*env, string) {
 	if _, err := exec.LookPath("iptables"); err != nil {
 		t.Skip("no iptables (hack/packages.txt)")
 	}
-	ns := testNetns(t)
+	if guest {
+		t.Skip("the guest has no CNI plugins and no ip netns")
+	}
 	e := newEnv(t)
-	e.netns = "/run/netns/" + ns
-	e.config = filepath.Join(t.TempDir(), "berth.toml")
-	if err := os.WriteFile(e.config, []byte("[network]\ndns_upstream = [\"192.0.2.53\"]\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { checkNetClean(t, e, ns) })
-	return e, ns
-}
-
-// checkNetClean says what a test's containers left in its namespace and
-// root once they are all gone: veths, namespaces, per-container iptables
-// rules and chains, IPAM leases.
-func checkNetClean(t *testing.T, e *env, ns string) {
-	t.Helper()
-	e.cleanup() // the env's own, which would come after this one
-	var left []string
-	// Stdout only: a test's veth whose peer namespace is going away
-	// makes ip say "Peer netns reference is invalid" on stderr.
-	links, _ := exec.Command("ip", "netns", "exec", ns, "ip", "-o", "link", "show", "type", "veth").Output()
-	for _, l := range strings.Split(strings.TrimSpace(string(links)), "\n") {
-		// The test's own links are named t*.
-		if f := strings.Fields(l); len(f) > 1 && !strings.HasPrefix(f[1], "t") {
-			left = append(left, "veth: "+l)
-		}
-	}
-	if ents, _ := os.ReadDir(filepath.Join(e.runRoot, "netns")); len(ents) > 0 {
-		left = append(left, fmt.Sprintf("netns files: %d", len(ents)))
-	}
-	if ents, _ := os.ReadDir(filepath.Join(e.root, "networks", "attached")); len(ents) > 0 {
-		left = append(left, fmt.Sprintf("network state files: %d", len(ents)))
-	}
-	// ip6tables too: on --ipv6 networks the plugins add the same rules
-	// for the IPv6 address.
-	for _, save := range []string{"iptables-save", "ip6tables-save"} {
-		for _, table := range []string{"nat", "filter"} {
-			rules, _ := nsRun(ns, save, "-t", table)
-			for _, l := range strings.Split(rules, "\n") {
-				// Per-container chains are CNI-<hash>, CNI-DN-<hash>; the
-				// plugins' top-level chains (CNI-HOSTPORT-*, CNI-FORWARD,
-				// CNI-ADMIN) stay, as with Podman, but not the firewall
-				// plugin's per-address rules in CNI-FORWARD.
-				if strings.HasPrefix(l, "-A") && (strings.Contains(l, "CNI-DN-") || strings.Contains(l, "-j CNI-") && !strings.Contains(l, "CNI-HOSTPORT") && !strings.Contains(l, "CNI-FORWARD") && !strings.Contains(l, "CNI-ADMIN") || strings.Contains(l, "dport") && strings.Contains(l, "DNAT") ||
-					strings.HasPrefix(l, "-A CNI-FORWARD -s ") || strings.HasPrefix(l, "-A CNI-FORWARD -d ")) {
-					left = append(left, save+" "+table+": "+l)
-				}
-			}
-		}
-	}
-	leases, _ := filepath.Glob(filepath.Join(e.root, "networks", "ipam", "*", "*", "*"))
-	for _, l := range leases {
-		if b := filepath.Base(l); b != "lock" && !strings.HasPrefix(b, "last_reserved_ip") {
-			left = append(left, "lease: "+l)
-		}
-	}
-	if len(left) > 0 {
-		t.Errorf("network left behind:\n%s", strings.Join(left, "\n"))
-	}
+	return e, e.ns
 }
 
 // retry is a shell loop that runs cmd until it succeeds (5 s at most):

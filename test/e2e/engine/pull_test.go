@@ -42,7 +42,7 @@ func pullRegistry(t *testing.T) string {
 	addr := fixture.Registry(t)
 	// Pushed from a root of its own, with the process-wide empty config:
 	// the names are fully qualified.
-	src := newEnv(t)
+	src := newHostNetEnv(t, true)
 	for _, repo := range []string{"library/busybox", "busybox"} {
 		dst := addr + "/" + repo + ":latest"
 		src.must("tag", "busybox", dst)
@@ -148,16 +148,11 @@ func registryConfig(host string, mirror bool) string {
 // empty root unless loaded.
 func newPullEnv(t *testing.T, config string, loaded bool) *pullEnv {
 	t.Helper()
-	var e *env
-	if loaded {
-		e = newEnv(t)
-	} else {
-		base := t.TempDir()
-		e = &env{t: t, root: filepath.Join(base, "root"), runRoot: filepath.Join(base, "run")}
-		t.Cleanup(e.cleanup)
-	}
+	// The registry is on the machine's loopback: berth runs there, and
+	// its containers get no network (newHostNetEnv).
+	e := newHostNetEnv(t, loaded)
 	p := &pullEnv{env: e, config: filepath.Join(t.TempDir(), "berth.toml"), trap: newTrap(t)}
-	if err := os.WriteFile(p.config, []byte(config), 0o644); err != nil {
+	if err := os.WriteFile(p.config, []byte(config+"[network]\ndefault_network = \"none\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p

@@ -45,7 +45,7 @@ func TestRunForeground(t *testing.T) {
 		{"read-only", []string{"run", "--rm", "--read-only", "busybox", "touch", "/x"}, "", "", "Read-only file system", 1},
 		{"tmpfs", []string{"run", "--rm", "--read-only", "--tmpfs", "/scratch", "busybox", "sh", "-c", "touch /scratch/x && echo ok"}, "", "ok\n", "", 0},
 		{"init", []string{"run", "--rm", "--init", "busybox", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '"}, "", "/.berth/init -- sh -c cat /proc/1/cmdline | tr '\\0' ' ' ", "", 0},
-		{"no network", []string{"run", "--rm", "busybox", "sh", "-c", "ls /sys/class/net"}, "", "lo\n", "", 0},
+		{"no network", []string{"run", "--rm", "--network", "none", "busybox", "sh", "-c", "ls /sys/class/net"}, "", "lo\n", "", 0},
 		{"cap-drop", []string{"run", "--rm", "--cap-drop", "CHOWN", "busybox", "chown", "nobody", "/tmp"}, "", "", "Operation not permitted", 1},
 		{"ulimit", []string{"run", "--rm", "--ulimit", "nofile=100:200", "busybox", "sh", "-c", "ulimit -n"}, "", "100\n", "", 0},
 		{"sysctl", []string{"run", "--rm", "--sysctl", "net.ipv4.ip_forward=1", "busybox", "cat", "/proc/sys/net/ipv4/ip_forward"}, "", "1\n", "", 0},
