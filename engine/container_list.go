@@ -274,6 +274,7 @@ func (e *Engine) persistSettled(cs []Container) error {
 	for i := range done {
 		removeRunFile(e, done[i].ID)
 	}
+	e.reapNetworks(done)
 	return nil
 }
 

@@ -534,39 +534,49 @@ func (e *Engine) teardownNetworkState(ctx context.Context, id string) error {
 	return errors.Join(errs...)
 }
 
-// reapNetworks tears down the networks of containers that no longer run
-// (their monitor was killed, or the container was removed by a process
-// that died): one directory read per command when nothing is left over.
-func (e *Engine) reapNetworks() {
-	ents, err := os.ReadDir(filepath.Dir(e.netStatePath("x")))
-	if err != nil {
-		return
-	}
-	for _, ent := range ents {
-		id, ok := strings.CutSuffix(ent.Name(), ".json")
-		if !ok {
-			continue
+// reapNetworks tears down the networks of runs that were just recorded
+// as ended (cs) by whoever settled them: a container whose monitor was
+// killed, whose exit command never ran or which a reboot ended has its
+// veths, rules and leases given back by the command that notices (the
+// settle of a ps, an inspect, an engine open's reconcile). It costs a
+// stat per ended run and nothing per running container. A container
+// whose lock is held is left to its holder (a start sets the network up
+// anew, a stop's or an rm's own clean-up tears it down), and so is one
+// that runs again by the time the lock is held.
+func (e *Engine) reapNetworks(cs []Container) {
+	for i := range cs {
+		id := cs[i].ID
+		if _, err := os.Stat(e.netStatePath(id)); err != nil {
+			if _, err := os.Stat(e.netnsPath(id)); err != nil {
+				continue
+			}
 		}
 		lock, ok, err := flock.TryAcquire(filepath.Join(e.runRoot, "c", shortID(id)+".lock"), true)
 		if err != nil || !ok {
-			continue // a start or a clean-up of it is under way
-		}
-		c, err := e.LookupContainer(id)
-		if err != nil && !errors.Is(err, ErrNoSuchContainer) {
-			lock.Release()
 			continue
 		}
-		if err == nil && (c.State == StateRunning || c.State == StateRestarting) {
-			lock.Release()
-			continue
-		}
-		e.teardownNetworkState(context.Background(), id)
-		if err == nil && c.Net != nil && len(c.Net.Bound) > 0 {
-			e.teardownNetwork(context.Background(), &c)
-			e.PutContainer(c)
-		}
+		e.releaseNetwork(context.Background(), id)
 		lock.Release()
 	}
+}
+
+// releaseNetwork tears down what the network state of a container that
+// does not run records, and clears its record's ports and addresses, so
+// that inspect shows none and its host ports are free. The caller holds
+// the container's lock.
+func (e *Engine) releaseNetwork(ctx context.Context, id string) error {
+	c, err := e.GetContainer(id)
+	if err == nil && (c.State == StateRunning || c.State == StateRestarting) {
+		return nil
+	}
+	if err := e.teardownNetworkState(ctx, id); err != nil {
+		return err
+	}
+	if err == nil && c.Net != nil && (len(c.Net.Bound) > 0 || slices.ContainsFunc(c.Net.Endpoints, func(ep Endpoint) bool { return ep.EndpointID != "" })) {
+		e.teardownNetwork(ctx, &c)
+		return e.PutContainer(c)
+	}
+	return nil
 }
 
 func writeJSON(path string, v any) error {

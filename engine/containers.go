@@ -302,6 +302,7 @@ func (e *Engine) reconcile() error {
 		for id := range gone {
 			os.Remove(filepath.Join(dir, id))
 		}
+		e.reapNetworks(died)
 	}
 	return e.liveLeases(nil)
 }
@@ -351,7 +352,7 @@ func (e *Engine) stopAll() error {
 	}
 	now := time.Now().UTC()
 	var died []Container
-	return e.meta.Update(func(tx *bolt.Tx) error {
+	err = e.meta.Update(func(tx *bolt.Tx) error {
 		died = died[:0]
 		b := tx.Bucket(bucketContainers)
 		for _, id := range ids {
@@ -366,6 +367,10 @@ func (e *Engine) stopAll() error {
 		e.emitDied(died)
 		return nil
 	})
+	if err == nil {
+		e.reapNetworks(died)
+	}
+	return err
 }
 
 func removeRunFile(e *Engine, id string) {

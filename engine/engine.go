@@ -136,7 +136,6 @@ func Open(opts Options) (*Engine, error) {
 		e.lock.Release()
 		return nil, err
 	}
-	e.reapNetworks()
 	if err := e.cleanIfAlone(); err != nil {
 		e.lock.Release()
 		return nil, err

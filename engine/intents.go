@@ -264,6 +264,10 @@ func (e *Engine) repair(ctx context.Context, op, id string, intent []byte) error
 		}
 	}
 	if c.State == StateCreated || c.State == StateStopped {
+		// A start cut short after its network was set up.
+		if err := e.releaseNetwork(ctx, c.ID); err != nil {
+			return err
+		}
 		e.unmountShm(&c)
 		return unmountRootfs(e.rootfsDir(c.ID))
 	}

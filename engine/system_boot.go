@@ -104,7 +104,7 @@ func (c *Container) bootRestart() bool {
 }
 
 // cleanDead releases what a container that no longer runs may still hold
-// from before the reboot: runtime state, mounts, cgroups.
+// from before the reboot: network, runtime state, mounts, cgroups.
 func (e *Engine) cleanDead(ctx context.Context, c Container) error {
 	lock, err := e.lockContainer(c.ID)
 	if err != nil {
@@ -115,6 +115,10 @@ func (e *Engine) cleanDead(ctx context.Context, c Container) error {
 		return nil // removed or started meanwhile
 	}
 	var errs []error
+	// Its veths, rules and leases, if its exit command never ran.
+	if err := e.releaseNetwork(ctx, c.ID); err != nil {
+		errs = append(errs, err)
+	}
 	if rt, err := e.ociRuntime(&c); err == nil {
 		// The runtime's state may be gone with the run root: then its
 		// cgroups are removed below.
