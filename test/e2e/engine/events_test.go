@@ -287,7 +287,7 @@ func TestEventsLiveOnly(t *testing.T) {
 // Image and volume events, with Docker's actors and attributes (an
 // image's labels among them).
 func TestEventsImagesVolumes(t *testing.T) {
-	e := newEnv(t)
+	e := newHostNetEnv(t, true) // the registry is on the machine's loopback
 	reg := fixture.Registry(t)
 	start := time.Now()
 	e.must("volume", "create", "data")
