@@ -120,6 +120,9 @@ func (s *Store) Attach(ctx context.Context, c Config, a Attachment) (Result, err
 	if err != nil {
 		return Result{}, err
 	}
+	if err := s.ensureNATRules(c); err != nil {
+		return Result{}, err
+	}
 	if c.Driver == DriverBridge && c.EnableIPv6 {
 		if err := ensureBridge(c); err != nil {
 			return Result{}, err
@@ -192,7 +195,7 @@ func (s *Store) Detach(ctx context.Context, c Config, a Attachment) error {
 	if err := s.cni.DelNetworkList(ctx, l, a.runtimeConf()); err != nil {
 		return fmt.Errorf("network %s: %w", c.Name, err)
 	}
-	if gone && c.Driver == DriverBridge && !c.Internal {
+	if gone && c.Driver == DriverBridge && !c.Internal && !c.NATRules {
 		return errors.Join(removeMasq("iptables", c.Name, a.ContainerID, a.Assigned),
 			removeMasq("ip6tables", c.Name, a.ContainerID, a.Assigned6))
 	}

@@ -45,6 +45,11 @@ type Config struct {
 	Subnet6    string `json:"subnet6,omitempty"`
 	Gateway6   string `json:"gateway6,omitempty"`
 	IPRange6   string `json:"ipRange6,omitempty"`
+	// NATRules: the masquerade and forward rules are the network's
+	// (natrules.go), not the bridge and firewall plugins' per container.
+	// Set on the IPv4 bridge networks made since; older ones and --ipv6
+	// ones keep the plugins.
+	NATRules bool `json:"natRules,omitempty"`
 }
 
 // ErrNotFound is wrapped when a network does not exist.
@@ -151,7 +156,7 @@ func (c *Config) confList(ipamDir string) ([]byte, error) {
 	switch c.Driver {
 	case DriverBridge:
 		br := map[string]any{
-			"type": "bridge", "bridge": c.Bridge, "isGateway": true, "ipMasq": !c.Internal,
+			"type": "bridge", "bridge": c.Bridge, "isGateway": true, "ipMasq": !c.Internal && !c.NATRules,
 			"hairpinMode": true, "ipam": ipam, "capabilities": map[string]any{"ips": true},
 		}
 		if mtu := c.Options["com.docker.network.driver.mtu"]; mtu != "" {
@@ -162,9 +167,10 @@ func (c *Config) confList(ipamDir string) ([]byte, error) {
 			br["mtu"] = n
 		}
 		plugins = append(plugins, br,
-			map[string]any{"type": "portmap", "capabilities": map[string]any{"portMappings": true}, "snat": true},
-			map[string]any{"type": "firewall", "backend": "iptables"},
-		)
+			map[string]any{"type": "portmap", "capabilities": map[string]any{"portMappings": true}, "snat": true})
+		if !c.NATRules {
+			plugins = append(plugins, map[string]any{"type": "firewall", "backend": "iptables"})
+		}
 	case DriverMacvlan:
 		mode := c.Options["macvlan_mode"]
 		if mode == "" {

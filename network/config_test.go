@@ -220,3 +220,44 @@ func TestLastAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestConfListNATRules: a network whose rules are its own (NATRules) has
+// no firewall plugin and no per-container masquerade; older ones keep both.
+func TestConfListNATRules(t *testing.T) {
+	for _, tc := range []struct {
+		nat          bool
+		plugins      string
+		ipMasqWanted bool
+	}{
+		{true, "bridge,portmap,tuning", false},
+		{false, "bridge,portmap,firewall,tuning", true},
+	} {
+		c := Config{Name: "n", ID: strings.Repeat("ab", 32), Subnet: "10.2.0.0/24", NATRules: tc.nat}
+		if err := c.normalize(); err != nil {
+			t.Fatal(err)
+		}
+		b, err := c.confList("/ipam")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := libcni.ConfListFromBytes(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var types []string
+		for _, p := range l.Plugins {
+			types = append(types, p.Network.Type)
+		}
+		var br struct {
+			IPMasq bool `json:"ipMasq"`
+		}
+		json.Unmarshal(l.Plugins[0].Bytes, &br)
+		if got := strings.Join(types, ","); got != tc.plugins || br.IPMasq != tc.ipMasqWanted {
+			t.Errorf("NATRules %v: plugins %s, ipMasq %v; want %s, %v", tc.nat, got, br.IPMasq, tc.plugins, tc.ipMasqWanted)
+		}
+	}
+	nat, fwd := natChains(Config{ID: strings.Repeat("ab", 32)})
+	if nat != "BERTH-NAT-abababababab" || fwd != "BERTH-FWD-abababababab" || len(nat) > 28 {
+		t.Errorf("chains %s %s", nat, fwd)
+	}
+}

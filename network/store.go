@@ -193,6 +193,11 @@ func (s *Store) create(c Config) (Config, error) {
 	if c.Created.IsZero() {
 		c.Created = time.Now().UTC()
 	}
+	// IPv4 only for now: an --ipv6 network keeps the plugins' rules,
+	// for both families.
+	if c.Driver == DriverBridge && !c.EnableIPv6 {
+		c.NATRules = true
+	}
 	b, err := c.confList(s.ipamDir(c.Name))
 	if err != nil {
 		return c, err
@@ -232,6 +237,9 @@ func (s *Store) Remove(ref string) (Config, error) {
 	defer unlock()
 	c, err := s.Get(ref)
 	if err != nil {
+		return c, err
+	}
+	if err := removeNATRules(c); err != nil {
 		return c, err
 	}
 	if c.Driver == DriverBridge && c.Bridge != "" {

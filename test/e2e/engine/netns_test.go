@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Every env's commands run in a network namespace of the test's own
@@ -52,13 +53,23 @@ func nsMust(t *testing.T, ns string, args ...string) string {
 func checkNetClean(t *testing.T, e *env, ns string) {
 	t.Helper()
 	var left []string
-	// Stdout only: a test's veth whose peer namespace is going away
-	// makes ip say "Peer netns reference is invalid" on stderr.
-	links, _ := exec.Command("ip", "netns", "exec", ns, "ip", "-o", "link", "show", "type", "veth").Output()
-	for _, l := range strings.Split(strings.TrimSpace(string(links)), "\n") {
-		// The test's own links are named t*.
-		if f := strings.Fields(l); len(f) > 1 && !strings.HasPrefix(f[1], "t") {
-			left = append(left, "veth: "+l)
+	// The kernel frees a container's namespace, and the veth in it with
+	// its peer here, asynchronously once the last reference has gone (a
+	// killed init, an unmounted namespace file): a moment's wait.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var veths []string
+		// Stdout only: a test's veth whose peer namespace is going away
+		// makes ip say "Peer netns reference is invalid" on stderr.
+		links, _ := exec.Command("ip", "netns", "exec", ns, "ip", "-o", "link", "show", "type", "veth").Output()
+		for _, l := range strings.Split(strings.TrimSpace(string(links)), "\n") {
+			// The test's own links are named t*.
+			if f := strings.Fields(l); len(f) > 1 && !strings.HasPrefix(f[1], "t") {
+				veths = append(veths, "veth: "+l)
+			}
+		}
+		if len(veths) == 0 || time.Now().After(deadline) {
+			left = append(left, veths...)
+			break
 		}
 	}
 	if ents, _ := os.ReadDir(filepath.Join(e.runRoot, "netns")); len(ents) > 0 {

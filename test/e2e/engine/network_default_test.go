@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -67,5 +68,50 @@ func TestNetworkMissingTools(t *testing.T) {
 				t.Errorf("containers left: %q", ids)
 			}
 		})
+	}
+}
+
+// TestNetworkRules: a bridge network's masquerade and forward rules are
+// the network's own chains (BERTH-NAT-ID, BERTH-FWD-ID), made with its
+// first container, none per container; with FORWARD's policy DROP (as
+// Docker leaves hosts) a container still reaches a second namespace, seen
+// there from the namespace's address (masqueraded); `network rm` takes
+// the chains away.
+func TestNetworkRules(t *testing.T) {
+	e, ns := newNetEnv(t)
+	peer := peerNetns(t, ns)
+	udp := udpechoBinary(t)
+	nsMust(t, ns, "iptables", "-P", "FORWARD", "DROP")
+	srv := exec.Command("ip", "netns", "exec", peer, udp, "-t", ":9100")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	e.must("network", "create", "--subnet", "10.231.0.0/24", "rules")
+	id := e.must("network", "inspect", "--format", "{{.ID}}", "rules")
+	nat, fwd := "BERTH-NAT-"+id[:12], "BERTH-FWD-"+id[:12]
+	for _, net := range []string{"bridge", "rules"} {
+		out := e.must("run", "--rm", "--network", net, "busybox", "sh", "-c", retry("nc 192.168.77.2 9100 </dev/null | grep from"))
+		if out != "from 192.168.77.1" {
+			t.Errorf("%s: the peer saw %q, want from 192.168.77.1 (masqueraded)", net, out)
+		}
+	}
+	natRules, _ := nsRun(ns, "iptables-save", "-t", "nat")
+	filter, _ := nsRun(ns, "iptables-save", "-t", "filter")
+	for _, want := range []string{"-A POSTROUTING -j " + nat, "-A " + nat + " -s 10.231.0.0/24 ! -d 224.0.0.0/4 ! -o br-" + id[:12] + " -j MASQUERADE"} {
+		if !strings.Contains(natRules, want) {
+			t.Errorf("nat lacks %q:\n%s", want, natRules)
+		}
+	}
+	for _, want := range []string{"-A FORWARD -j " + fwd, "-A " + fwd + " -s 10.231.0.0/24 -i br-" + id[:12] + " -j ACCEPT"} {
+		if !strings.Contains(filter, want) {
+			t.Errorf("filter lacks %q:\n%s", want, filter)
+		}
+	}
+	e.must("network", "rm", "rules")
+	natRules, _ = nsRun(ns, "iptables-save", "-t", "nat")
+	filter, _ = nsRun(ns, "iptables-save", "-t", "filter")
+	if strings.Contains(natRules+filter, id[:12]) {
+		t.Errorf("after network rm, rules of it stay:\n%s%s", natRules, filter)
 	}
 }
