@@ -11,7 +11,10 @@
 #   3. Name lookup latency between two containers of a user network: Podman's (aardvark-dns) here;
 #      berth's is the marked slot below, until its DNS (the dns helper's, in the monitor) lands.
 #
-#   bench/network.sh                 # RUNS=20 MB=512
+#   bench/network.sh                 # RUNS=20 MB=512 LOOKUPS=200
+#   BIN=DIR bench/network.sh         # berth's binaries from DIR instead of building them
+#   OLD_BIN=DIR PODMAN=0 bench/network.sh   # also the berth binaries in DIR (an older build), its
+#                                    # own roots, interleaved with the others: before and after
 #
 # Podman gets its own --root/--runroot/--tmpdir and --network-config-dir under the work dir, the
 # busybox image berth has (`berth save | podman load`), --cgroup-manager cgroupfs and rlimits this
@@ -27,8 +30,16 @@ cd "$repo"
 if [ -z "${_NET_BENCH_WORK:-}" ]; then
 	work=$(mktemp -d /tmp/berth-bench-net.XXXXXX)
 	mkdir -p "$work/bin"
-	bash hack/build.sh >/dev/null # as shipped (a static berth-runtime)
-	cp bin/berth bin/berth-runtime bin/berth-monitor bin/berth-init "$work/bin/"
+	bin=${BIN:-}
+	if [ -z "$bin" ]; then
+		bash hack/build.sh >/dev/null # as shipped (a static berth-runtime)
+		bin=bin
+	fi
+	cp "$bin/berth" "$bin/berth-runtime" "$bin/berth-monitor" "$bin/berth-init" "$work/bin/"
+	if [ -n "${OLD_BIN:-}" ]; then
+		mkdir -p "$work/old"
+		cp "$OLD_BIN/berth" "$OLD_BIN/berth-runtime" "$OLD_BIN/berth-monitor" "$OLD_BIN/berth-init" "$work/old/"
+	fi
 	CGO_ENABLED=0 go build -o "$work/bin/tcpsend" ./bench/tcpsend
 	: >"$work/empty"
 	export _NET_BENCH_WORK=$work
@@ -45,13 +56,17 @@ printf '[network]\ndns_upstream = ["192.0.2.53"]\n' >"$work/berth.toml"
 export BERTH_CONFIG=$work/berth.toml
 in_ns() { nsenter --net=/run/netns/"$ns" "$@"; }
 b() { in_ns "$work/bin/berth" --root "$work/root" --runroot "$work/run" "$@"; }
+# The older build in a namespace of its own: both name their default bridge berth0.
+bold() { nsenter --net=/run/netns/"$ns-old" "$work/old/berth" --root "$work/oroot" --runroot "$work/orun" "$@"; }
+have_old=0
+[ -x "$work/old/berth" ] && have_old=1
 have_podman=0
-command -v podman >/dev/null && have_podman=1
+[ "${PODMAN:-1}" != 0 ] && command -v podman >/dev/null && have_podman=1
 # p BACKEND ARGS: podman with one network backend, all its state under the work dir.
 p() {
 	local backend=$1
 	shift
-	in_ns podman --root "$work/proot-$backend" --runroot "$work/prun-$backend" --tmpdir "$work/ptmp-$backend" \
+	nsenter --net=/run/netns/"$ns-$backend" podman --root "$work/proot-$backend" --runroot "$work/prun-$backend" --tmpdir "$work/ptmp-$backend" \
 		--network-config-dir "$work/pnet-$backend" --network-backend "$backend" \
 		--storage-driver overlay --cgroup-manager cgroupfs --events-backend file "$@"
 }
@@ -67,6 +82,8 @@ cleanup() {
 	trap - EXIT
 	# shellcheck disable=SC2046
 	b rm -f $(b ps -aq 2>/dev/null) >/dev/null 2>&1 || true
+	# shellcheck disable=SC2046
+	[ "$have_old" = 1 ] && bold rm -f $(bold ps -aq 2>/dev/null) >/dev/null 2>&1 || true
 	for be in "${backends[@]}"; do
 		p "$be" rm -fa -t 0 >/dev/null 2>&1 || true
 		p "$be" network rm -f benchdns >/dev/null 2>&1 || true
@@ -74,34 +91,59 @@ cleanup() {
 	for m in $(awk -v w="$work" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
 		umount -l "$m" 2>/dev/null || true
 	done
-	ip netns del "$ns" 2>/dev/null || true
+	for n in "$ns" "$ns-old" "$ns-cni" "$ns-netavark"; do
+		ip netns del "$n" 2>/dev/null || true
+	done
 	exit "$rc"
 }
 trap cleanup EXIT
-ip netns add "$ns"
-ip -n "$ns" link set lo up
+# One namespace per engine (berth, the older build, each podman backend): each names its default
+# bridge and subnet the same way (berth0, cni-podman0 and podman0 both on 10.88.0.0/16). Each has
+# loopback and an address of its own for the published ports (what a client on the host connects
+# to; 127.0.0.1 needs route_localnet, which netavark 1.4 does not set), on a veth pair with both
+# ends in it (this kernel has no dummy links).
+hostaddr=198.18.0.1
+mkns() {
+	ip netns add "$1"
+	ip -n "$1" link set lo up
+	ip -n "$1" link add bench0 type veth peer name bench1
+	ip -n "$1" addr add "$hostaddr/32" dev bench0
+	ip -n "$1" link set bench0 up
+	ip -n "$1" link set bench1 up
+}
+mkns "$ns"
+[ "$have_old" = 1 ] && mkns "$ns-old"
+for be in "${backends[@]}"; do mkns "$ns-$be"; done
 
 mkdir -p "$work/rootfs/bin"
 cp /bin/busybox "$work/rootfs/bin/"
 for a in sh true nc sleep nslookup seq; do ln "$work/rootfs/bin/busybox" "$work/rootfs/bin/$a"; done
 tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 b import -c 'CMD ["sh"]' "$work/rootfs.tar" busybox:latest >/dev/null
+[ "$have_old" = 1 ] && bold import -c 'CMD ["sh"]' "$work/rootfs.tar" busybox:latest >/dev/null
 b save -o "$work/busybox.tar" busybox:latest
 for be in "${backends[@]}"; do
 	p "$be" load -q -i "$work/busybox.tar" >/dev/null
 done
 
-ms() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+ms() { # microseconds as milliseconds
+	local v=$1 sign=
+	[ "$v" -lt 0 ] && sign=- v=$((-v))
+	printf '%s%d.%03d' "$sign" $((v / 1000)) $((v % 1000))
+}
 median() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "machine: $(nproc) cores, $(uname -r), load before $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- 1. run --rm true ---------------------------------------------------------------------------
 labels=(berth-bridge berth-none)
+[ "$have_old" = 1 ] && labels+=(berth-old-bridge berth-old-none)
 for be in "${backends[@]}"; do labels+=("podman-$be" "podman-$be-none"); done
 runone() {
 	case $1 in
 	berth-bridge) b run --rm busybox true ;;
 	berth-none) b run --rm --network none busybox true ;;
+	berth-old-bridge) bold run --rm busybox true ;;
+	berth-old-none) bold run --rm --network none busybox true ;;
 	podman-*-none) p "$(cut -d- -f2 <<<"$1")" run --rm "${pu[@]}" --network none busybox true ;;
 	podman-*) p "${1#podman-}" run --rm "${pu[@]}" busybox true ;;
 	esac
@@ -128,18 +170,20 @@ done
 # --- 2. TCP throughput through a published port --------------------------------------------------
 sink() { # ENGINE PORT: a container that reads one connection to the end
 	case $1 in
-	berth) b run -d -p "$2:5000" busybox nc -l -p 5000 >/dev/null ;;
-	*) p "$1" run -d "${pu[@]}" -p "$2:5000" busybox nc -l -p 5000 >/dev/null ;;
+	berth) b run -d -p "$2:5000" busybox sh -c "nc -l -p 5000 >/dev/null" >/dev/null ;;
+	*) p "$1" run -d "${pu[@]}" -p "$2:5000" busybox sh -c "nc -l -p 5000 >/dev/null" >/dev/null ;;
 	esac
 }
-echo "TCP host -> container through -p HOST:5000 (127.0.0.1), $mb MiB, median of 3 (MB/s):"
+echo "TCP host -> container through -p HOST:5000 (to $hostaddr, the namespace's), $mb MiB, median of 3 (MB/s):"
 port=18000
 for eng in berth "${backends[@]}"; do
 	: >"$work/tp-$eng"
 	for _ in 1 2 3; do
 		port=$((port + 1))
 		sink "$eng" "$port"
-		in_ns "$work/bin/tcpsend" -mb "$mb" "127.0.0.1:$port" >>"$work/tp-$eng"
+		n=$ns
+		[ "$eng" = berth ] || n=$ns-$eng
+		nsenter --net=/run/netns/"$n" "$work/bin/tcpsend" -mb "$mb" "$hostaddr:$port" >>"$work/tp-$eng" || echo 0 >>"$work/tp-$eng"
 	done
 	label=$eng
 	[ "$eng" = berth ] || label=podman-$eng
@@ -169,15 +213,15 @@ echo "name lookup, container -> container on a user network, $lookups lookups (m
 printf '  %-16s %s\n' berth "(not measured: no name resolution between containers yet)"
 for be in "${backends[@]}"; do
 	[ "$be" = netavark ] || continue # CNI's dnsname plugin is not packaged in Debian
-	p "$be" network create benchdns >/dev/null
+	p "$be" network create benchdns >/dev/null 2>&1
 	p "$be" run -d "${pu[@]}" --name server --network benchdns busybox sleep 600 >/dev/null
 	p "$be" run -d "${pu[@]}" --name client --network benchdns busybox sleep 600 >/dev/null
-	lookup "$be" 1 # aardvark-dns is up
+	lookup "$be" 1 2>/dev/null # aardvark-dns is up
 	s=$(date +%s%N)
-	lookup "$be" 0
+	lookup "$be" 0 2>/dev/null
 	zero=$(($(date +%s%N) - s))
 	s=$(date +%s%N)
-	if lookup "$be" "$lookups"; then
+	if lookup "$be" "$lookups" 2>/dev/null; then
 		all=$(($(date +%s%N) - s))
 		printf '  %-16s %s\n' "podman-$be" "$(ms $(((all - zero) / lookups / 1000)))"
 	else
