@@ -376,33 +376,37 @@ func (e *Engine) netMounts(id string, ns *ContainerNetwork, user []spec.Mount) (
 	return out, nil
 }
 
-// setupNetwork gives a starting container its network: the namespace,
-// the attachments (ports on the first), and the /etc files. On failure
-// nothing of it stays.
-func (e *Engine) setupNetwork(ctx context.Context, c *Container) (err error) {
+// setupNetwork gives a starting container its network: the namespace
+// and the /etc files now, and the attachments (ports on the first), the
+// plugins' work, in attach, which the start runs while the runtime
+// creates the container in the namespace (the plugins take longer than
+// anything else of a start; the container's process runs only after
+// both). On failure, of either, nothing of it stays; attach is nil when
+// there is nothing to attach.
+func (e *Engine) setupNetwork(ctx context.Context, c *Container) (attach func() error, err error) {
 	ns := c.Net
 	if ns == nil {
-		return nil
+		return nil, nil
 	}
 	if ns.FilesFrom == "" {
 		if err := e.writeHostname(c); err != nil {
-			return err
+			return nil, err
 		}
 		if err := e.writeResolvConf(c); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if !ownsNetNS(c) {
 		if ns.FilesFrom == "" {
-			return e.writeHosts(c)
+			return nil, e.writeHosts(c)
 		}
-		return nil
+		return nil, nil
 	}
 	// What a run before left, if its clean-up never came.
 	e.teardownNetwork(ctx, c)
 	store, err := e.Networks()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
@@ -414,15 +418,15 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (err error) {
 	for _, ep := range ns.Endpoints {
 		cfg, err := store.Get(ep.NetworkID)
 		if err != nil {
-			return fmt.Errorf("network %s: %w", ep.Network, err)
+			return nil, fmt.Errorf("network %s: %w", ep.Network, err)
 		}
 		if err := store.Check(cfg, network.Attachment{MAC: ep.WantMAC, Ports: make([]network.PortMapping, len(ns.Publish))}); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	bound, err := e.bindPorts(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	path := e.netnsPath(c.ID)
 	st := netState{ID: c.ID}
@@ -430,7 +434,7 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (err error) {
 	for i, ep := range ns.Endpoints {
 		cfg, err := store.Get(ep.NetworkID)
 		if err != nil {
-			return fmt.Errorf("network %s: %w", ep.Network, err)
+			return nil, fmt.Errorf("network %s: %w", ep.Network, err)
 		}
 		cfgs = append(cfgs, cfg)
 		a := network.Attachment{ContainerID: c.ID, NetNS: path, IfName: ep.IfName, IP: ep.IPAMIP, IP6: ep.IPAMIP6, MAC: ep.WantMAC}
@@ -442,32 +446,42 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (err error) {
 	// The record first: a crash from here on leaves what the next
 	// command needs to undo it.
 	if err := writeJSON(e.netStatePath(c.ID), st); err != nil {
-		return err
+		return nil, err
 	}
 	if err := network.NewNetNS(path); err != nil {
-		return err
+		return nil, err
 	}
-	for i, a := range st.Attachments {
-		res, err := store.Attach(ctx, cfgs[i], a.Attachment)
-		if err != nil {
-			return err
-		}
-		ns.Endpoints[i].Result = res
-		ns.Endpoints[i].EndpointID = endpointID(c.ID, a.Network)
-		st.Attachments[i].Assigned, st.Attachments[i].Assigned6 = res.IP, res.IPv6
-		if err := writeJSON(e.netStatePath(c.ID), st); err != nil {
-			return err
-		}
-		if err := e.publishDNS(c, &ns.Endpoints[i], cfgs[i].Default); err != nil {
-			return err
-		}
-		e.emitNetwork(cfgs[i], "connect", map[string]string{"container": c.ID})
-	}
-	ns.Bound = bound
+	// Before the spawn: the monitor opens its listener for the names of
+	// the user networks this config lists when it starts (it needs no
+	// address of the attach).
 	if err := e.writeDNSConfig(c); err != nil {
-		return err
+		return nil, err
 	}
-	return e.writeHosts(c)
+	return func() (err error) {
+		defer func() {
+			if err != nil {
+				e.teardownNetwork(context.WithoutCancel(ctx), c)
+			}
+		}()
+		for i, a := range st.Attachments {
+			res, err := store.Attach(ctx, cfgs[i], a.Attachment)
+			if err != nil {
+				return err
+			}
+			ns.Endpoints[i].Result = res
+			ns.Endpoints[i].EndpointID = endpointID(c.ID, a.Network)
+			st.Attachments[i].Assigned, st.Attachments[i].Assigned6 = res.IP, res.IPv6
+			if err := writeJSON(e.netStatePath(c.ID), st); err != nil {
+				return err
+			}
+			if err := e.publishDNS(c, &ns.Endpoints[i], cfgs[i].Default); err != nil {
+				return err
+			}
+			e.emitNetwork(cfgs[i], "connect", map[string]string{"container": c.ID})
+		}
+		ns.Bound = bound
+		return e.writeHosts(c)
+	}, nil
 }
 
 // ownsNetNS says whether the container has a namespace of its own that

@@ -142,36 +142,44 @@ func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Contai
 	if err := e.mountShm(&c); err != nil {
 		return c, err
 	}
-	if err := e.setupNetwork(ctx, &c); err != nil {
+	attachNet, err := e.setupNetwork(ctx, &c)
+	if err != nil {
 		unmountRootfs(e.rootfsDir(c.ID))
 		e.unmountShm(&c)
 		return c, &StartError{Status: 125, Err: err}
+	}
+	// Until the monitor is spawned, a failure undoes what is made.
+	undo := func(err error) (Container, error) {
+		e.teardownNetwork(context.WithoutCancel(ctx), &c)
+		unmountRootfs(e.rootfsDir(c.ID))
+		e.unmountShm(&c)
+		return c, err
 	}
 	if joinsContainer(c.Modes) {
 		// The namespaces joined are another container's current process's.
 		so := c.Options
 		if err := e.resolveModes(&so, c.Modes); err != nil {
-			return c, err
+			return undo(err)
 		}
 		img, err := e.images.Resolve(c.Image)
 		if err != nil {
-			return c, fmt.Errorf("start: image %s: %w", c.Image, err)
+			return undo(fmt.Errorf("start: image %s: %w", c.Image, err))
 		}
 		cfg, err := e.config(img)
 		if err != nil {
-			return c, err
+			return undo(err)
 		}
 		res, err := spec.Generate(cfg, &so)
 		if err != nil {
-			return c, err
+			return undo(err)
 		}
 		if err := writeSpec(e.bundleDir(c.ID), res, c.RuntimePath); err != nil {
-			return c, err
+			return undo(err)
 		}
 	}
 	mon, err := e.monitorBinary()
 	if err != nil {
-		return c, err
+		return undo(err)
 	}
 	var exitCmd []string
 	if len(e.ctrOpts.ExitCommand) > 0 {
@@ -192,7 +200,19 @@ func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Contai
 	if c.Config.Tty {
 		mo.ConsoleSocket = filepath.Join(run, "console.sock")
 	}
+	// The plugins run while the monitor has the runtime create the
+	// container; its process starts only once they are done (waitNet).
+	var netDone chan error
+	waitNet := func() error {
+		if netDone == nil {
+			return nil
+		}
+		err := <-netDone
+		netDone = nil
+		return err
+	}
 	fail := func(err error) (Container, error) {
+		waitNet()
 		msg := err.Error()
 		var ce *monitor.CreateError
 		if errors.As(err, &ce) && ce.Message == "" {
@@ -220,9 +240,20 @@ func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Contai
 		return fail(err)
 	}
 	killPoint("start-mounted")
+	if attachNet != nil {
+		netDone = make(chan error, 1)
+		go func() { netDone <- attachNet() }()
+	}
 	p, err := monitor.Spawn(ctx, mo)
 	if err != nil {
 		return fail(err)
+	}
+	if err := waitNet(); err != nil {
+		// As a record that could not be written: the created init goes.
+		c.Monitor = p
+		syscall.Kill(p.InitPid, syscall.SIGKILL)
+		c, _ = fail(err)
+		return c, &StartError{Status: 125, Err: err}
 	}
 	killPoint("start-spawned")
 	c.State, c.PID, c.Monitor, c.Paused = StateRunning, p.InitPid, p, false
