@@ -75,6 +75,13 @@ func (e *Engine) resolveMode(flag, mode, kind string, so *spec.Options) (spec.Na
 		return spec.Namespace{}, fmt.Errorf("%s: cannot join the namespace of container %s: it is not running", flag, ref)
 	}
 	proc := "/proc/" + strconv.Itoa(c.PID)
+	if kind == "net" && ownsNetNS(&c) {
+		// It holds c's namespace past c's run: c's teardown must then
+		// remove c's links itself (teardownNetworkState).
+		if err := os.WriteFile(e.netnsPath(c.ID)+sharedSuffix, nil, 0o600); err != nil {
+			return spec.Namespace{}, fmt.Errorf("%s: %w", flag, err)
+		}
+	}
 	if kind == "ipc" {
 		// Docker binds the other container's /dev/shm too, which is why
 		// only a shareable one can be joined.

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestNetworkDefault: a container that names no network is on the
@@ -114,4 +115,26 @@ func TestNetworkRules(t *testing.T) {
 	if strings.Contains(natRules+filter, id[:12]) {
 		t.Errorf("after network rm, rules of it stay:\n%s%s", natRules, filter)
 	}
+}
+
+// TestNetworkTeardownShared: a container's teardown removes the
+// namespace before the plugins' DEL (the kernel takes the veth with it),
+// except when a --network container: one still holds the namespace:
+// then the DEL removes the veth, so that no link with the released
+// address stays on the bridge.
+func TestNetworkTeardownShared(t *testing.T) {
+	e, ns := newNetEnv(t)
+	veths := func() string {
+		out, _ := nsRun(ns, "ip", "-o", "link", "show", "type", "veth")
+		return strings.TrimSpace(out)
+	}
+	e.must("run", "-d", "--name", "owner", "busybox", "sleep", "100")
+	e.must("run", "-d", "--name", "sharer", "--network", "container:owner", "busybox", "sleep", "100")
+	e.must("rm", "-f", "owner")
+	if v := veths(); v != "" {
+		t.Errorf("the owner removed, its veth stays while the sharer runs:\n%s", v)
+	}
+	e.must("rm", "-f", "sharer")
+	e.must("run", "--rm", "busybox", "true")
+	waitFor(t, "the veths to go", 5*time.Second, func() bool { return veths() == "" })
 }
