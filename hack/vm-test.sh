@@ -37,7 +37,8 @@
 # /tmp, /run and /var/tmp are tmpfs, cgroup2 is mounted at /sys/fs/cgroup with
 # every controller enabled in the root's cgroup.subtree_control and the tests
 # run in /init.scope (as on systemd hosts), lo is up, there is no other
-# network, 16 2M huge pages are reserved for hugetlb tests, modules overlay,
+# network (and no CNI plugins, iptables or `ip netns`: the engine tests' berth.toml
+# makes the default network none there, test/e2e/engine/main_test.go), 16 2M huge pages are reserved for hugetlb tests, modules overlay,
 # veth, bridge and loop are loaded, AppArmor is on (Debian's kernel default)
 # with securityfs at /sys/kernel/security. Each test binary runs in /pkg/PATH
 # (PATH is the package's directory in the repository), which holds a copy of
