@@ -214,8 +214,8 @@ printf '  %-16s %s\n' berth "(not measured: no name resolution between container
 for be in "${backends[@]}"; do
 	[ "$be" = netavark ] || continue # CNI's dnsname plugin is not packaged in Debian
 	p "$be" network create benchdns >/dev/null 2>&1
-	p "$be" run -d "${pu[@]}" --name server --network benchdns busybox sleep 600 >/dev/null
-	p "$be" run -d "${pu[@]}" --name client --network benchdns busybox sleep 600 >/dev/null
+	p "$be" run -d "${pu[@]}" --name server --network benchdns busybox sleep 600 >/dev/null 2>&1
+	p "$be" run -d "${pu[@]}" --name client --network benchdns busybox sleep 600 >/dev/null 2>&1
 	lookup "$be" 1 2>/dev/null # aardvark-dns is up
 	s=$(date +%s%N)
 	lookup "$be" 0 2>/dev/null
@@ -227,7 +227,7 @@ for be in "${backends[@]}"; do
 	else
 		printf '  %-16s %s\n' "podman-$be" "lookup failed"
 	fi
-	p "$be" rm -fa -t 0 >/dev/null
-	p "$be" network rm benchdns >/dev/null
+	p "$be" rm -fa -t 0 >/dev/null 2>&1
+	p "$be" network rm benchdns >/dev/null 2>&1
 done
 echo "load after $(cut -d' ' -f1-3 /proc/loadavg)"
