@@ -512,7 +512,8 @@ func TestBuildNetwork(t *testing.T) {
 		}
 		return strings.Join(names, ",")
 	}
-	for _, tc := range []struct{ mode, want string }{{"host", "lo,tbuild1,tbuild0"}, {"none", "lo"}, {"default", "lo"}} {
+	// default is the engine's default network, the bridge (as docker build's).
+	for _, tc := range []struct{ mode, want string }{{"host", "lo,tbuild1,tbuild0"}, {"none", "lo"}, {"default", "lo,eth0"}} {
 		out, errOut, code := e.berth("build", "--progress", "plain", "--network", tc.mode, "-t", "net-"+tc.mode, dir)
 		if code != 0 {
 			t.Fatalf("--network %s: %d\n%s%s", tc.mode, code, out, errOut)
