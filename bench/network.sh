@@ -8,8 +8,8 @@
 #      and with --network none. Medians, and what the network adds to each.
 #   2. TCP throughput host -> container through a published port (-p, kernel NAT to 127.0.0.1):
 #      bench/tcpsend writes MB MiB into busybox `nc -l` in the container; the median of 3, MB/s.
-#   3. Name lookup latency between two containers of a user network: Podman's (aardvark-dns) here;
-#      berth's is the marked slot below, until its DNS (the dns helper's, in the monitor) lands.
+#   3. Name lookup latency between two containers of a user network: berth's (the monitor's
+#      resolver) and Podman's (aardvark-dns).
 #
 #   bench/network.sh                 # RUNS=20 MB=512 LOOKUPS=200
 #   BIN=DIR bench/network.sh         # berth's binaries from DIR instead of building them
@@ -142,7 +142,7 @@ runone() {
 	case $1 in
 	berth-bridge) b run --rm busybox true ;;
 	berth-none) b run --rm --network none busybox true ;;
-	berth-old-bridge) bold run --rm busybox true ;;
+	berth-old-bridge) bold run --rm --network bridge busybox true ;; # an older build: its default may be none
 	berth-old-none) bold run --rm --network none busybox true ;;
 	podman-*-none) p "$(cut -d- -f2 <<<"$1")" run --rm "${pu[@]}" --network none busybox true ;;
 	podman-*) p "${1#podman-}" run --rm "${pu[@]}" busybox true ;;
@@ -206,11 +206,23 @@ lookup() { # ENGINE: exec in "client" of a loop of $1 lookups of "server"
 	esac
 }
 echo "name lookup, container -> container on a user network, $lookups lookups (ms each):"
-# SLOT (berth): berth's name resolution between containers (the dns helper, in berth-monitor) is not
-# here yet; once it is, this runs what the podman lines below run:
-#   b network create benchdns; b run -d --name server --network benchdns busybox sleep 600
-#   b run -d --name client --network benchdns busybox sleep 600; then time lookup berth.
-printf '  %-16s %s\n' berth "(not measured: no name resolution between containers yet)"
+# berth: the container's monitor answers on 127.0.0.11 (docs/dns.md).
+b network create benchdns >/dev/null
+b run -d --name server --network benchdns busybox sleep 600 >/dev/null
+b run -d --name client --network benchdns busybox sleep 600 >/dev/null
+lookup berth 1 || true # the listener is up
+s=$(date +%s%N)
+lookup berth 0
+zero=$(($(date +%s%N) - s))
+s=$(date +%s%N)
+if lookup berth "$lookups"; then
+	all=$(($(date +%s%N) - s))
+	printf '  %-16s %s\n' berth "$(ms $(((all - zero) / lookups / 1000)))"
+else
+	printf '  %-16s %s\n' berth "lookup failed"
+fi
+b rm -f server client >/dev/null
+b network rm benchdns >/dev/null
 for be in "${backends[@]}"; do
 	[ "$be" = netavark ] || continue # CNI's dnsname plugin is not packaged in Debian
 	p "$be" network create benchdns >/dev/null 2>&1
