@@ -323,6 +323,22 @@ func TestNetworkBadInput(t *testing.T) {
 	if mac != "02:42:0a:cc:00:c8" {
 		t.Errorf("--mac-address: %s", mac)
 	}
+	// A plugin's ADD that fails (the address is another's) runs while the
+	// runtime creates the container: the start still fails with 125, the
+	// container never ran, and nothing of its network stays.
+	e.must("run", "-d", "--name", "holder", "--network", "net4", "--ip", "10.204.0.201", "busybox", "sleep", "100")
+	out, errOut, code := e.berth("run", "--name", "taker", "--network", "net4", "--ip", "10.204.0.201", "busybox", "touch", "/ran")
+	if code != 125 || !strings.Contains(errOut, "10.204.0.201") {
+		t.Errorf("taken --ip: exit %d, stdout %q, stderr %q; want 125 naming the address", code, out, errOut)
+	}
+	if st := e.must("inspect", "-f", "{{.State.Status}} {{.State.Pid}}", "taker"); st != "created 0" && !strings.HasPrefix(st, "exited") {
+		t.Errorf("taker after a failed start: %s", st)
+	}
+	if d := e.must("diff", "taker"); strings.Contains(d, "/ran") {
+		t.Errorf("taker's process ran: %s", d)
+	}
+	e.must("rm", "taker")
+	e.must("rm", "-f", "holder")
 }
 
 // TestNetworkKilledMonitor: a container whose monitor and init were
