@@ -195,10 +195,10 @@ func (e *Engine) lookupCNI(ref string) (network.Config, error) {
 		return network.Config{}, err
 	}
 	c, err := s.Get(ref)
-	if err != nil {
+	if errors.Is(err, network.ErrNotFound) {
 		return c, fmt.Errorf("network %s not found", ref)
 	}
-	return c, nil
+	return c, err // a malformed list says so
 }
 
 // planNetwork checks a create's network flags and makes the container's

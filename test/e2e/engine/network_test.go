@@ -307,6 +307,16 @@ func TestNetworkBadInput(t *testing.T) {
 	if after := e.must("network", "ls", "-q"); after != before {
 		t.Errorf("networks changed:\n%s\n->\n%s", before, after)
 	}
+	// A configuration list broken by hand: a run on it is refused before
+	// anything is made.
+	broken := filepath.Join(e.root, "networks", "broken.conflist")
+	if err := os.WriteFile(broken, []byte(`{"cniVersion": "1.0.0", "plugins": [`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := e.berth("run", "--rm", "--network", "broken", "busybox", "true"); code != 125 || !strings.Contains(errOut, "malformed configuration list") {
+		t.Errorf("run on a malformed network: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	os.Remove(broken)
 	if ps := e.must("ps", "-aq"); ps != "" {
 		t.Errorf("containers left: %s", ps)
 	}
