@@ -69,6 +69,7 @@ type Run struct {
 	User    string
 	WorkDir string
 	Network string // none, host, or "" for the engine's default
+	Mounts  []Mount
 	// Output gets the command's stdout and stderr.
 	Output io.Writer
 }

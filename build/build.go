@@ -40,6 +40,9 @@ type Options struct {
 	Labels         map[string]string
 	Network        string
 	Tags           []string
+	// Secrets are --secret's, by id: RUN --mount=type=secret reads
+	// them; they go into no layer, config or cache key.
+	Secrets map[string][]byte
 	// CacheDir holds the cache index ("": no cache kept).
 	CacheDir string
 	// Progress gets the plain progress (nil: quiet).
@@ -427,7 +430,7 @@ func (bd *builder) command(ctx context.Context, si int, s *state, c instructions
 	text := strings.TrimSpace(c.(fmt.Stringer).String())
 	switch c := c.(type) {
 	case *instructions.RunCommand:
-		return bd.run(ctx, s, c, text, loc)
+		return bd.run(ctx, si, s, c, text, loc)
 	case *instructions.CopyCommand:
 		if len(c.ExcludePatterns) > 0 || c.Parents {
 			return bd.cmdErr(nil, loc, errors.New("COPY --exclude and --parents are not supported yet"))
@@ -515,9 +518,9 @@ func (bd *builder) vertexFor(s *state, text string) *vertex {
 	return bd.prog.vertex(fmt.Sprintf("[%s%d/%d] %s", s.label, s.i, s.n, text))
 }
 
-func (bd *builder) run(ctx context.Context, s *state, c *instructions.RunCommand, text string, loc []parser.Range) error {
+func (bd *builder) run(ctx context.Context, si int, s *state, c *instructions.RunCommand, text string, loc []parser.Range) error {
 	for _, f := range c.FlagsUsed {
-		if f != "network" {
+		if f != "network" && f != "mount" {
 			return bd.cmdErr(nil, loc, fmt.Errorf("RUN --%s is not supported yet", f))
 		}
 	}
@@ -530,12 +533,17 @@ func (bd *builder) run(ctx context.Context, s *state, c *instructions.RunCommand
 	if network == "default" {
 		network = ""
 	}
+	ms, err := bd.mounts(ctx, si, s, c)
+	if err != nil {
+		return bd.cmdErr(nil, loc, err)
+	}
+	defer ms.close()
 	createdBy := "RUN " + strings.Join(args, " ")
 	if len(env) > 0 {
 		createdBy = fmt.Sprintf("RUN |%d %s %s", len(env), strings.Join(env, " "), strings.Join(args, " "))
 	}
 	s.key = stepKey(s.key, "RUN", strings.Join(args, "\x00"), strings.Join(env, "\x00"), network,
-		s.cfg.Config.User, s.cfg.Config.WorkingDir, strings.Join(s.cfg.Config.Env, "\x00"))
+		s.cfg.Config.User, s.cfg.Config.WorkingDir, strings.Join(s.cfg.Config.Env, "\x00"), ms.key)
 	s.cfg.History = append(s.cfg.History, v1.History{CreatedBy: createdBy + " # buildkit", Comment: "buildkit.dockerfile.v0"})
 	v := bd.vertexFor(s, text)
 	// Docker's proxy args reach RUN without an ARG, but neither the
@@ -546,7 +554,8 @@ func (bd *builder) run(ctx context.Context, s *state, c *instructions.RunCommand
 			runEnv = append(runEnv, kv)
 		}
 	}
-	run := &Run{Args: args, Env: runEnv, Network: network, Output: v,
+	runEnv = append(runEnv, ms.env...)
+	run := &Run{Args: args, Env: runEnv, Network: network, Output: v, Mounts: ms.mounts,
 		User: s.cfg.Config.User, WorkDir: s.cfg.Config.WorkingDir}
 	return bd.layerStep(ctx, s, v, loc, Step{Run: run})
 }

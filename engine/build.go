@@ -135,7 +135,14 @@ func (b *BuildBackend) Step(ctx context.Context, s build.Step) (build.Image, err
 		Network: NetworkRequest{Networks: []string{"none"}}}
 	o.Spec.EntrypointSet = true
 	o.Spec.Cmd = []string{"/nonexistent-build-step"}
+	var made []string
 	if r := s.Run; r != nil {
+		sm, err := b.prepareMounts(r.Mounts)
+		if err != nil {
+			return build.Image{}, err
+		}
+		defer sm.close()
+		o.Spec.Mounts = sm.specs
 		o.Network.Networks = nil
 		o.Spec.Cmd, o.Spec.Env, o.Spec.User, o.Spec.WorkingDir = r.Args, r.Env, r.User, r.WorkDir
 		o.AttachStdout, o.AttachStderr = true, true
@@ -152,7 +159,13 @@ func (b *BuildBackend) Step(ctx context.Context, s build.Step) (build.Image, err
 		return build.Image{}, err
 	}
 	if s.Run != nil {
+		if len(s.Run.Mounts) > 0 {
+			made = missingTargets(e.rootfsDir(c.ID), s.Run.Mounts)
+		}
 		if err := b.run(ctx, c, s.Run.Output); err != nil {
+			return build.Image{}, err
+		}
+		if err := b.removeTargets(ctx, c.ID, made); err != nil {
 			return build.Image{}, err
 		}
 	}
