@@ -435,7 +435,10 @@ func (bd *builder) command(ctx context.Context, si int, s *state, c instructions
 		if len(c.ExcludePatterns) > 0 || c.Parents {
 			return bd.cmdErr(nil, loc, errors.New("COPY --exclude and --parents are not supported yet"))
 		}
-		return bd.copy(ctx, si, s, text, loc, copyArgs{srcs: c.SourcePaths, dest: c.DestPath, chown: c.Chown, chmod: c.Chmod, fromName: c.From})
+		if err := expandInline(&c.SourcesAndDest, s.expandEnv(), bd.df.EscapeToken); err != nil {
+			return bd.cmdErr(nil, loc, err)
+		}
+		return bd.copy(ctx, si, s, text, loc, copyArgs{srcs: c.SourcePaths, inline: c.SourceContents, dest: c.DestPath, chown: c.Chown, chmod: c.Chmod, fromName: c.From})
 	case *instructions.AddCommand:
 		if len(c.ExcludePatterns) > 0 || c.Checksum != "" || c.KeepGitDir != nil || c.Unpack != nil {
 			return bd.cmdErr(nil, loc, errors.New("ADD --exclude, --checksum, --keep-git-dir and --unpack are not supported yet"))
@@ -445,7 +448,10 @@ func (bd *builder) command(ctx context.Context, si int, s *state, c instructions
 				return bd.cmdErr(nil, loc, fmt.Errorf("ADD %s: remote sources are not supported yet", src))
 			}
 		}
-		return bd.copy(ctx, si, s, text, loc, copyArgs{srcs: c.SourcePaths, dest: c.DestPath, chown: c.Chown, chmod: c.Chmod, unpack: true})
+		if err := expandInline(&c.SourcesAndDest, s.expandEnv(), bd.df.EscapeToken); err != nil {
+			return bd.cmdErr(nil, loc, err)
+		}
+		return bd.copy(ctx, si, s, text, loc, copyArgs{srcs: c.SourcePaths, inline: c.SourceContents, dest: c.DestPath, chown: c.Chown, chmod: c.Chmod, unpack: true})
 	case *instructions.WorkdirCommand:
 		if err := dockerfile.Apply(&s.cfg.Config, c); err != nil {
 			return bd.cmdErr(nil, loc, err)
@@ -525,6 +531,10 @@ func (bd *builder) run(ctx context.Context, si int, s *state, c *instructions.Ru
 		}
 	}
 	args := dockerfile.CommandLine(&s.cfg.Config, c.ShellDependantCmdLine)
+	hargs, script := heredocArgs(dockerfile.Shell(&s.cfg.Config), c.ShellDependantCmdLine)
+	if hargs != nil {
+		args = hargs
+	}
 	env := s.runEnv()
 	network := bd.o.Network
 	if slices.Contains(c.FlagsUsed, "network") {
@@ -538,6 +548,10 @@ func (bd *builder) run(ctx context.Context, si int, s *state, c *instructions.Ru
 		return bd.cmdErr(nil, loc, err)
 	}
 	defer ms.close()
+	if script != nil {
+		ms.mounts = append(ms.mounts, *script)
+		ms.key += "\x00script\x00" + c.Files[0].Data
+	}
 	createdBy := "RUN " + strings.Join(args, " ")
 	if len(env) > 0 {
 		createdBy = fmt.Sprintf("RUN |%d %s %s", len(env), strings.Join(env, " "), strings.Join(args, " "))

@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 )
 
 // entry is one file of a COPY's sources: its context path, and its name
@@ -28,6 +29,9 @@ type entry struct {
 	name string
 	fi   fs.FileInfo
 	link string
+	// data is a heredoc's content (inline), not read from the context.
+	data   []byte
+	inline bool
 }
 
 // copySet is what one COPY or ADD puts in: copies in order, and the
@@ -166,7 +170,9 @@ func parseChmod(s string) (fs.FileMode, bool, error) {
 func (c *Context) sumEntries(h hash.Hash, es []entry) error {
 	for _, e := range es {
 		fmt.Fprintf(h, "%s\x00%o\x00%s\x00", e.name, uint32(e.fi.Mode()), e.link)
-		if e.fi.Mode().IsRegular() {
+		if e.inline {
+			h.Write(inlineDigest(e.data))
+		} else if e.fi.Mode().IsRegular() {
 			sum, err := c.fileDigest(e)
 			if err != nil {
 				return fmt.Errorf("read %s: %w", e.ctx, err)
@@ -198,7 +204,11 @@ func (c *Context) writeTar(w io.Writer, es []entry, mode fs.FileMode, setMode bo
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}
-		if e.fi.Mode().IsRegular() {
+		if e.inline {
+			if _, err := tw.Write(e.data); err != nil {
+				return err
+			}
+		} else if e.fi.Mode().IsRegular() {
 			f, err := c.root.Open(e.ctx)
 			if err != nil {
 				return err
@@ -220,6 +230,7 @@ type copyArgs struct {
 	chown    string
 	chmod    string
 	unpack   bool // ADD: local archives are unpacked
+	inline   []instructions.SourceContent // heredocs: COPY <<EOF
 	from     *Context
 	fromName string
 }
@@ -240,7 +251,7 @@ func (a copyArgs) plan() (copySet, error) {
 		rels = append(rels, m...)
 	}
 	destDir := strings.HasSuffix(a.dest, "/") || strings.HasSuffix(a.dest, "/.")
-	if len(rels) > 1 && !destDir {
+	if len(rels)+len(a.inline) > 1 && !destDir {
 		return copySet{}, errors.New("when using COPY with more than one source file, the destination must be a directory and end with a /")
 	}
 	dest := path.Clean(a.dest)
@@ -290,6 +301,20 @@ func (a copyArgs) plan() (copySet, error) {
 			return copySet{}, err
 		}
 		sort.Slice(es, func(i, j int) bool { return es[i].name < es[j].name })
+		if err := ctx.sumEntries(h, es); err != nil {
+			return copySet{}, err
+		}
+		cp.Tar = func(w io.Writer) error { return ctx.writeTar(w, es, mode, setMode) }
+		set.copies = append(set.copies, cp)
+	}
+	for _, in := range a.inline {
+		cp := Copy{Chown: a.chown, Dest: dest}
+		name := path.Base(path.Clean("/" + in.Path))
+		if !destDir {
+			cp.Dest, name = path.Dir(dest), path.Base(dest)
+		}
+		es := []entry{inlineEntry(name, in.Data)}
+		fmt.Fprintf(h, "inline\x00")
 		if err := ctx.sumEntries(h, es); err != nil {
 			return copySet{}, err
 		}

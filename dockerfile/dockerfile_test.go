@@ -1,6 +1,8 @@
 package dockerfile
 
 import (
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
 	"encoding/json"
 	"strings"
 	"testing"
@@ -62,7 +64,8 @@ func TestParse(t *testing.T) {
 		{"FROM scratch\nFOO bar\n", "dockerfile parse error on line 2: unknown instruction: FOO"},
 		{"RUN true\n", "no build stage in current context"},
 		{"", "file with no instructions"},
-		{"FROM scratch\nCOPY <<EOF /x\nhi\nEOF\n", "heredocs are not supported yet"},
+		{"# syntax=docker/dockerfile:1\nFROM scratch\nCOPY <<EOF /x\nhi\nEOF\nRUN <<A cat >/y <<-B\na\nA\n\tb\n\tB\n", ""},
+		{"FROM scratch\nRUN <<EOF\nhi\n", "unterminated heredoc"},
 		{"FROM scratch\nENV\n", "line 2: ENV requires at least one argument"},
 	} {
 		_, err := Parse(strings.NewReader(tc.src))
@@ -80,6 +83,8 @@ func FuzzParse(f *testing.F) {
 		"ARG X\nFROM ${X:-scratch} AS s\nHEALTHCHECK --interval=1s CMD [\"true\"]\nEXPOSE 80/udp\n",
 		"# escape=`\nFROM x\nRUN a `\n b\n",
 		"FROM a\nONBUILD RUN x\nSHELL [\"sh\"]\nCMD x\nENTRYPOINT [\"y\"]\n",
+		"FROM a\nRUN <<EOF\necho $A\nEOF\nCOPY <<X <<'Y' /d/\n$B\nX\n$A\nY\n",
+		"FROM a\nRUN --mount=type=cache,target=/c,id=$A --mount=type=secret,id=s,required true\n",
 	} {
 		f.Add(s)
 	}
@@ -98,6 +103,10 @@ func FuzzParse(f *testing.F) {
 				}
 				if IsConfig(c) {
 					_ = Apply(&cfg, c)
+				}
+				if r, ok := c.(*instructions.RunCommand); ok {
+					_ = instructions.GetMounts(r)
+					_ = CommandLine(&cfg, r.ShellDependantCmdLine)
 				}
 			}
 		}

@@ -40,9 +40,6 @@ func Parse(r io.Reader) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSyntax(res.AST); err != nil {
-		return nil, err
-	}
 	stages, meta, err := instructions.Parse(res.AST, nil)
 	if err != nil {
 		return nil, err
@@ -70,18 +67,6 @@ func parse(b []byte) (res *parser.Result, err error) {
 		return nil, fmt.Errorf("dockerfile parse error: %w", err)
 	}
 	return res, nil
-}
-
-// checkSyntax refuses what this builder does not run, so that a build
-// never quietly does something else: a # syntax= front end other than
-// the built-in one, and heredocs.
-func checkSyntax(ast *parser.Node) error {
-	for _, n := range ast.Children {
-		if len(n.Heredocs) > 0 {
-			return fmt.Errorf("dockerfile parse error on line %d: heredocs are not supported yet", n.StartLine)
-		}
-	}
-	return nil
 }
 
 // ParseChange reads one --change instruction and expands its variables
