@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"path"
 	"runtime"
 	"slices"
@@ -435,23 +436,47 @@ func (bd *builder) command(ctx context.Context, si int, s *state, c instructions
 		if len(c.ExcludePatterns) > 0 || c.Parents {
 			return bd.cmdErr(nil, loc, errors.New("COPY --exclude and --parents are not supported yet"))
 		}
-		if err := expandInline(&c.SourcesAndDest, s.expandEnv(), bd.df.EscapeToken); err != nil {
-			return bd.cmdErr(nil, loc, err)
-		}
-		return bd.copy(ctx, si, s, text, loc, copyArgs{srcs: c.SourcePaths, inline: c.SourceContents, dest: c.DestPath, chown: c.Chown, chmod: c.Chmod, fromName: c.From})
-	case *instructions.AddCommand:
-		if len(c.ExcludePatterns) > 0 || c.Checksum != "" || c.KeepGitDir != nil || c.Unpack != nil {
-			return bd.cmdErr(nil, loc, errors.New("ADD --exclude, --checksum, --keep-git-dir and --unpack are not supported yet"))
-		}
 		for _, src := range c.SourcePaths {
-			if strings.Contains(src, "://") || strings.HasPrefix(src, "git@") {
-				return bd.cmdErr(nil, loc, fmt.Errorf("ADD %s: remote sources are not supported yet", src))
+			if isHTTPSource(src) {
+				return bd.cmdErr(nil, loc, errors.New("source can't be a URL for COPY"))
 			}
 		}
 		if err := expandInline(&c.SourcesAndDest, s.expandEnv(), bd.df.EscapeToken); err != nil {
 			return bd.cmdErr(nil, loc, err)
 		}
-		return bd.copy(ctx, si, s, text, loc, copyArgs{srcs: c.SourcePaths, inline: c.SourceContents, dest: c.DestPath, chown: c.Chown, chmod: c.Chmod, unpack: true})
+		return bd.copy(ctx, si, s, text, loc, copyArgs{srcs: c.SourcePaths, inline: c.SourceContents, dest: c.DestPath, chown: c.Chown, chmod: c.Chmod, fromName: c.From})
+	case *instructions.AddCommand:
+		if len(c.ExcludePatterns) > 0 || c.KeepGitDir != nil {
+			return bd.cmdErr(nil, loc, errors.New("ADD --exclude and --keep-git-dir are not supported yet"))
+		}
+		if c.Checksum != "" {
+			if len(c.SourcePaths) != 1 {
+				return bd.cmdErr(nil, loc, errors.New("checksum can't be specified for multiple sources"))
+			}
+			if !isHTTPSource(c.SourcePaths[0]) && !isGitSource(c.SourcePaths[0]) {
+				return bd.cmdErr(nil, loc, errors.New("checksum requires HTTP(S) or Git sources"))
+			}
+		}
+		a := copyArgs{inline: c.SourceContents, dest: c.DestPath, chown: c.Chown, chmod: c.Chmod,
+			unpack: c.Unpack == nil || *c.Unpack, checksum: c.Checksum}
+		for _, src := range c.SourcePaths {
+			switch {
+			case isGitSource(src):
+				return bd.cmdErr(nil, loc, fmt.Errorf("ADD %s: git sources are not supported yet", src))
+			case isHTTPSource(src):
+				if c.Unpack != nil && *c.Unpack {
+					return bd.cmdErr(nil, loc, fmt.Errorf("ADD --unpack of a URL is not supported yet"))
+				}
+				a.urls = append(a.urls, src)
+			default:
+				a.srcs = append(a.srcs, src)
+			}
+		}
+		if err := expandInline(&c.SourcesAndDest, s.expandEnv(), bd.df.EscapeToken); err != nil {
+			return bd.cmdErr(nil, loc, err)
+		}
+		a.inline = c.SourceContents
+		return bd.copy(ctx, si, s, text, loc, a)
 	case *instructions.WorkdirCommand:
 		if err := dockerfile.Apply(&s.cfg.Config, c); err != nil {
 			return bd.cmdErr(nil, loc, err)
@@ -601,6 +626,15 @@ func (bd *builder) copy(ctx context.Context, si int, s *state, text string, loc 
 		a.dest = d
 	}
 	v := bd.vertexFor(s, text)
+	for _, u := range a.urls {
+		rf, err := download(u, a.checksum, bd.downloadDir())
+		if err != nil {
+			v.fail(err)
+			return bd.cmdErr(v, loc, err)
+		}
+		defer os.Remove(rf.file)
+		a.remote = append(a.remote, rf)
+	}
 	set, err := a.plan()
 	if err != nil {
 		v.fail(err)

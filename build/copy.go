@@ -13,6 +13,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"sort"
 	"strconv"
@@ -32,6 +33,9 @@ type entry struct {
 	// data is a heredoc's content (inline), not read from the context.
 	data   []byte
 	inline bool
+	// host is a downloaded file (ADD URL), sum its digest.
+	host string
+	sum  []byte
 }
 
 // copySet is what one COPY or ADD puts in: copies in order, and the
@@ -172,6 +176,8 @@ func (c *Context) sumEntries(h hash.Hash, es []entry) error {
 		fmt.Fprintf(h, "%s\x00%o\x00%s\x00", e.name, uint32(e.fi.Mode()), e.link)
 		if e.inline {
 			h.Write(inlineDigest(e.data))
+		} else if e.host != "" {
+			h.Write(e.sum)
 		} else if e.fi.Mode().IsRegular() {
 			sum, err := c.fileDigest(e)
 			if err != nil {
@@ -208,6 +214,16 @@ func (c *Context) writeTar(w io.Writer, es []entry, mode fs.FileMode, setMode bo
 			if _, err := tw.Write(e.data); err != nil {
 				return err
 			}
+		} else if e.host != "" {
+			f, err := os.Open(e.host)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, f)
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("read %s: %w", e.host, err)
+			}
 		} else if e.fi.Mode().IsRegular() {
 			f, err := c.root.Open(e.ctx)
 			if err != nil {
@@ -229,8 +245,11 @@ type copyArgs struct {
 	dest     string // absolute, WORKDIR applied
 	chown    string
 	chmod    string
-	unpack   bool // ADD: local archives are unpacked
+	unpack   bool                         // ADD: local archives are unpacked
 	inline   []instructions.SourceContent // heredocs: COPY <<EOF
+	remote   []*remoteFile                // ADD URL, downloaded
+	urls     []string                     // ADD URL, to download
+	checksum string                       // ADD --checksum
 	from     *Context
 	fromName string
 }
@@ -251,7 +270,7 @@ func (a copyArgs) plan() (copySet, error) {
 		rels = append(rels, m...)
 	}
 	destDir := strings.HasSuffix(a.dest, "/") || strings.HasSuffix(a.dest, "/.")
-	if len(rels)+len(a.inline) > 1 && !destDir {
+	if len(rels)+len(a.inline)+len(a.remote) > 1 && !destDir {
 		return copySet{}, errors.New("when using COPY with more than one source file, the destination must be a directory and end with a /")
 	}
 	dest := path.Clean(a.dest)
@@ -301,6 +320,25 @@ func (a copyArgs) plan() (copySet, error) {
 			return copySet{}, err
 		}
 		sort.Slice(es, func(i, j int) bool { return es[i].name < es[j].name })
+		if err := ctx.sumEntries(h, es); err != nil {
+			return copySet{}, err
+		}
+		cp.Tar = func(w io.Writer) error { return ctx.writeTar(w, es, mode, setMode) }
+		set.copies = append(set.copies, cp)
+	}
+	for _, rf := range a.remote {
+		e := entry{name: rf.name, fi: rf.fi, host: rf.file, sum: rf.sum}
+		cp := Copy{Chown: a.chown, Dest: dest}
+		if !destDir {
+			// A file to a path, or into the directory that it names.
+			cp.Dest, e.name = path.Dir(dest), path.Base(dest)
+			into := []entry{e}
+			into[0].name = rf.name
+			cp.IfDir = dest
+			cp.Alt = &Copy{Dest: dest, Chown: a.chown, Tar: func(w io.Writer) error { return ctx.writeTar(w, into, mode, setMode) }}
+		}
+		es := []entry{e}
+		fmt.Fprintf(h, "url\x00%s\x00%d\x00", rf.url, rf.fi.mtime.Unix())
 		if err := ctx.sumEntries(h, es); err != nil {
 			return copySet{}, err
 		}
