@@ -433,9 +433,6 @@ func (bd *builder) command(ctx context.Context, si int, s *state, c instructions
 	case *instructions.RunCommand:
 		return bd.run(ctx, si, s, c, text, loc)
 	case *instructions.CopyCommand:
-		if len(c.ExcludePatterns) > 0 || c.Parents {
-			return bd.cmdErr(nil, loc, errors.New("COPY --exclude and --parents are not supported yet"))
-		}
 		for _, src := range c.SourcePaths {
 			if isHTTPSource(src) {
 				return bd.cmdErr(nil, loc, errors.New("source can't be a URL for COPY"))
@@ -444,10 +441,11 @@ func (bd *builder) command(ctx context.Context, si int, s *state, c instructions
 		if err := expandInline(&c.SourcesAndDest, s.expandEnv(), bd.df.EscapeToken); err != nil {
 			return bd.cmdErr(nil, loc, err)
 		}
-		return bd.copy(ctx, si, s, text, loc, copyArgs{srcs: c.SourcePaths, inline: c.SourceContents, dest: c.DestPath, chown: c.Chown, chmod: c.Chmod, fromName: c.From})
+		return bd.copy(ctx, si, s, text, loc, copyArgs{srcs: c.SourcePaths, inline: c.SourceContents, dest: c.DestPath, chown: c.Chown, chmod: c.Chmod, fromName: c.From,
+			exclude: c.ExcludePatterns, parents: c.Parents})
 	case *instructions.AddCommand:
-		if len(c.ExcludePatterns) > 0 || c.KeepGitDir != nil {
-			return bd.cmdErr(nil, loc, errors.New("ADD --exclude and --keep-git-dir are not supported yet"))
+		if c.KeepGitDir != nil {
+			return bd.cmdErr(nil, loc, errors.New("ADD --keep-git-dir is not supported yet (git sources are not)"))
 		}
 		if c.Checksum != "" {
 			if len(c.SourcePaths) != 1 {
@@ -458,7 +456,7 @@ func (bd *builder) command(ctx context.Context, si int, s *state, c instructions
 			}
 		}
 		a := copyArgs{inline: c.SourceContents, dest: c.DestPath, chown: c.Chown, chmod: c.Chmod,
-			unpack: c.Unpack == nil || *c.Unpack, checksum: c.Checksum}
+			unpack: c.Unpack == nil || *c.Unpack, checksum: c.Checksum, exclude: c.ExcludePatterns}
 		for _, src := range c.SourcePaths {
 			switch {
 			case isGitSource(src):

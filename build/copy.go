@@ -15,11 +15,12 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/moby/patternmatcher"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 )
 
@@ -157,18 +158,6 @@ func (c *Context) entries(rel, name string) ([]entry, error) {
 	return out, nil
 }
 
-// parseChmod reads --chmod (octal only here).
-func parseChmod(s string) (fs.FileMode, bool, error) {
-	if s == "" {
-		return 0, false, nil
-	}
-	n, err := strconv.ParseUint(s, 8, 32)
-	if err != nil || n > 0o7777 {
-		return 0, false, fmt.Errorf("invalid chmod parameter %q: want an octal mode", s)
-	}
-	return fs.FileMode(n), true, nil
-}
-
 // sumEntries adds the entries' names, types, modes, link targets and
 // contents (never their times) to h.
 func (c *Context) sumEntries(h hash.Hash, es []entry) error {
@@ -190,9 +179,9 @@ func (c *Context) sumEntries(h hash.Hash, es []entry) error {
 	return nil
 }
 
-// writeTar writes the entries as a tar, with mode (when set) replacing
-// their permissions.
-func (c *Context) writeTar(w io.Writer, es []entry, mode fs.FileMode, setMode bool) error {
+// writeTar writes the entries as a tar, chmod (when set) giving their
+// permissions.
+func (c *Context) writeTar(w io.Writer, es []entry, chmod chmodFn) error {
 	tw := tar.NewWriter(w)
 	for _, e := range es {
 		hdr, err := tar.FileInfoHeader(e.fi, e.link)
@@ -204,8 +193,8 @@ func (c *Context) writeTar(w io.Writer, es []entry, mode fs.FileMode, setMode bo
 		if e.fi.IsDir() {
 			hdr.Name += "/"
 		}
-		if setMode && e.fi.Mode()&fs.ModeSymlink == 0 {
-			hdr.Mode = int64(mode)
+		if chmod != nil && e.fi.Mode()&fs.ModeSymlink == 0 {
+			hdr.Mode = int64(unixMode(chmod(e.fi.Mode(), e.fi.IsDir())))
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
@@ -250,32 +239,55 @@ type copyArgs struct {
 	remote   []*remoteFile                // ADD URL, downloaded
 	urls     []string                     // ADD URL, to download
 	checksum string                       // ADD --checksum
+	exclude  []string                     // --exclude, as .dockerignore's patterns
+	parents  bool                         // COPY --parents
 	from     *Context
 	fromName string
 }
 
 // plan turns a COPY into the copies the backend makes, and their digest.
 func (a copyArgs) plan() (copySet, error) {
-	mode, setMode, err := parseChmod(a.chmod)
+	chmod, err := parseChmod(a.chmod)
 	if err != nil {
 		return copySet{}, err
 	}
 	ctx := a.from
+	excluded, err := excluder(a.exclude)
+	if err != nil {
+		return copySet{}, err
+	}
 	var rels []string
+	keep := map[string]string{} // --parents: the path a source keeps under dest
 	for _, s := range a.srcs {
 		m, err := ctx.matchSources(s)
 		if err != nil {
 			return copySet{}, err
 		}
-		rels = append(rels, m...)
+		pivot := "."
+		if parent, _, ok := strings.Cut(s, "/./"); ok {
+			if pivot, err = cleanRel(parent); err != nil {
+				return copySet{}, err
+			}
+		}
+		for _, rel := range m {
+			if excluded(rel, rel) {
+				continue
+			}
+			rels = append(rels, rel)
+			if k, ok := strings.CutPrefix(rel, pivot+"/"); ok && pivot != "." {
+				keep[rel] = k
+			} else {
+				keep[rel] = rel
+			}
+		}
 	}
-	destDir := strings.HasSuffix(a.dest, "/") || strings.HasSuffix(a.dest, "/.")
+	destDir := strings.HasSuffix(a.dest, "/") || strings.HasSuffix(a.dest, "/.") || a.parents
 	if len(rels)+len(a.inline)+len(a.remote) > 1 && !destDir {
 		return copySet{}, errors.New("when using COPY with more than one source file, the destination must be a directory and end with a /")
 	}
 	dest := path.Clean(a.dest)
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", dest, a.chown, a.chmod)
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%t\x00%q\x00", dest, a.chown, a.chmod, a.parents, a.exclude)
 	var set copySet
 	for _, rel := range rels {
 		fi, err := ctx.root.Stat(ctx.resolve(rel))
@@ -298,6 +310,9 @@ func (a copyArgs) plan() (copySet, error) {
 		var es []entry
 		cp := Copy{Chown: a.chown}
 		switch {
+		case a.parents:
+			cp.Dest = dest
+			es, err = ctx.entries(rel, keep[rel])
 		case fi.IsDir():
 			cp.Dest = dest
 			es, err = ctx.entries(rel, ".")
@@ -313,17 +328,20 @@ func (a copyArgs) plan() (copySet, error) {
 				into := []entry{es[0]}
 				into[0].name = path.Base(rel)
 				cp.IfDir = dest
-				cp.Alt = &Copy{Dest: dest, Chown: a.chown, Tar: func(w io.Writer) error { return ctx.writeTar(w, into, mode, setMode) }}
+				cp.Alt = &Copy{Dest: dest, Chown: a.chown, Tar: func(w io.Writer) error { return ctx.writeTar(w, into, chmod) }}
 			}
 		}
 		if err != nil {
 			return copySet{}, err
 		}
+		if len(a.exclude) > 0 {
+			es = slices.DeleteFunc(es, func(e entry) bool { return excluded(e.ctx, strings.TrimPrefix(e.name, "./")) })
+		}
 		sort.Slice(es, func(i, j int) bool { return es[i].name < es[j].name })
 		if err := ctx.sumEntries(h, es); err != nil {
 			return copySet{}, err
 		}
-		cp.Tar = func(w io.Writer) error { return ctx.writeTar(w, es, mode, setMode) }
+		cp.Tar = func(w io.Writer) error { return ctx.writeTar(w, es, chmod) }
 		set.copies = append(set.copies, cp)
 	}
 	for _, rf := range a.remote {
@@ -335,14 +353,14 @@ func (a copyArgs) plan() (copySet, error) {
 			into := []entry{e}
 			into[0].name = rf.name
 			cp.IfDir = dest
-			cp.Alt = &Copy{Dest: dest, Chown: a.chown, Tar: func(w io.Writer) error { return ctx.writeTar(w, into, mode, setMode) }}
+			cp.Alt = &Copy{Dest: dest, Chown: a.chown, Tar: func(w io.Writer) error { return ctx.writeTar(w, into, chmod) }}
 		}
 		es := []entry{e}
 		fmt.Fprintf(h, "url\x00%s\x00%d\x00", rf.url, rf.fi.mtime.Unix())
 		if err := ctx.sumEntries(h, es); err != nil {
 			return copySet{}, err
 		}
-		cp.Tar = func(w io.Writer) error { return ctx.writeTar(w, es, mode, setMode) }
+		cp.Tar = func(w io.Writer) error { return ctx.writeTar(w, es, chmod) }
 		set.copies = append(set.copies, cp)
 	}
 	for _, in := range a.inline {
@@ -356,7 +374,7 @@ func (a copyArgs) plan() (copySet, error) {
 		if err := ctx.sumEntries(h, es); err != nil {
 			return copySet{}, err
 		}
-		cp.Tar = func(w io.Writer) error { return ctx.writeTar(w, es, mode, setMode) }
+		cp.Tar = func(w io.Writer) error { return ctx.writeTar(w, es, chmod) }
 		set.copies = append(set.copies, cp)
 	}
 	set.sum = hex.EncodeToString(h.Sum(nil))
@@ -412,4 +430,24 @@ func decompress(r io.Reader) (io.Reader, error) {
 		return d.IOReadCloser(), nil
 	}
 	return br, nil
+}
+
+// excluder matches --exclude patterns (as .dockerignore's) against a
+// file's context path and its path under the copy's destination.
+func excluder(patterns []string) (func(ctxPath, name string) bool, error) {
+	if len(patterns) == 0 {
+		return func(string, string) bool { return false }, nil
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		return nil, fmt.Errorf("--exclude: %w", err)
+	}
+	return func(ctxPath, name string) bool {
+		for _, p := range []string{ctxPath, name} {
+			if ok, _ := pm.MatchesOrParentMatches(p); ok {
+				return true
+			}
+		}
+		return false
+	}, nil
 }

@@ -214,6 +214,6 @@ func (bd *builder) mountSource(ctx context.Context, si int, m *instructions.Moun
 		return err
 	}
 	h.Write(hh.Sum(nil))
-	bm.Tar = func(w io.Writer) error { return src.writeTar(w, es, 0, false) }
+	bm.Tar = func(w io.Writer) error { return src.writeTar(w, es, nil) }
 	return nil
 }

@@ -200,12 +200,6 @@ func (b *BuildBackend) copies(c Container, cps []build.Copy) error {
 					cp = *cp.Alt
 				}
 			}
-			if err := securejoin.MkdirAll(dir, cp.Dest, 0o755); err != nil {
-				return fmt.Errorf("mkdir %s: %w", cp.Dest, err)
-			}
-			if cp.Tar == nil {
-				continue
-			}
 			owner := [2]int{0, 0}
 			if cp.Chown != "" {
 				u, err := spec.ResolveUser(dir, cp.Chown, nil)
@@ -213,6 +207,19 @@ func (b *BuildBackend) copies(c Container, cps []build.Copy) error {
 					return fmt.Errorf("--chown=%s: %w", cp.Chown, err)
 				}
 				owner = [2]int{int(u.UID), int(u.GID)}
+			}
+			// The directories a COPY makes are --chown's too, as Docker's.
+			made := missingTargets(dir, []build.Mount{{Target: cp.Dest}})
+			if err := securejoin.MkdirAll(dir, cp.Dest, 0o755); err != nil {
+				return fmt.Errorf("mkdir %s: %w", cp.Dest, err)
+			}
+			if owner != [2]int{0, 0} {
+				if err := chownIn(dir, made, owner); err != nil {
+					return err
+				}
+			}
+			if cp.Tar == nil {
+				continue
 			}
 			pr, pw := io.Pipe()
 			go func() { pw.CloseWithError(cp.Tar(pw)) }()

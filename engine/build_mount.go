@@ -230,3 +230,19 @@ func (b *BuildBackend) removeTargets(ctx context.Context, id string, paths []str
 		return nil
 	})
 }
+
+// chownIn gives the paths of the root at dir an owner (symlinks not
+// followed, nothing outside it).
+func chownIn(dir string, paths []string, owner [2]int) error {
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for _, p := range paths {
+		if err := r.Lchown(strings.TrimPrefix(p, "/"), owner[0], owner[1]); err != nil {
+			return fmt.Errorf("chown %s: %w", p, err)
+		}
+	}
+	return nil
+}
