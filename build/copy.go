@@ -20,8 +20,8 @@ import (
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/moby/patternmatcher"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/patternmatcher"
 )
 
 // entry is one file of a COPY's sources: its context path, and its name
