@@ -81,6 +81,9 @@ func (bd *builder) mount(ctx context.Context, si int, s *state, m *instructions.
 		target = dockerfile.Workdir(s.cfg.Config.WorkingDir, target)
 	}
 	bm := &Mount{Type: string(m.Type), Target: path.Clean(target), ReadOnly: m.ReadOnly}
+	if target != "" && bm.Target == "/" {
+		return nil, fmt.Errorf("--mount type=%s: cannot mount over the root directory", m.Type)
+	}
 	if m.Mode != nil {
 		if *m.Mode > 0o7777 {
 			return nil, fmt.Errorf("--mount mode=%o: not a file mode", *m.Mode)

@@ -33,7 +33,8 @@ RUN --mount=type=cache,id=c1,target=/other,sharing=locked cat /other/log > /seen
 }
 
 // TestBuildMountBind: a bind of the context (a dir or a file source) and
-// of a stage; rw writes are discarded, the context is untouched.
+// of a stage; rw writes are discarded, the context is untouched; a
+// cache seeded from a stage (from=).
 func TestBuildMountBind(t *testing.T) {
 	e := newEnv(t)
 	dir := buildCtx(t, map[string]string{
@@ -46,11 +47,12 @@ RUN --mount=from=files,source=/out,target=/st cat /st/s.txt > /fromstage
 RUN --mount=type=bind,target=/ctx,rw echo x > /ctx/new && echo x > /ctx/sub/f.txt
 RUN --mount=type=bind,target=/ctx sh -c 'cat /ctx/sub/f.txt; test ! -e /ctx/new' > /after
 RUN --mount=type=bind,target=/ro sh -c 'touch /ro/x 2>/dev/null && echo writable || echo readonly' > /romode
+RUN --mount=type=cache,id=seeded,target=/seed,from=files,source=/out cat /seed/s.txt > /fromseed
 `,
 		"sub/f.txt": "ctx\n",
 	})
 	e.build("-t", "bm", dir)
-	if got := e.must("run", "--rm", "bm", "cat", "/fromctx", "/fromfile", "/fromstage", "/after", "/romode"); got != "ctx\nctx\nstaged\nctx\nreadonly" {
+	if got := e.must("run", "--rm", "bm", "cat", "/fromctx", "/fromfile", "/fromstage", "/after", "/romode", "/fromseed"); got != "ctx\nctx\nstaged\nctx\nreadonly\nstaged" {
 		t.Errorf("bind mounts saw %q", got)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "new")); err == nil {
