@@ -152,12 +152,13 @@ func (b *BuildBackend) cacheMount(m build.Mount, sm *stepMounts) (spec.Mount, er
 		return sp, fmt.Errorf("lock the cache: %w", err)
 	}
 	if _, err := os.Stat(data); errors.Is(err, os.ErrNotExist) {
-		// Made aside and renamed, so that a cache is never half seeded.
-		tmp := data + ".new"
-		os.RemoveAll(tmp)
-		if err := os.Mkdir(tmp, m.Mode); err != nil {
+		// Made aside and renamed, so that a cache is never half seeded;
+		// two shared users making it at once: the first rename wins.
+		tmp, err := os.MkdirTemp(filepath.Dir(data), "new-")
+		if err != nil {
 			return sp, err
 		}
+		defer os.RemoveAll(tmp)
 		if err := os.Chown(tmp, m.UID, m.GID); err != nil {
 			return sp, err
 		}
@@ -166,11 +167,10 @@ func (b *BuildBackend) cacheMount(m build.Mount, sm *stepMounts) (spec.Mount, er
 		}
 		if m.Tar != nil {
 			if err := unpack(tmp, m.Tar); err != nil {
-				os.RemoveAll(tmp)
 				return sp, err
 			}
 		}
-		if err := os.Rename(tmp, data); err != nil {
+		if err := os.Rename(tmp, data); err != nil && !errors.Is(err, unix.EEXIST) && !errors.Is(err, unix.ENOTEMPTY) {
 			return sp, err
 		}
 	}
