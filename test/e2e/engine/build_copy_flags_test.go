@@ -1,15 +1,22 @@
 package engine_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"strings"
 	"testing"
 )
 
 // TestBuildCopyFlags: COPY --exclude (as .dockerignore's patterns),
 // --parents (with a /./ pivot), symbolic --chmod, and --chown of the
-// directories a COPY makes.
+// directories a COPY makes; ADD --exclude, ADD --unpack=false.
 func TestBuildCopyFlags(t *testing.T) {
 	e := newEnv(t)
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	tw.WriteHeader(&tar.Header{Name: "in-tar", Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
+	tw.Write([]byte("t"))
+	tw.Close()
 	dir := buildCtx(t, map[string]string{
 		"Dockerfile": `FROM busybox
 COPY --exclude=*.log --exclude=skip/ src/ /ex/
@@ -20,7 +27,11 @@ COPY --chmod=u+x,go-w run.sh /bin/run.sh
 COPY --chmod=a=rX src/ /rx/
 COPY --chown=1000:1000 a/x.txt /made/new/dirs/x.txt
 COPY --chown=1000:1000 b/ /made2/b/
+ADD --exclude=*.log src/ /addex/
+ADD --unpack=false t.tar /packed/
+ADD t.tar /unpacked/
 `,
+		"t.tar":             tb.String(),
 		"src/keep.txt":      "k",
 		"src/drop.log":      "d",
 		"src/skip/gone.txt": "g",
@@ -34,9 +45,10 @@ COPY --chown=1000:1000 b/ /made2/b/
 	})
 	e.build("-t", "flags", dir)
 	// *.log is matched from the source's top, as in .dockerignore: sub/keep.log stays.
-	got := e.must("run", "--rm", "flags", "find", "/ex", "/hom", "/par", "/piv", "-type", "f")
+	got := e.must("run", "--rm", "flags", "find", "/ex", "/hom", "/par", "/piv", "/addex", "/packed", "/unpacked", "-type", "f")
 	lines := strings.Split(got, "\n")
-	want := map[string]bool{"/ex/keep.txt": true, "/ex/sub/keep.log": true, "/hom/home.txt": true, "/par/a/x.txt": true, "/par/b/c/y.txt": true, "/piv/deep/z.txt": true}
+	want := map[string]bool{"/ex/keep.txt": true, "/ex/sub/keep.log": true, "/hom/home.txt": true, "/par/a/x.txt": true, "/par/b/c/y.txt": true, "/piv/deep/z.txt": true,
+		"/addex/keep.txt": true, "/addex/skip/gone.txt": true, "/addex/sub/keep.log": true, "/packed/t.tar": true, "/unpacked/in-tar": true}
 	for _, l := range lines {
 		if !want[l] {
 			t.Errorf("unexpected file %s", l)
