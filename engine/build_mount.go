@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/build"
@@ -190,7 +191,14 @@ func missingTargets(rootfs string, ms []build.Mount) []string {
 	defer r.Close()
 	var out []string
 	for _, m := range ms {
+		// Symlinks in the image on the way (/var/run -> /run) resolved
+		// inside the root, as the runtime resolves the target.
 		p := path.Clean(m.Target)
+		if abs, err := securejoin.SecureJoin(rootfs, p); err == nil {
+			if rel, err := filepath.Rel(rootfs, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+				p = path.Clean("/" + filepath.ToSlash(rel))
+			}
+		}
 		for p != "/" && p != "." {
 			if _, err := r.Lstat(strings.TrimPrefix(p, "/")); err == nil {
 				break
