@@ -135,6 +135,14 @@ RUN --mount=type=secret,id=absent echo fine > /optional
 	if code != 1 || !strings.Contains(errOut, "secret need: not found") {
 		t.Errorf("required secret missing: exit %d\n%s", code, errOut)
 	}
+	// A failed RUN leaves no secret file behind.
+	dir = buildCtx(t, map[string]string{"Dockerfile": "FROM busybox\nRUN --mount=type=secret,id=tok --mount=type=bind,target=/b false\n"})
+	if _, errOut, code := e.berth("build", "--progress", "plain", "--network", "none", "--secret", "id=tok,src="+sec, dir); code != 1 {
+		t.Errorf("failing RUN: exit %d\n%s", code, errOut)
+	}
+	if left, _ := filepath.Glob(filepath.Join(e.root, "build", "tmp", "*")); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
 	if _, errOut, code := e.berth("build", "--secret", "id=x,src=/nonexistent-secret", dir); code != 125 || !strings.Contains(errOut, "secret x") {
 		t.Errorf("bad --secret: exit %d %s", code, errOut)
 	}
