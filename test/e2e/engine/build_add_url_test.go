@@ -14,12 +14,12 @@ import (
 )
 
 // TestBuildAddURL: ADD of an http URL is downloaded by berth (from a
-// server of the test's, on loopback; berth runs in the test's network
-// namespace, no netns here): named from the URL or the dest, mode 600,
+// server of the test's on the machine's loopback, so berth runs there:
+// newHostNetEnv, whose containers get no network): named from the URL or the dest, mode 600,
 // mtime from Last-Modified, --checksum verified (a mismatch fails and
 // leaves nothing), the step cached by the content's digest.
 func TestBuildAddURL(t *testing.T) {
-	e := newEnv(t)
+	e := newHostNetEnv(t, true)
 	var body atomic.Value
 	body.Store("v1\n")
 	modified := time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)

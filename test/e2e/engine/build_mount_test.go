@@ -107,7 +107,10 @@ RUN --mount=type=secret,id=absent echo fine > /optional
 	sec := filepath.Join(t.TempDir(), "tok")
 	os.WriteFile(sec, []byte("s3cret-file"), 0o600)
 	cmd := e.cmd("build", "--progress", "plain", "--network", "none", "-t", "sec", "--secret", "id=tok,src="+sec, "--secret", "id=ev,env=BERTH_TEST_SECRET", dir)
-	cmd.Env = append(os.Environ(), "BERTH_TEST_SECRET=s3cret-env")
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, "BERTH_TEST_SECRET=s3cret-env")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
