@@ -10,7 +10,6 @@ import (
 	"maps"
 	"os"
 	"path"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -40,7 +39,9 @@ type Options struct {
 	Pull           bool
 	Labels         map[string]string
 	Network        string
-	Tags           []string
+	// Platform is --platform (os/arch[/variant]; "": the host's).
+	Platform string
+	Tags     []string
 	// Secrets are --secret's, by id: RUN --mount=type=secret reads
 	// them; they go into no layer, config or cache key.
 	Secrets map[string][]byte
@@ -105,6 +106,7 @@ type builder struct {
 	cache  *cache
 	prog   *progress
 	meta   map[string]string // global ARGs (before the first FROM)
+	target v1.Platform       // --platform, or the host's
 	stages []*stageResult
 	res    Result
 	// consumed are the build args that an ARG declared.
@@ -192,7 +194,7 @@ func Build(ctx context.Context, b Backend, o Options) (Result, error) {
 	bd.cache.result(img.ID)
 	var unused []string
 	for k := range o.BuildArgs {
-		if !bd.consumed[k] && !predefinedArgs[k] {
+		if !bd.consumed[k] && !predefinedArgs[k] && !isPlatformArg(k) {
 			unused = append(unused, k)
 		}
 	}
@@ -214,7 +216,12 @@ func (bd *builder) locate(err error) error {
 }
 
 func (bd *builder) metaArgs() error {
-	bd.meta = map[string]string{}
+	target, err := bd.targetPlatform()
+	if err != nil {
+		return err
+	}
+	bd.target = target
+	bd.meta = platformArgs(HostPlatform(), target)
 	lex := shell.NewLex(bd.df.EscapeToken)
 	for _, a := range bd.df.MetaArgs {
 		for _, kv := range a.Args {
@@ -298,14 +305,18 @@ func (bd *builder) stage(ctx context.Context, i int) (Image, error) {
 	if base == "" {
 		return Image{}, bd.cmdErr(nil, st.Location, errors.New("base name ("+st.BaseName+") should not be blank"))
 	}
+	plat := bd.target
 	if st.Platform != "" {
 		p, _, err := lex.ProcessWord(st.Platform, dockerfile.Env(envOf(bd.meta)))
+		if err == nil {
+			plat, err = ParsePlatform(p)
+		}
 		if err != nil {
-			return Image{}, bd.cmdErr(nil, st.Location, err)
+			return Image{}, bd.cmdErr(nil, st.Location, fmt.Errorf("FROM --platform: %w", err))
 		}
-		if host := "linux/" + runtime.GOARCH; p != host && p != "$BUILDPLATFORM" && p != "" {
-			return Image{}, bd.cmdErr(nil, st.Location, fmt.Errorf("FROM --platform=%s: only %s can be built here (no emulation)", p, host))
-		}
+	}
+	if loc, err := noEmulation(plat, st.Commands); err != nil {
+		return Image{}, bd.cmdErr(nil, loc, err)
 	}
 	shown := base
 	if n, ok := bd.b.(Namer); ok && !strings.EqualFold(base, "scratch") {
@@ -323,9 +334,9 @@ func (bd *builder) stage(ctx context.Context, i int) (Image, error) {
 		v.cached()
 		s.img, s.cfg, s.key = img, img.Config, stepKey("image", img.ID)
 	} else if strings.EqualFold(base, "scratch") {
-		s.cfg = v1.ConfigFile{OS: "linux", Architecture: runtime.GOARCH, Config: v1.Config{
+		s.cfg = v1.ConfigFile{OS: plat.OS, Architecture: plat.Architecture, Variant: plat.Variant, Config: v1.Config{
 			Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}}}
-		s.key = stepKey("scratch", runtime.GOARCH)
+		s.key = stepKey("scratch", scratchKey(plat))
 		s.dirty = true
 	} else {
 		v := bd.prog.vertex(from)
@@ -333,7 +344,7 @@ func (bd *builder) stage(ctx context.Context, i int) (Image, error) {
 		if bd.o.Pull {
 			pull = "always"
 		}
-		img, err := bd.b.Base(ctx, base, pull)
+		img, err := bd.base(ctx, base, pull, plat)
 		if err != nil {
 			v.fail(err)
 			return Image{}, bd.cmdErr(nil, st.Location, err)
@@ -356,6 +367,9 @@ func (bd *builder) stage(ctx context.Context, i int) (Image, error) {
 		cmds = append(cmds, c)
 	}
 	s.cfg.Config.OnBuild = nil
+	if loc, err := noEmulation(plat, cmds); err != nil {
+		return Image{}, bd.cmdErr(nil, loc, err)
+	}
 	for _, c := range append(cmds, st.Commands...) {
 		if err := bd.command(ctx, i, s, c); err != nil {
 			return Image{}, err

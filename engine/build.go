@@ -73,6 +73,17 @@ func (b *BuildBackend) Base(ctx context.Context, ref, pull string) (build.Image,
 	return b.image(img)
 }
 
+// BaseFor is Base for another platform than the host's (FROM
+// --platform, build --platform): the local image must be of that
+// platform, or it is pulled, as `run --platform` does.
+func (b *BuildBackend) BaseFor(ctx context.Context, ref, pull string, p v1.Platform) (build.Image, error) {
+	img, err := b.e.imageFor(ctx, CreateOptions{Image: ref, Pull: pull, Transfer: TransferOptions{Platform: &p}})
+	if err != nil {
+		return build.Image{}, err
+	}
+	return b.image(img)
+}
+
 // Lookup is the image of a cache entry, if it is still there.
 func (b *BuildBackend) Lookup(_ context.Context, id string) (build.Image, bool) {
 	img, err := b.e.images.Resolve(id)

@@ -23,6 +23,7 @@ type buildFlags struct {
 	secrets                 []string
 	file, target, iidfile   string
 	network, progress       string
+	platform                string
 	noCache, pull, quiet    bool
 }
 
@@ -47,6 +48,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.StringVar(&f.iidfile, "iidfile", "", "Write the image ID to the file")
 	fl.StringVar(&f.network, "network", "default", `Set the networking mode for the "RUN" instructions during build`)
 	fl.StringVar(&f.progress, "progress", "auto", `Set type of progress output ("auto", "plain")`)
+	fl.StringVar(&f.platform, "platform", "", `Set target platform for build (format: "os/arch[/variant]")`)
 	fl.StringArrayVar(&f.secrets, "secret", nil, `Secret to expose to the build (format: "id=mysecret[,src=/local/secret]")`)
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
 	return cmd
@@ -87,6 +89,11 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, ctxArg string) erro
 	if err != nil {
 		return &statusError{125, err}
 	}
+	if f.platform != "" {
+		if _, err := build.ParsePlatform(f.platform); err != nil {
+			return &statusError{125, err}
+		}
+	}
 	for _, t := range f.tags {
 		if _, err := engine.NormalizeName(t); err != nil {
 			return &statusError{125, fmt.Errorf("invalid tag %q: %w", t, err)}
@@ -99,7 +106,7 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, ctxArg string) erro
 	defer e.Close()
 
 	o := build.Options{BuildArgs: args, Labels: labels, Target: f.target, NoCache: f.noCache, Pull: f.pull,
-		Network: f.network, Tags: f.tags, CacheDir: e.BuildCacheDir(), Secrets: secrets}
+		Network: f.network, Platform: f.platform, Tags: f.tags, CacheDir: e.BuildCacheDir(), Secrets: secrets}
 	if !f.quiet && f.progress != "quiet" {
 		o.Progress = stderr
 	}
