@@ -73,6 +73,11 @@ type CreateOptions struct {
 	KeepMounted bool
 	// The streams run attaches (Config.Attach*), and -i's StdinOnce.
 	AttachStdin, AttachStdout, AttachStderr, StdinOnce bool
+	// Pod is --pod: the pod (name or id) whose namespaces and cgroup
+	// the container joins (pod_create.go: joinPod). podInfra makes the
+	// pod's infra container itself.
+	Pod      string
+	podInfra bool
 }
 
 // DefaultStopTimeout is how long stop waits after the stop signal.
@@ -125,6 +130,11 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c Contai
 	cfg, err := e.config(img)
 	if err != nil {
 		return c, err
+	}
+	if o.Pod != "" && !o.podInfra {
+		if err := e.joinPod(ctx, &o); err != nil {
+			return c, err
+		}
 	}
 	id, err := NewContainerID()
 	if err != nil {
@@ -217,7 +227,7 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c Contai
 		Path: res.Spec.Process.Args[0], Args: res.Spec.Process.Args[1:],
 		Options: so, Modes: o.Modes, Runtime: rtName, RuntimePath: rtPath, Snapshot: snapKey,
 		Log: logCfg, AutoRemove: o.AutoRemove, RestartPolicy: o.RestartPolicy, StopSignal: int(res.StopSignal),
-		Mounts: e.mountPoints(mounts), Net: netSettings,
+		Mounts: e.mountPoints(mounts), Net: netSettings, Pod: o.Pod, PodInfra: o.podInfra,
 	}
 	c.Config = containerConfig(cfg, res, o, so)
 	imgHealth, err := e.imageHealth(img)
@@ -235,6 +245,9 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c Contai
 		return c, err
 	}
 	killPoint("create-recorded")
+	if c.Pod != "" && !c.PodInfra {
+		e.refreshPodHosts(c.Pod)
+	}
 	e.emitContainer(&c, "create", nil)
 	if !o.KeepMounted {
 		unmountRootfs(e.rootfsDir(id))

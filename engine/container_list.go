@@ -113,6 +113,8 @@ type listRecord struct {
 	Restart      RestartState      `json:"restart,omitzero"`
 	RestartCount int               `json:"restartCount,omitempty"`
 	Net          *ContainerNetwork `json:"net,omitempty"`
+	Pod          string            `json:"pod,omitempty"`
+	PodInfra     bool              `json:"podInfra,omitempty"`
 }
 
 type listConfig struct {
@@ -137,7 +139,7 @@ func (e *Engine) ListContainers() ([]Container, error) {
 				Started: r.Started, ExitCode: r.ExitCode, ExitUnknown: r.ExitUnknown, Path: r.Path, Args: r.Args,
 				Config: ContainerConfig{Image: r.Config.Image, Labels: r.Config.Labels, Healthcheck: r.Config.Healthcheck}, Modes: r.Modes,
 				Snapshot: r.Snapshot, Mounts: r.Mounts, Monitor: r.Monitor, Runtime: r.Runtime, RuntimePath: r.RuntimePath,
-				Restart: r.Restart, RestartCount: r.RestartCount, Net: r.Net})
+				Restart: r.Restart, RestartCount: r.RestartCount, Net: r.Net, Pod: r.Pod, PodInfra: r.PodInfra})
 			return nil
 		})
 	})

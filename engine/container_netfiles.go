@@ -53,6 +53,7 @@ func (e *Engine) writeHosts(c *Container) error {
 			fmt.Fprintf(&b, "%s\t%s\n", v6, names)
 		}
 	}
+	e.podHosts(c, &b)
 	return writeBoundFile(e.netFile(c.ID, "hosts"), b.Bytes())
 }
 

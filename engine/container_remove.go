@@ -14,6 +14,8 @@ import (
 type RemoveOptions struct {
 	Force   bool // kill a running container first
 	Volumes bool // remove its anonymous volumes too
+	// podRemoval is a pod's removal, the one way its infra goes.
+	podRemoval bool
 }
 
 // RemoveContainer removes a container: its runtime state, rootfs
@@ -26,7 +28,16 @@ func (e *Engine) RemoveContainer(ctx context.Context, ref string, o RemoveOption
 		return c, err
 	}
 	defer release()
-	return c, e.remove(ctx, c, o)
+	if c.PodInfra && !o.podRemoval {
+		return c, fmt.Errorf("container %s is the infra container of pod %s: remove the pod (pod rm)", c.Name, e.podName(c.Pod))
+	}
+	if err := e.remove(ctx, c, o); err != nil {
+		return c, err
+	}
+	if c.Pod != "" && !c.PodInfra && !o.podRemoval {
+		e.refreshPodHosts(c.Pod)
+	}
+	return c, nil
 }
 
 func (e *Engine) remove(ctx context.Context, c Container, o RemoveOptions) error {

@@ -130,6 +130,12 @@ func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Contai
 			return c, fmt.Errorf("start: clean up the last run: %w", err)
 		}
 	}
+	if c.Pod != "" && !c.PodInfra {
+		// The namespaces it joins are the infra's, which must run.
+		if err := e.startPodInfra(ctx, c.Pod); err != nil {
+			return c, &StartError{Status: 125, Err: err}
+		}
+	}
 	if err := os.MkdirAll(run, 0o700); err != nil {
 		return c, fmt.Errorf("start: %w", err)
 	}

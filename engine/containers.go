@@ -86,6 +86,10 @@ type Container struct {
 	StopSignal int `json:"stopSignal"`
 	// Net are its networks, ports and DNS settings (container_network.go).
 	Net *ContainerNetwork `json:"net,omitempty"`
+	// Pod is the id of its pod (pod.go); PodInfra says it is that pod's
+	// infra container, which holds the namespaces the others join.
+	Pod      string `json:"pod,omitempty"`
+	PodInfra bool   `json:"podInfra,omitempty"`
 }
 
 // ContainerConfig is what Docker's inspect shows as Config.

@@ -26,7 +26,7 @@ type createFlags struct {
 	cpuShares, pidsLimit                                                              int64
 	oomScoreAdj, stopTimeout                                                          int
 	pid, ipc, uts, cgroupns, cgroupParent, logDriver, runtime, pull                   string
-	platform, cidfile                                                                 string
+	platform, cidfile, pod                                                            string
 	health                                                                            healthFlags
 	restart                                                                           string
 	// Networks (issue 12).
@@ -107,6 +107,7 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	fs.StringVar(&f.pull, "pull", engine.PullMissing, `pull image before running ("always", "missing", "never")`)
 	fs.StringVar(&f.platform, "platform", "", "set platform if server is multi-platform capable")
 	fs.StringVar(&f.cidfile, "cidfile", "", "write the container ID to the file")
+	fs.StringVar(&f.pod, "pod", "", "run container in an existing pod, or new:NAME to create one")
 	fs.BoolVar(&f.noHealthcheck, "no-healthcheck", false, "disable any container-specified HEALTHCHECK")
 	f.health.register(fs)
 	// -h is --hostname, as in Docker: help is --help only.
@@ -310,6 +311,7 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 	o.Network = engine.NetworkRequest{Networks: f.networks, IP: f.ip, IP6: f.ip6, MAC: f.mac, Aliases: f.aliases,
 		Publish: f.publish, PublishAll: f.publishAll, Expose: f.expose, DNS: f.dns, DNSSearch: f.dnsSearch,
 		DNSOptions: f.dnsOptions, ExtraHosts: f.addHosts}
+	o.Pod = f.pod
 	// Which streams: -a as given; run in the foreground takes stdout and
 	// stderr (and stdin with -i); create takes none unless -a.
 	for _, a := range f.attach {

@@ -17,6 +17,8 @@ import (
 // psRow is one line of `ps`, with Docker's --format field names.
 type psRow struct {
 	ID, Image, Command, CreatedAt, RunningFor, Ports, State, Status, Size, Names, Labels, Mounts, Networks, LocalVolumes string
+	// Pod and PodName are the pod's id and name (Podman's ps --pod).
+	Pod, PodName string
 
 	labels map[string]string
 }
@@ -31,7 +33,7 @@ func (r psRow) Label(k string) string {
 
 var psHeader = psRow{ID: "CONTAINER ID", Image: "IMAGE", Command: "COMMAND", CreatedAt: "CREATED AT", RunningFor: "CREATED",
 	Ports: "PORTS", State: "STATE", Status: "STATUS", Size: "SIZE", Names: "NAMES", Labels: "LABELS", Mounts: "MOUNTS",
-	Networks: "NETWORKS", LocalVolumes: "LOCAL VOLUMES"}
+	Networks: "NETWORKS", LocalVolumes: "LOCAL VOLUMES", Pod: "POD ID", PodName: "PODNAME"}
 
 const psDefaultFormat = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 
@@ -103,10 +105,10 @@ func psRowOf(c *engine.Container, now time.Time, trunc bool) psRow {
 
 func newPsCmd(g *globals, use string, aliases ...string) *cobra.Command {
 	var (
-		all, quiet, latest, noTrunc, size bool
-		last                              int
-		format                            string
-		filters                           []string
+		all, quiet, latest, noTrunc, size, pod bool
+		last                                   int
+		format                                 string
+		filters                                []string
 	)
 	cmd := &cobra.Command{
 		Use:     use + " [OPTIONS]",
@@ -131,6 +133,16 @@ func newPsCmd(g *globals, use string, aliases ...string) *cobra.Command {
 				last = 1
 			}
 			now := time.Now()
+			podNames := map[string]string{}
+			if pod || strings.Contains(format, ".PodName") {
+				pods, err := e.ListPods()
+				if err != nil {
+					return err
+				}
+				for _, p := range pods {
+					podNames[p.ID] = p.Name
+				}
+			}
 			var rows []psRow
 			for i := range cs {
 				c := &cs[i]
@@ -144,6 +156,12 @@ func newPsCmd(g *globals, use string, aliases ...string) *cobra.Command {
 					break
 				}
 				r := psRowOf(c, now, !noTrunc)
+				if c.Pod != "" {
+					r.Pod, r.PodName = c.Pod, podNames[c.Pod]
+					if !noTrunc {
+						r.Pod = shortID(r.Pod)
+					}
+				}
 				if h := e.ContainerHealth(c); h != nil && c.State == engine.StateRunning {
 					r.Status += healthSuffix(h.Status)
 				}
@@ -169,6 +187,9 @@ func newPsCmd(g *globals, use string, aliases ...string) *cobra.Command {
 				if size {
 					format += "\t{{.Size}}"
 				}
+				if pod {
+					format += "\t{{.Pod}}\t{{.PodName}}"
+				}
 			}
 			return printTable(cmd.OutOrStdout(), format, psHeader, rows)
 		},
@@ -180,6 +201,7 @@ func newPsCmd(g *globals, use string, aliases ...string) *cobra.Command {
 	fl.IntVarP(&last, "last", "n", -1, "show n last created containers (includes all states)")
 	fl.BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
 	fl.BoolVarP(&size, "size", "s", false, "display total file sizes")
+	fl.BoolVarP(&pod, "pod", "p", false, "print the ID and name of the pod each container belongs to")
 	fl.StringVar(&format, "format", "", "format output: table, json, or a Go template")
 	fl.StringArrayVarP(&filters, "filter", "f", nil, "filter output based on conditions provided")
 	return cmd

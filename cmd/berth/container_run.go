@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -53,10 +54,21 @@ func createContainer(cmd *cobra.Command, e *engine.Engine, f *createFlags, args 
 		}
 		defer cid.Close()
 	}
+	newPod, err := newPodFor(cmd, e, &o)
+	if err != nil {
+		if cid != nil {
+			os.Remove(f.cidfile)
+		}
+		return engine.Container{}, err
+	}
 	c, err := e.CreateContainer(cmd.Context(), o)
 	if err != nil {
 		if cid != nil {
 			os.Remove(f.cidfile)
+		}
+		if newPod != "" {
+			// Nothing half-made: the pod made for it goes too.
+			e.RemovePod(context.WithoutCancel(cmd.Context()), newPod, engine.PodRemoveOptions{Force: true})
 		}
 		return c, err
 	}

@@ -177,6 +177,8 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newPsCmd(g, "ps"), newObjectInspectCmd(g), container)
 	container.AddCommand(newPsCmd(g, "ls", "list", "ps"), newContainerInspectCmd(g), newCleanupCmd(g), newExecKeeperCmd())
 	root.AddCommand(newVolumeCmd(g), newNetworkCmd(g))
+	// Pods (issue 15).
+	root.AddCommand(newPodCmd(g))
 	root.AddCommand(newEventsCmd(g))
 	systemCommand(root).AddCommand(newSystemBootCmd(g))
 	return root

@@ -225,6 +225,8 @@ func (e *env) must(args ...string) string {
 }
 
 func (e *env) cleanup() {
+	// Pods first: their infra containers go only with them.
+	e.berth("pod", "rm", "-a", "-f")
 	ids, _, _ := e.berth("ps", "-aq", "--no-trunc")
 	for _, id := range strings.Fields(ids) {
 		e.berth("rm", "-f", "-v", id)
