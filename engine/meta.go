@@ -18,7 +18,10 @@ import (
 
 // SchemaVersion is the metadata layout this binary reads and writes.
 // Version 1: the buckets in schemaBuckets, image records as image/store
-// writes them.
+// writes them. Buckets and fields added since without a version change,
+// because a reader of an older file finds nothing missing that it needs:
+// container-names and pod-names (made by the first write), pod records
+// in pods (pod.go), Container.Pod and PodInfra.
 const SchemaVersion = 1
 
 var (
