@@ -107,8 +107,8 @@ func (e *Engine) PruneContainers(ctx context.Context, f PruneFilter) (deleted []
 	var errs []error
 	for i := range cs {
 		c := &cs[i]
-		if c.State == StateRunning || !f.Match(c) {
-			continue
+		if c.State == StateRunning || c.PodInfra || !f.Match(c) {
+			continue // an infra container goes with its pod only
 		}
 		size, _, _ := e.ContainerSize(*c)
 		full, err := e.LookupContainer(c.ID)

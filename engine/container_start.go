@@ -130,9 +130,10 @@ func (e *Engine) start(ctx context.Context, c Container, o StartOptions) (Contai
 			return c, fmt.Errorf("start: clean up the last run: %w", err)
 		}
 	}
-	if c.Pod != "" && !c.PodInfra {
-		// The namespaces it joins are the infra's, which must run.
-		if err := e.startPodInfra(ctx, c.Pod); err != nil {
+	if c.Pod != "" {
+		// The pod's cgroup (gone after a reboot) and, for a member, the
+		// infra whose namespaces it joins.
+		if err := e.preparePodStart(ctx, &c); err != nil {
 			return c, &StartError{Status: 125, Err: err}
 		}
 	}

@@ -245,14 +245,18 @@ func (e *Engine) podName(id string) string {
 	return shortID(id)
 }
 
-// startPodInfra starts the pod's infra container unless it runs: a
-// member's start needs its namespaces.
-func (e *Engine) startPodInfra(ctx context.Context, podID string) error {
-	p, err := e.LookupPod(podID)
+// preparePodStart readies the start of a container of a pod: the pod's
+// cgroup with its limits (made again when a reboot took it), and for a
+// member the infra container, whose namespaces it joins.
+func (e *Engine) preparePodStart(ctx context.Context, c *Container) error {
+	p, err := e.LookupPod(c.Pod)
 	if err != nil {
 		return fmt.Errorf("pod of the container: %w", err)
 	}
-	if !p.Infra {
+	if err := e.createPodCgroup(&p); err != nil {
+		return err
+	}
+	if c.PodInfra || !p.Infra {
 		return nil
 	}
 	if _, err := e.StartContainer(ctx, p.InfraID, StartOptions{}); err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,6 +23,17 @@ func podCgroupDirs(id string) []string {
 		left = append(left, m...)
 	}
 	return left
+}
+
+// rmdirTree removes an empty cgroup and its empty children, deepest first.
+func rmdirTree(d string) {
+	ents, _ := os.ReadDir(d)
+	for _, ent := range ents {
+		if ent.IsDir() {
+			rmdirTree(filepath.Join(d, ent.Name()))
+		}
+	}
+	os.Remove(d)
 }
 
 type podInspect struct {
@@ -240,5 +252,63 @@ func TestPodBadInput(t *testing.T) {
 	if out := e.must("ps", "-a", "--format", "{{.Names}}"); strings.Count(out, "\n") != 0 || !strings.HasSuffix(out, "-infra") {
 		t.Errorf("after the bad input, containers: %q", out)
 	}
+	// container prune leaves the infra of a pod, which goes with its pod.
+	e.must("container", "prune", "-f")
+	if out := e.must("ps", "-aq"); out == "" {
+		t.Errorf("container prune removed the pod's infra container")
+	}
 	e.must("pod", "rm", "taken")
+}
+
+// TestPodSimulatedReboot: every process of the pod dies, the run root is
+// emptied and the cgroups go, as a reboot does; the pod starts again
+// whole (its cgroup with its limit, its port) and is removed whole.
+func TestPodSimulatedReboot(t *testing.T) {
+	e, ns := newNetEnv(t)
+	id := e.must("pod", "create", "-p", "8185:80", "--memory", "64m", "rb")
+	e.must("run", "-d", "--pod", "rb", "--name", "rbweb", "busybox", "sh", "-c", httpdCmd)
+	p := inspectPod(t, e, "rb")
+	for _, c := range []string{p.InfraContainerID, "rbweb"} {
+		var pid int
+		fmt.Sscan(e.must("inspect", "--format", "{{.State.Pid}}", c), &pid)
+		syscallKill(t, monitorOf(t, e.must("inspect", "--format", "{{.Id}}", c)))
+		syscallKill(t, pid)
+	}
+	time.Sleep(200 * time.Millisecond)
+	nsfiles, _ := filepath.Glob(filepath.Join(e.runRoot, "netns", "*"))
+	for _, f := range nsfiles {
+		exec.Command("umount", "-l", f).Run()
+	}
+	ents, _ := os.ReadDir(e.runRoot)
+	for _, ent := range ents {
+		os.RemoveAll(filepath.Join(e.runRoot, ent.Name()))
+	}
+	// The kernel empties a killed init's cgroup a moment after its death.
+	waitFor(t, "the pod's cgroups to go", 5*time.Second, func() bool {
+		for _, d := range podCgroupDirs(id) {
+			rmdirTree(d)
+		}
+		return len(podCgroupDirs(id)) == 0
+	})
+	if left := podCgroupDirs(id); len(left) > 0 {
+		t.Fatalf("the simulated reboot left cgroups: %v", left)
+	}
+	if st := inspectPod(t, e, "rb").State; st != "Exited" {
+		t.Errorf("after the reboot the pod is %s", st)
+	}
+	e.must("pod", "start", "rb")
+	if got := wgetIn(t, ns, "http://127.0.0.1:8185/"); got != "hello-from-rb" {
+		t.Errorf("after the reboot, the pod's port: %q", got)
+	}
+	mem, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory", p.CgroupPath, "memory.limit_in_bytes"))
+	if err != nil {
+		mem, err = os.ReadFile(filepath.Join("/sys/fs/cgroup", p.CgroupPath, "memory.max"))
+	}
+	if err != nil || strings.TrimSpace(string(mem)) != fmt.Sprint(64<<20) {
+		t.Errorf("after the reboot, the pod's memory limit: %v %q", err, mem)
+	}
+	e.must("pod", "rm", "-f", "rb")
+	if left := podCgroupDirs(id); len(left) > 0 {
+		t.Errorf("cgroups stay: %v", left)
+	}
 }
