@@ -315,3 +315,11 @@ func (e *Engine) podHosts(c *Container, b *bytes.Buffer) {
 		fmt.Fprintf(b, "%s\t%s\n", ip6, strings.Join(names, " "))
 	}
 }
+
+// unsharedNetNS says that no container holds the infra's network
+// namespace any more (its members are stopped or gone): its teardown may
+// take the namespace first and leave the veths to the kernel, as a lone
+// container's does (teardownNetworkState), not wait on each one.
+func (e *Engine) unsharedNetNS(infraID string) {
+	os.Remove(e.netnsPath(infraID) + sharedSuffix)
+}

@@ -58,6 +58,9 @@ func (e *Engine) removePodParts(ctx context.Context, p Pod) error {
 	// The infra last: the members' namespaces are its.
 	for i := len(members) - 1; i >= 0; i-- {
 		c := members[i]
+		if c.PodInfra && len(errs) == 0 {
+			e.unsharedNetNS(c.ID)
+		}
 		if _, err := e.RemoveContainer(ctx, c.ID, RemoveOptions{Force: true, Volumes: true, podRemoval: true}); err != nil && !errors.Is(err, ErrNoSuchContainer) {
 			errs = append(errs, err)
 		}

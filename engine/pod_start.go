@@ -146,6 +146,9 @@ func (e *Engine) podSignal(ctx context.Context, ref, event string, fn func(Conta
 	}
 	wg.Wait()
 	if infra != nil && len(errs) == 0 {
+		if event == "stop" {
+			e.unsharedNetNS(infra.ID) // the members have exited
+		}
 		run(*infra)
 	}
 	if err := errors.Join(errs...); err != nil {
