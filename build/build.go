@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -49,6 +50,9 @@ type Options struct {
 	CacheDir string
 	// Progress gets the plain progress (nil: quiet).
 	Progress io.Writer
+	// Jobs is how many steps may run at once (stages that do not need
+	// each other run side by side); 0: the number of CPUs.
+	Jobs int
 }
 
 // Result is what a build made.
@@ -107,8 +111,11 @@ type builder struct {
 	prog   *progress
 	meta   map[string]string // global ARGs (before the first FROM)
 	target v1.Platform       // --platform, or the host's
-	stages []*stageResult
-	res    Result
+	sched  *sched
+	// mu guards res and consumed, which the stages running side by
+	// side add to.
+	mu  sync.Mutex
+	res Result
 	// consumed are the build args that an ARG declared.
 	consumed map[string]bool
 }
@@ -117,11 +124,6 @@ type builder struct {
 var predefinedArgs = map[string]bool{
 	"HTTP_PROXY": true, "http_proxy": true, "HTTPS_PROXY": true, "https_proxy": true,
 	"FTP_PROXY": true, "ftp_proxy": true, "NO_PROXY": true, "no_proxy": true, "ALL_PROXY": true, "all_proxy": true,
-}
-
-type stageResult struct {
-	img  Image
-	done bool
 }
 
 // Build runs the Dockerfile's stages that the target needs and names the
@@ -168,8 +170,18 @@ func Build(ctx context.Context, b Backend, o Options) (Result, error) {
 		}
 		target = i
 	}
-	bd.stages = make([]*stageResult, len(df.Stages))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	bd.sched = newSched(o.Jobs)
+	bd.sched.cancel = cancel
+	bd.startNeeds(ctx, target)
 	img, err := bd.stage(ctx, target)
+	// The other stages end (cancelled, if this failed) before the build
+	// does: nothing of theirs is left running.
+	bd.sched.wg.Wait()
+	if fe := bd.sched.firstErr(); fe != nil {
+		err = fe
+	}
 	if err != nil {
 		return Result{}, err
 	}
@@ -275,11 +287,8 @@ type state struct {
 	n, i   int
 }
 
-// stage builds stage i (and the stages it needs first).
-func (bd *builder) stage(ctx context.Context, i int) (Image, error) {
-	if r := bd.stages[i]; r != nil && r.done {
-		return r.img, nil
-	}
+// buildStage builds stage i (waiting for the stages it needs).
+func (bd *builder) buildStage(ctx context.Context, i int) (Image, error) {
 	st := bd.df.Stages[i]
 	s := &state{args: map[string]string{}}
 	s.label = ""
@@ -390,7 +399,6 @@ func (bd *builder) stage(ctx context.Context, i int) (Image, error) {
 			return Image{}, err
 		}
 	}
-	bd.stages[i] = &stageResult{img: s.img, done: true}
 	return s.img, nil
 }
 
@@ -532,7 +540,9 @@ func (bd *builder) command(ctx context.Context, si int, s *state, c instructions
 func (bd *builder) arg(s *state, a *instructions.ArgCommand, loc []parser.Range) error {
 	lex := shell.NewLex(bd.df.EscapeToken)
 	for _, kv := range a.Args {
+		bd.mu.Lock()
 		bd.consumed[kv.Key] = true
+		bd.mu.Unlock()
 		v, given := bd.o.BuildArgs[kv.Key]
 		switch {
 		case given:
@@ -678,7 +688,11 @@ func (bd *builder) fromImage(ctx context.Context, si int, name string) (Image, e
 func (bd *builder) layerStep(ctx context.Context, s *state, v *vertex, loc []parser.Range, st Step) error {
 	if err := bd.step(ctx, s, v, st); err != nil {
 		v.flush()
-		v.fail(err)
+		if isCanceled(ctx, err) {
+			v.canceled()
+		} else {
+			v.fail(err)
+		}
 		return bd.cmdErr(v, loc, err)
 	}
 	return nil
@@ -692,7 +706,9 @@ func (bd *builder) step(ctx context.Context, s *state, v *vertex, st Step) error
 			if img, ok := bd.b.Lookup(ctx, id); ok {
 				if v != nil {
 					v.cached()
+					bd.mu.Lock()
 					bd.res.Cached = append(bd.res.Cached, v.name)
+					bd.mu.Unlock()
 				}
 				s.img, s.dirty = img, false
 				s.cfg.History = img.Config.History
@@ -712,7 +728,11 @@ func (bd *builder) step(ctx context.Context, s *state, v *vertex, st Step) error
 	}
 	cf.RootFS = v1.RootFS{}
 	st.Config = cf
+	if !bd.sched.acquire(ctx) {
+		return context.Cause(ctx)
+	}
 	img, err := bd.b.Step(ctx, st)
+	bd.sched.release()
 	if v != nil {
 		v.flush()
 	}
@@ -725,7 +745,9 @@ func (bd *builder) step(ctx context.Context, s *state, v *vertex, st Step) error
 	}
 	if v != nil {
 		v.done()
+		bd.mu.Lock()
 		bd.res.Ran = append(bd.res.Ran, v.name)
+		bd.mu.Unlock()
 	}
 	bd.cache.put(s.key, img.ID)
 	s.img, s.dirty = img, false
