@@ -254,6 +254,11 @@ func TestNetworkDNSLoop(t *testing.T) {
 	if n < 10000 || fails != 0 {
 		t.Errorf("%d lookups, %d failures (want >= 10000, 0):\n%s", n, fails, logs)
 	}
+	// The looper prints its last line just before it exits: wait for the
+	// exit rather than race it.
+	if code := e.must("wait", "looper"); code != "0" {
+		t.Errorf("looper exited %s", code)
+	}
 	if st := e.must("inspect", "--format", "{{.State.Status}}", "looper"); st != "exited" {
 		t.Errorf("looper is %s", st)
 	}
