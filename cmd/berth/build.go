@@ -20,7 +20,7 @@ import (
 
 type buildFlags struct {
 	tags, buildArgs, labels []string
-	secrets                 []string
+	secrets, outputs        []string
 	file, target, iidfile   string
 	network, progress       string
 	platform                string
@@ -50,6 +50,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.StringVar(&f.progress, "progress", "auto", `Set type of progress output ("auto", "plain")`)
 	fl.StringVar(&f.platform, "platform", "", `Set target platform for build (format: "os/arch[/variant]")`)
 	fl.StringArrayVar(&f.secrets, "secret", nil, `Secret to expose to the build (format: "id=mysecret[,src=/local/secret]")`)
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil, `Output destination (format: "type=local,dest=path")`)
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
 	return cmd
 }
@@ -99,6 +100,11 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, ctxArg string) erro
 			return &statusError{125, fmt.Errorf("invalid tag %q: %w", t, err)}
 		}
 	}
+	out, err := buildOutput(cmd, f)
+	if err != nil {
+		fmt.Fprintf(stderr, "ERROR: %v\n", err)
+		return &statusError{1, nil}
+	}
 	e, err := g.open(cmd)
 	if err != nil {
 		return err
@@ -142,9 +148,20 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, ctxArg string) erro
 		df.text = b
 	}
 	o.Dockerfile, o.DockerfileName, o.DockerfilePath = df.text, df.name, df.path
+	if out.Type != engine.OutputImage {
+		// Exported elsewhere: not tagged in the store, as buildx.
+		o.Tags = nil
+	} else {
+		o.Tags = append(o.Tags, out.Names...)
+	}
 	res, err := build.Build(cmd.Context(), e.BuildBackend(), o)
 	if err != nil {
 		return buildFailed(stderr, err)
+	}
+	if out.Type != engine.OutputImage {
+		if err := e.ExportBuild(cmd.Context(), res.ID, out, cmd.OutOrStdout()); err != nil {
+			return buildFailed(stderr, err)
+		}
 	}
 	if f.iidfile != "" {
 		if err := os.WriteFile(f.iidfile, []byte(res.ID), 0o644); err != nil {

@@ -240,6 +240,36 @@ func Save(s *store.Store, refs []string, format string, w io.Writer, dest string
 		}
 		imgs = append(imgs, namedImage{img, n})
 	}
+	return write(s, imgs, format, w, dest)
+}
+
+// SaveNamed writes the image id resolves to under each of names (none:
+// by its ID), names the store need not hold: a build's --output
+// exports its image named by -t without tagging it in the store.
+func SaveNamed(s *store.Store, id string, names []string, format string, w io.Writer) error {
+	rec, err := s.Resolve(id)
+	if err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	img, err := distribution.Image(s, rec)
+	if err != nil {
+		return fmt.Errorf("save %s: %w", id, err)
+	}
+	var imgs []namedImage
+	for _, n := range names {
+		c, err := reference.Normalize(n)
+		if err != nil {
+			return fmt.Errorf("save: %w", err)
+		}
+		imgs = append(imgs, namedImage{img, c})
+	}
+	if len(imgs) == 0 {
+		imgs = []namedImage{{img, ""}}
+	}
+	return write(s, imgs, format, w, "")
+}
+
+func write(s *store.Store, imgs []namedImage, format string, w io.Writer, dest string) error {
 	switch format {
 	case "", FormatDockerArchive:
 		m := map[name.Reference]v1.Image{}
