@@ -48,8 +48,13 @@ type Options struct {
 	Secrets map[string][]byte
 	// CacheDir holds the cache index ("": no cache kept).
 	CacheDir string
-	// Progress gets the plain progress (nil: quiet).
+	// Progress gets the progress (nil: quiet): plain, or with TTY
+	// BuildKit's tty display, redrawn in place (Progress a terminal).
 	Progress io.Writer
+	TTY      bool
+	// Export, when set, takes the result instead of the store: Tags are
+	// not used, the image is kept as cache only.
+	Export Exporter
 	// Jobs is how many steps may run at once (stages that do not need
 	// each other run side by side); 0: the number of CPUs.
 	Jobs int
@@ -129,7 +134,9 @@ var predefinedArgs = map[string]bool{
 // Build runs the Dockerfile's stages that the target needs and names the
 // result.
 func Build(ctx context.Context, b Backend, o Options) (Result, error) {
-	bd := &builder{b: b, o: o, prog: &progress{w: o.Progress}, consumed: map[string]bool{}}
+	bd := &builder{b: b, o: o, prog: newProgress(o.Progress, o.TTY), consumed: map[string]bool{}}
+	// The display's last frame comes before the caller reports an error.
+	defer bd.prog.close()
 	if bd.o.DockerfileName == "" {
 		bd.o.DockerfileName = "Dockerfile"
 	}
@@ -185,25 +192,34 @@ func Build(ctx context.Context, b Backend, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	v = bd.prog.vertex("exporting to image")
-	if len(o.Tags) > 0 {
-		if err := b.Tag(ctx, img.ID, o.Tags); err != nil {
+	if o.Export != nil {
+		v = bd.prog.vertex(o.Export.Vertex())
+		if err := o.Export.Export(ctx, img.ID, v.log); err != nil {
 			v.fail(err)
 			return Result{}, &Error{Err: err}
 		}
-	}
-	v.log("writing image %s done", img.ID)
-	for _, t := range o.Tags {
-		if n, ok := b.(Namer); ok {
-			if c, err := n.CanonicalName(t); err == nil {
-				t = c
+		v.done()
+	} else {
+		v = bd.prog.vertex("exporting to image")
+		if len(o.Tags) > 0 {
+			if err := b.Tag(ctx, img.ID, o.Tags); err != nil {
+				v.fail(err)
+				return Result{}, &Error{Err: err}
 			}
 		}
-		v.log("naming to %s done", t)
+		v.log("writing image %s done", img.ID)
+		for _, t := range o.Tags {
+			if n, ok := b.(Namer); ok {
+				if c, err := n.CanonicalName(t); err == nil {
+					t = c
+				}
+			}
+			v.log("naming to %s done", t)
+		}
+		v.done()
+		bd.cache.result(img.ID)
 	}
-	v.done()
 	bd.res.ID = img.ID
-	bd.cache.result(img.ID)
 	var unused []string
 	for k := range o.BuildArgs {
 		if !bd.consumed[k] && !predefinedArgs[k] && !isPlatformArg(k) {

@@ -171,10 +171,6 @@ func (bd *builder) deps(i int) []int {
 	return out
 }
 
-// canceled marks a vertex that a failure elsewhere stopped, as BuildKit
-// marks it.
-func (v *vertex) canceled() { v.p.printf("#%d CANCELED\n", v.id) }
-
 // isCanceled: err is the build's context ending (another stage failed,
 // or the build was interrupted).
 func isCanceled(ctx context.Context, err error) bool {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	units "github.com/docker/go-units"
+
+	"github.com/berth-dev/berth/build"
 	"github.com/berth-dev/berth/engine/inroot"
 	"github.com/berth-dev/berth/image/imagearchive"
 )
@@ -31,8 +35,9 @@ type BuildOutput struct {
 }
 
 // ParseBuildOutput reads one --output value as buildx does: CSV
-// key=value pairs (type=, dest=, name=), or the short forms "-" (a tar
-// on stdout) and "DIR" (type=local).
+// key=value pairs (type=, dest=, name=, several names quoted:
+// "name=a,b"), or the short forms "-" (a tar on stdout) and "DIR"
+// (type=local).
 func ParseBuildOutput(s string) (BuildOutput, error) {
 	if s == "" {
 		return BuildOutput{}, errors.New("invalid --output: empty value")
@@ -43,8 +48,13 @@ func ParseBuildOutput(s string) (BuildOutput, error) {
 		}
 		return BuildOutput{Type: OutputLocal, Dest: s}, nil
 	}
+	// CSV, as buildx reads it: "name=a,b" in quotes is one field.
+	fields, err := csv.NewReader(strings.NewReader(s)).Read()
+	if err != nil {
+		return BuildOutput{}, fmt.Errorf("invalid --output %q: %w", s, err)
+	}
 	var o BuildOutput
-	for _, kv := range strings.Split(s, ",") {
+	for _, kv := range fields {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
 			return o, fmt.Errorf("invalid --output %q: %q is not key=value", s, kv)
@@ -55,8 +65,8 @@ func ParseBuildOutput(s string) (BuildOutput, error) {
 		case "dest":
 			o.Dest = v
 		case "name":
-			for _, n := range strings.Split(v, ";") {
-				if n != "" {
+			for _, n := range strings.Split(v, ",") {
+				if n = strings.TrimSpace(n); n != "" {
 					o.Names = append(o.Names, n)
 				}
 			}
@@ -69,9 +79,17 @@ func ParseBuildOutput(s string) (BuildOutput, error) {
 		if o.Dest != "" {
 			return o, fmt.Errorf("invalid --output %q: type=image takes no dest", s)
 		}
-	case OutputOCI, OutputDocker, OutputTar:
+	case OutputDocker:
 		if o.Dest == "" {
-			return o, fmt.Errorf("invalid --output %q: type=%s needs dest=FILE or dest=-", s, o.Type)
+			// buildx's docker exporter with no dest loads the image
+			// into the engine: here, the store.
+			o.Type = OutputImage
+		}
+	case OutputOCI, OutputTar:
+		if o.Dest == "" {
+			// As buildx: stdout, which the caller refuses when it is a
+			// terminal.
+			o.Dest = "-"
 		}
 	case OutputLocal:
 		if o.Dest == "" || o.Dest == "-" {
@@ -113,12 +131,42 @@ func CheckBuildOutput(o BuildOutput) error {
 	return nil
 }
 
-// ExportBuild writes the built image id to o.Dest (stdout: w) as o.Type
-// says. A file is written beside its dest and renamed into place, so a
-// failed export leaves none.
-func (e *Engine) ExportBuild(ctx context.Context, id string, o BuildOutput, stdout io.Writer) error {
+// BuildExporter is the build.Exporter of o (not OutputImage): it writes
+// the built image to o.Dest, stdout being "-".
+func (e *Engine) BuildExporter(o BuildOutput, stdout io.Writer) build.Exporter {
+	return &buildExporter{e: e, o: o, stdout: stdout}
+}
+
+type buildExporter struct {
+	e      *Engine
+	o      BuildOutput
+	stdout io.Writer
+}
+
+// Vertex is BuildKit's name of the exporter's step.
+func (x *buildExporter) Vertex() string {
+	switch x.o.Type {
+	case OutputOCI:
+		return "exporting to oci image format"
+	case OutputDocker:
+		return "exporting to docker image format"
+	case OutputTar:
+		return "exporting to client tarball"
+	}
+	return "exporting to client directory"
+}
+
+// Export writes image id as the output says. A file is written beside
+// its dest and renamed into place, so a failed export leaves none.
+func (x *buildExporter) Export(ctx context.Context, id string, log func(string, ...any)) error {
+	e, o := x.e, x.o
 	if o.Type == OutputLocal {
-		return e.exportLocal(ctx, id, o.Dest)
+		n, err := e.exportLocal(ctx, id, o.Dest)
+		if err != nil {
+			return err
+		}
+		log("copying files %s done", units.HumanSize(float64(n)))
+		return nil
 	}
 	write := func(w io.Writer) error {
 		switch o.Type {
@@ -131,15 +179,24 @@ func (e *Engine) ExportBuild(ctx context.Context, id string, o BuildOutput, stdo
 		}
 		return fmt.Errorf("--output: unknown type %q", o.Type)
 	}
+	if o.Type != OutputTar {
+		log("exporting config %s done", id)
+	}
 	if o.Dest == "-" {
-		return write(stdout)
+		cw := &countWriter{w: x.stdout}
+		if err := write(cw); err != nil {
+			return fmt.Errorf("--output type=%s: %w", o.Type, err)
+		}
+		log("sending tarball %s done", units.HumanSize(float64(cw.n)))
+		return nil
 	}
 	f, err := os.CreateTemp(filepath.Dir(o.Dest), "."+filepath.Base(o.Dest)+".tmp-")
 	if err != nil {
 		return fmt.Errorf("--output: %w", err)
 	}
 	defer os.Remove(f.Name())
-	err = write(f)
+	cw := &countWriter{w: f}
+	err = write(cw)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -152,28 +209,46 @@ func (e *Engine) ExportBuild(ctx context.Context, id string, o BuildOutput, stdo
 	if err != nil {
 		return fmt.Errorf("--output type=%s: %w", o.Type, err)
 	}
+	log("sending tarball %s done", units.HumanSize(float64(cw.n)))
 	return nil
+}
+
+// countWriter counts what goes through it (the progress's sizes).
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // exportLocal writes the image's files into dir. The tar of the image's
 // root is unpacked by inroot, which resolves every name and symlink
 // inside dir: an image's absolute or ../ symlinks cannot make it write
 // outside dir.
-func (e *Engine) exportLocal(ctx context.Context, id, dir string) error {
+func (e *Engine) exportLocal(ctx context.Context, id, dir string) (int64, error) {
 	_, statErr := os.Lstat(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("--output: %w", err)
+		return 0, fmt.Errorf("--output: %w", err)
 	}
 	dst, err := inroot.Open(dir)
 	if err != nil {
-		return fmt.Errorf("--output: %w", err)
+		return 0, fmt.Errorf("--output: %w", err)
 	}
 	defer dst.Close()
+	var n int64
 	err = e.withImageRoot(ctx, id, func(r *inroot.Root) error {
 		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(r.ArchiveTree(ctxWriter{ctx, pw})) }()
+		cw := &countWriter{w: pw}
+		go func() { pw.CloseWithError(r.ArchiveTree(ctxWriter{ctx, cw})) }()
 		err := dst.Extract("/", pr, inroot.ExtractOptions{})
 		pr.CloseWithError(errors.New("extraction ended"))
+		if err == nil {
+			n = cw.n
+		}
 		return err
 	})
 	if err != nil {
@@ -181,9 +256,9 @@ func (e *Engine) exportLocal(ctx context.Context, id, dir string) error {
 			// The directory is ours: nothing half-made is left.
 			os.RemoveAll(dir)
 		}
-		return fmt.Errorf("--output type=local: %w", err)
+		return 0, fmt.Errorf("--output type=local: %w", err)
 	}
-	return nil
+	return n, nil
 }
 
 // withImageRoot gives fn the root file system of image id: a container

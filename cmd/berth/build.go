@@ -47,7 +47,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.StringArrayVar(&f.labels, "label", nil, "Set metadata for an image")
 	fl.StringVar(&f.iidfile, "iidfile", "", "Write the image ID to the file")
 	fl.StringVar(&f.network, "network", "default", `Set the networking mode for the "RUN" instructions during build`)
-	fl.StringVar(&f.progress, "progress", "auto", `Set type of progress output ("auto", "plain")`)
+	fl.StringVar(&f.progress, "progress", "auto", `Set type of progress output ("auto", "plain", "tty", "quiet"); plain shows the container output`)
 	fl.StringVar(&f.platform, "platform", "", `Set target platform for build (format: "os/arch[/variant]")`)
 	fl.StringArrayVar(&f.secrets, "secret", nil, `Secret to expose to the build (format: "id=mysecret[,src=/local/secret]")`)
 	fl.StringArrayVarP(&f.outputs, "output", "o", nil, `Output destination (format: "type=local,dest=path")`)
@@ -73,10 +73,9 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, ctxArg string) erro
 	default:
 		return &statusError{125, fmt.Errorf("network mode %q not supported by buildkit", f.network)}
 	}
-	switch f.progress {
-	case "auto", "plain", "tty", "quiet", "rawjson":
-	default:
-		return &statusError{125, fmt.Errorf("invalid progress mode %q: want auto, plain, tty or quiet", f.progress)}
+	mode, err := progressMode(cmd, f)
+	if err != nil {
+		return &statusError{125, err}
 	}
 	args, err := keyValueFlags("--build-arg", f.buildArgs, true)
 	if err != nil {
@@ -102,8 +101,7 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, ctxArg string) erro
 	}
 	out, err := buildOutput(cmd, f)
 	if err != nil {
-		fmt.Fprintf(stderr, "ERROR: %v\n", err)
-		return &statusError{1, nil}
+		return &statusError{125, err}
 	}
 	e, err := g.open(cmd)
 	if err != nil {
@@ -113,8 +111,8 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, ctxArg string) erro
 
 	o := build.Options{BuildArgs: args, Labels: labels, Target: f.target, NoCache: f.noCache, Pull: f.pull,
 		Network: f.network, Platform: f.platform, Tags: f.tags, CacheDir: e.BuildCacheDir(), Secrets: secrets}
-	if !f.quiet && f.progress != "quiet" {
-		o.Progress = stderr
+	if mode != "quiet" {
+		o.Progress, o.TTY = stderr, mode == "tty"
 	}
 	dir, df, cleanup, err := prepareContext(cmd, e, f, ctxArg)
 	kept := cleanup == nil
@@ -150,7 +148,7 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, ctxArg string) erro
 	o.Dockerfile, o.DockerfileName, o.DockerfilePath = df.text, df.name, df.path
 	if out.Type != engine.OutputImage {
 		// Exported elsewhere: not tagged in the store, as buildx.
-		o.Tags = nil
+		o.Tags, o.Export = nil, e.BuildExporter(out, cmd.OutOrStdout())
 	} else {
 		o.Tags = append(o.Tags, out.Names...)
 	}
@@ -158,17 +156,13 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, ctxArg string) erro
 	if err != nil {
 		return buildFailed(stderr, err)
 	}
-	if out.Type != engine.OutputImage {
-		if err := e.ExportBuild(cmd.Context(), res.ID, out, cmd.OutOrStdout()); err != nil {
-			return buildFailed(stderr, err)
-		}
-	}
 	if f.iidfile != "" {
 		if err := os.WriteFile(f.iidfile, []byte(res.ID), 0o644); err != nil {
 			return &statusError{1, fmt.Errorf("--iidfile: %w", err)}
 		}
 	}
-	if f.quiet {
+	if f.quiet && out.Dest != "-" {
+		// (Not after a tar on stdout.)
 		fmt.Fprintln(cmd.OutOrStdout(), res.ID)
 	}
 	return nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -29,8 +30,43 @@ func buildOutput(cmd *cobra.Command, f *buildFlags) (engine.BuildOutput, error) 
 	}
 	if o.Dest == "-" {
 		if fh, ok := cmd.OutOrStdout().(*os.File); ok && isTerminal(fh) {
-			return o, errors.New("refusing to write the output to a terminal: give dest=FILE or redirect")
+			return o, fmt.Errorf("--output: dest file is required for the %s exporter, refusing to write to a terminal", o.Type)
 		}
 	}
 	return o, engine.CheckBuildOutput(o)
+}
+
+// progressMode is --progress resolved: "plain", "tty" or "quiet". As
+// docker's, the default comes from $BUILDKIT_PROGRESS, and auto is tty
+// when stderr is a terminal; tty asked for without one is refused, as
+// buildx refuses it.
+func progressMode(cmd *cobra.Command, f *buildFlags) (string, error) {
+	mode := f.progress
+	if !cmd.Flags().Changed("progress") {
+		if env := os.Getenv("BUILDKIT_PROGRESS"); env != "" {
+			mode = env
+		}
+	}
+	switch mode {
+	case "auto", "tty", "plain", "quiet":
+	case "rawjson":
+		return "", errors.New("--progress rawjson is not supported: use plain or tty")
+	default:
+		return "", fmt.Errorf("invalid progress mode %q: want auto, plain, tty or quiet", mode)
+	}
+	if f.quiet || mode == "plain" || mode == "quiet" {
+		if f.quiet {
+			return "quiet", nil
+		}
+		return mode, nil
+	}
+	fh, ok := cmd.ErrOrStderr().(*os.File)
+	term := ok && isTerminal(fh)
+	switch {
+	case term:
+		return "tty", nil
+	case mode == "tty":
+		return "", errors.New("--progress tty: stderr is not a terminal (use --progress plain)")
+	}
+	return "plain", nil
 }

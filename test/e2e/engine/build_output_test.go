@@ -75,65 +75,123 @@ func treeNames(t *testing.T, dir string) []string {
 }
 
 // TestBuildOutput: each --output type writes the image where it says,
-// and does not tag it in the store; archives load back and run.
+// and leaves nothing in the store but the build cache; the archives load
+// back and run.
 func TestBuildOutput(t *testing.T) {
 	e := newEnv(t)
 	dir := buildCtx(t, map[string]string{"Dockerfile": outputDockerfile})
 	out := t.TempDir()
-	want := []string{"app", "app/abs-link -> /app/hello.txt", "app/hello.txt = hello", "app/sub", "app/sub/deep.txt = deep"}
+	want := strings.Join([]string{"app", "app/abs-link -> /app/hello.txt", "app/hello.txt = hello", "app/sub", "app/sub/deep.txt = deep"}, "\n")
+	base := e.must("images", "-q", "--no-trunc")
 
-	for _, typ := range []string{"docker", "oci"} {
-		t.Run(typ, func(t *testing.T) {
-			f := filepath.Join(out, typ+".tar")
-			e.build("-t", "out-"+typ, "-o", "type="+typ+",dest="+f, dir)
-			if _, _, code := e.berth("image", "inspect", "out-"+typ); code == 0 {
-				t.Errorf("type=%s tagged out-%s in the store", typ, typ)
-			}
-			e.must("load", "-i", f)
-			if got := e.must("run", "--rm", "out-"+typ); got != "hello" {
-				t.Errorf("the loaded image says %q", got)
-			}
-		})
+	for _, c := range []struct{ typ, vertex string }{
+		{"docker", "exporting to docker image format"},
+		{"oci", "exporting to oci image format"},
+	} {
+		f := filepath.Join(out, c.typ+".tar")
+		progress := e.build("-t", "out-"+c.typ, "-o", "type="+c.typ+",dest="+f, dir)
+		if !strings.Contains(progress, " "+c.vertex+"\n") || !strings.Contains(progress, " sending tarball ") || strings.Contains(progress, "exporting to image") {
+			t.Errorf("type=%s: progress:\n%s", c.typ, progress)
+		}
 	}
-	t.Run("oci-name", func(t *testing.T) {
-		f := filepath.Join(out, "named.tar")
-		e.build("-o", "type=oci,dest="+f+",name=other:v1", dir)
-		e.must("load", "-i", f)
-		if got := e.must("run", "--rm", "other:v1"); got != "hello" {
-			t.Errorf("the loaded image says %q", got)
+	f := filepath.Join(out, "named.tar")
+	e.build("-o", `type=oci,dest=`+f+`,"name=other:v1,other:v2"`, dir)
+	// A tar of the root file system, to a file and to stdout (-o -,
+	// and type=tar without dest, as buildx when stdout is no terminal).
+	e.build("-o", "type=tar,dest="+filepath.Join(out, "fs.tar"), dir)
+	fh, err := os.Open(filepath.Join(out, "fs.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(tarEntries(t, fh), "\n"); got != want {
+		t.Errorf("tar:\n%s\nwant:\n%s", got, want)
+	}
+	fh.Close()
+	for _, arg := range []string{"-", "type=tar"} {
+		stdout, errOut, code := e.berth("build", "--progress", "plain", "--network", "none", "-q", "-o", arg, dir)
+		if code != 0 || errOut != "" {
+			t.Fatalf("-o %s: exit %d\n%s", arg, code, errOut)
 		}
-	})
-	t.Run("tar", func(t *testing.T) {
-		f := filepath.Join(out, "fs.tar")
-		e.build("-o", "type=tar,dest="+f, dir)
-		fh, err := os.Open(f)
+		if got := strings.Join(tarEntries(t, strings.NewReader(stdout)), "\n"); got != want {
+			t.Errorf("-o %s:\n%s", arg, got)
+		}
+	}
+	// An OCI layout on stdout.
+	stdout, _, code := e.berth("build", "--network", "none", "-q", "-o", "type=oci", dir)
+	if code != 0 || !tarHas(t, stdout, "oci-layout") || !tarHas(t, stdout, "index.json") {
+		t.Errorf("-o type=oci: exit %d, not an OCI layout", code)
+	}
+	for _, arg := range []string{"type=local,dest=" + filepath.Join(out, "l1"), filepath.Join(out, "l2"), filepath.Join(out, "new", "l3")} {
+		progress := e.build("-o", arg, dir)
+		if !strings.Contains(progress, " exporting to client directory\n") || !strings.Contains(progress, " copying files ") {
+			t.Errorf("-o %s: progress:\n%s", arg, progress)
+		}
+		d := strings.TrimPrefix(arg, "type=local,dest=")
+		if got := strings.Join(treeNames(t, d), "\n"); got != want {
+			t.Errorf("-o %s:\n%s", arg, got)
+		}
+		if _, err := os.Stat(filepath.Join(d, "bin", "busybox")); err != nil {
+			t.Errorf("-o %s: the base image's files: %v", arg, err)
+		}
+	}
+	// Nothing but the cache: no image to list, none named.
+	if got := e.must("images", "-q", "--no-trunc"); got != base {
+		t.Errorf("images after exports:\n%s\nwant only\n%s", got, base)
+	}
+
+	// The archives load and run.
+	for _, c := range [][2]string{{"docker.tar", "out-docker"}, {"oci.tar", "out-oci"}, {"named.tar", "other:v1"}, {"named.tar", "other:v2"}} {
+		e.must("load", "-i", filepath.Join(out, c[0]))
+		if got := e.must("run", "--rm", c[1]); got != "hello" {
+			t.Errorf("%s from %s says %q", c[1], c[0], got)
+		}
+	}
+	// type=docker without dest loads into the store, as buildx's
+	// docker exporter with the docker driver; type=image names.
+	e.build("-t", "loaded", "-o", "type=docker", dir)
+	e.build("-o", "type=image,name=named", dir)
+	for _, n := range []string{"loaded", "named"} {
+		if got := e.must("run", "--rm", n); got != "hello" {
+			t.Errorf("%s says %q", n, got)
+		}
+	}
+}
+
+// tarHas says whether the tar b has an entry name.
+func tarHas(t *testing.T, b, name string) bool {
+	t.Helper()
+	tr := tar.NewReader(strings.NewReader(b))
+	for {
+		h, err := tr.Next()
 		if err != nil {
-			t.Fatal(err)
+			return false
 		}
-		defer fh.Close()
-		if got := tarEntries(t, fh); strings.Join(got, "\n") != strings.Join(want, "\n") {
-			t.Errorf("tar:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		if strings.TrimPrefix(h.Name, "./") == name {
+			return true
 		}
-		stdout, errOut, code := e.berth("build", "--progress", "plain", "--network", "none", "-o", "-", dir)
-		if code != 0 {
-			t.Fatalf("-o -: exit %d\n%s", code, errOut)
-		}
-		if got := tarEntries(t, strings.NewReader(stdout)); strings.Join(got, "\n") != strings.Join(want, "\n") {
-			t.Errorf("-o -:\n%s", strings.Join(got, "\n"))
-		}
-	})
-	t.Run("local", func(t *testing.T) {
-		for _, arg := range []string{"type=local,dest=" + filepath.Join(out, "l1"), filepath.Join(out, "l2")} {
-			e.build("-o", arg, dir)
-			d := strings.TrimPrefix(arg, "type=local,dest=")
-			if got := treeNames(t, d); strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Errorf("-o %s:\n%s", arg, strings.Join(got, "\n"))
-			}
-			if _, err := os.Stat(filepath.Join(d, "bin", "busybox")); err != nil {
-				t.Errorf("-o %s: the base image's files: %v", arg, err)
-			}
-		}
-	})
+	}
+}
+
+// TestBuildOutputInContext: a dest inside the build context works as
+// with docker: the context was read before the export, and the next
+// build sends the exported files as part of the context.
+func TestBuildOutputInContext(t *testing.T) {
+	e := newEnv(t)
+	dir := buildCtx(t, map[string]string{"Dockerfile": "FROM busybox\nCOPY . /ctx\nRUN ls /ctx > /ls.txt\n"})
+	e.build("-o", filepath.Join(dir, "out"), dir)
+	e.build("-o", "type=tar,dest="+filepath.Join(dir, "fs.tar"), dir)
+	b, err := os.ReadFile(filepath.Join(dir, "out", "ls.txt"))
+	if err != nil || strings.TrimSpace(string(b)) != "Dockerfile" {
+		t.Fatalf("first export's ls.txt: %q %v", b, err)
+	}
+	e.build("-o", filepath.Join(dir, "out"), dir)
+	b, err = os.ReadFile(filepath.Join(dir, "out", "ls.txt"))
+	if got := strings.Fields(string(b)); err != nil || strings.Join(got, " ") != "Dockerfile fs.tar out" {
+		t.Fatalf("second export's ls.txt: %q %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "ctx", "out", "ls.txt")); err != nil {
+		t.Errorf("the context's out/ was not copied: %v", err)
+	}
 }
 
 // TestBuildOutputHostile: an image's absolute symlink, already in the
@@ -161,8 +219,8 @@ func TestBuildOutputHostile(t *testing.T) {
 	}
 }
 
-// TestBuildOutputBad: bad --output values fail before the build, exit 1,
-// and write nothing.
+// TestBuildOutputBad: bad --output values fail before the build with
+// one line, exit 125, and write nothing.
 func TestBuildOutputBad(t *testing.T) {
 	e := newEnv(t)
 	dir := buildCtx(t, map[string]string{"Dockerfile": outputDockerfile})
@@ -173,20 +231,25 @@ func TestBuildOutputBad(t *testing.T) {
 	}
 	for _, c := range []struct{ arg, want string }{
 		{"type=bogus,dest=" + filepath.Join(out, "b"), `unknown type "bogus"`},
-		{"type=oci", "needs dest="},
-		{"type=docker", "needs dest="},
-		{"type=tar", "needs dest="},
 		{"type=local", "needs dest=DIRECTORY"},
+		{"type=local,dest=-", "needs dest=DIRECTORY"},
 		{"type=local,dest=" + file, "is not a directory"},
 		{"dest=" + filepath.Join(out, "c"), "no type="},
 		{"type=oci,dest=" + filepath.Join(out, "nodir", "x.tar"), "does not exist"},
 		{"type=oci,dest=" + out, "is a directory"},
-		{"type=oci,dest=x,compression=zstd", "unsupported attribute"},
+		{"type=image,dest=" + filepath.Join(out, "d"), "takes no dest"},
+		{"type=image,name=UPPER", `name "UPPER"`},
+		{"type=oci,dest=x,compression=zstd", `unsupported attribute "compression"`},
+		{"type=oci,dest", `"dest" is not key=value`},
+		{`type=oci,"dest=x`, "invalid --output"},
 	} {
 		stdout, errOut, code := e.berth("build", "--progress", "plain", "--network", "none", "-o", c.arg, dir)
-		if code != 1 || !strings.Contains(errOut, "ERROR: ") || !strings.Contains(errOut, c.want) || strings.Contains(errOut, "[1/2]") || stdout != "" {
-			t.Errorf("-o %s: exit %d, stdout %q, stderr:\n%s\nwant exit 1 and %q", c.arg, code, stdout, errOut, c.want)
+		if code != 125 || !strings.HasPrefix(errOut, "Error: ") || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, c.want) || stdout != "" {
+			t.Errorf("-o %s: exit %d, stdout %q, stderr:\n%s\nwant exit 125 and one line with %q", c.arg, code, stdout, errOut, c.want)
 		}
+	}
+	if _, errOut, code := e.berth("build", "--network", "none", "-o", "type=tar,dest="+filepath.Join(out, "1"), "-o", "type=tar,dest="+filepath.Join(out, "2"), dir); code != 125 || !strings.Contains(errOut, "multiple outputs") {
+		t.Errorf("two -o: exit %d\n%s", code, errOut)
 	}
 	ents, _ := os.ReadDir(out)
 	if len(ents) != 1 {
@@ -194,5 +257,8 @@ func TestBuildOutputBad(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(file); !bytes.Equal(b, []byte("x")) {
 		t.Errorf("the file dest was changed")
+	}
+	if got := e.must("images", "-a", "-q"); strings.Count(got, "\n") != 0 {
+		t.Errorf("bad outputs built images:\n%s", got)
 	}
 }
