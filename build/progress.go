@@ -205,15 +205,16 @@ type ttyDisplay struct {
 	notes    []string
 	lines    int // lines of the last frame
 	color    bool
+	size     func() (cols, rows int)
 	once     sync.Once
 	quit     chan struct{}
 	exited   chan struct{}
 }
 
 func newTTYDisplay(w io.Writer) *ttyDisplay {
-	d := &ttyDisplay{w: w, start: time.Now(), color: os.Getenv("NO_COLOR") == "",
+	return &ttyDisplay{w: w, start: time.Now(), color: os.Getenv("NO_COLOR") == "",
+		size: func() (int, int) { return termSize(w) },
 		quit: make(chan struct{}), exited: make(chan struct{})}
-	return d
 }
 
 // run redraws until stop.
@@ -267,7 +268,7 @@ const (
 
 // draw writes a frame over the last one. Called with mu held.
 func (d *ttyDisplay) draw(final bool) {
-	width, height := termSize(d.w)
+	width, height := d.size()
 	lines := d.frame(time.Now(), width-1, final)
 	if !final && height > 1 && len(lines) > height-1 {
 		// Only what fits: moving up past the screen's top cannot

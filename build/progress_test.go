@@ -3,6 +3,7 @@ package build
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"sync"
@@ -152,3 +153,28 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestTTYHeight: a frame taller than the terminal shows the header and
+// the newest lines (the cursor cannot go back up past the screen's
+// top); the last frame shows all.
+func TestTTYHeight(t *testing.T) {
+	var buf bytes.Buffer
+	d := &ttyDisplay{w: &buf, start: time.Now(), size: func() (int, int) { return 40, 6 }}
+	p := &progress{w: &buf, tty: d}
+	for i := range 10 {
+		p.vertex(fmt.Sprintf("step %d", i))
+	}
+	d.draw(false)
+	got := ansiRE.ReplaceAllString(buf.String(), "")
+	want := "[+] Building 0.0s (0/10)\n => step 6 0.0s\n => step 7 0.0s\n => step 8 0.0s\n => step 9 0.0s\n"
+	if got := regexp.MustCompile(` +`).ReplaceAllString(got, " "); got != want {
+		t.Errorf("frame:\n%q\nwant:\n%q", got, want)
+	}
+	buf.Reset()
+	d.draw(true)
+	if !strings.HasPrefix(buf.String(), "\x1b[5A") || strings.Count(buf.String(), "\n") != 11 {
+		t.Errorf("last frame: %q", buf.String())
+	}
+}
+
+var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]|\r`)
