@@ -2,10 +2,12 @@ package engine_test
 
 import (
 	"bytes"
-	"io"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,41 +19,77 @@ import (
 // carriage returns), stdout and the exit status.
 func (e *env) buildOnTTY(args ...string) (string, string, int) {
 	e.t.Helper()
+	b := e.startOnTTY(args...)
+	return b.wait()
+}
+
+// ttyBuild is a berth build running with its stderr on a pty.
+type ttyBuild struct {
+	e      *env
+	cmd    *exec.Cmd
+	ptmx   *os.File
+	mu     sync.Mutex
+	term   bytes.Buffer
+	stdout bytes.Buffer
+	copied chan struct{}
+}
+
+func (e *env) startOnTTY(args ...string) *ttyBuild {
+	e.t.Helper()
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	defer ptmx.Close()
+	e.t.Cleanup(func() { ptmx.Close() })
 	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 100}); err != nil {
 		e.t.Fatal(err)
 	}
-	cmd := e.cmd(append([]string{"build", "--network", "none"}, args...)...)
-	var stdout bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, tty
-	if err := cmd.Start(); err != nil {
+	b := &ttyBuild{e: e, ptmx: ptmx, copied: make(chan struct{})}
+	b.cmd = e.cmd(append([]string{"build", "--network", "none"}, args...)...)
+	b.cmd.Stdout, b.cmd.Stderr = &b.stdout, tty
+	if err := b.cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}
 	tty.Close()
-	var term bytes.Buffer
-	copied := make(chan struct{})
 	go func() {
 		// Ends with EIO once berth has closed the terminal.
-		io.Copy(&term, ptmx)
-		close(copied)
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(buf)
+			b.mu.Lock()
+			b.term.Write(buf[:n])
+			b.mu.Unlock()
+			if err != nil {
+				break
+			}
+		}
+		close(b.copied)
 	}()
-	err = cmd.Wait()
+	return b
+}
+
+// seen is what the terminal got so far.
+func (b *ttyBuild) seen() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.term.String()
+}
+
+func (b *ttyBuild) wait() (string, string, int) {
+	b.e.t.Helper()
+	err := b.cmd.Wait()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		e.t.Fatal(err)
+		b.e.t.Fatal(err)
 	}
 	select {
-	case <-copied:
+	case <-b.copied:
 	case <-time.After(10 * time.Second):
-		e.t.Fatal("the terminal's output did not end")
+		b.e.t.Fatal("the terminal's output did not end")
 	}
-	return strings.ReplaceAll(term.String(), "\r\n", "\n"), stdout.String(), code
+	return strings.ReplaceAll(b.seen(), "\r\n", "\n"), b.stdout.String(), code
 }
 
 // frames splits a tty display's output into its frames (each starts by
@@ -133,6 +171,29 @@ func TestBuildProgressTTY(t *testing.T) {
 		!strings.Contains(last, "------\n > [2/2] RUN echo oops; exit 3:\n") || !strings.Contains(last, " oops\n") ||
 		!strings.Contains(last, "ERROR: failed to build: failed to solve: process \"/bin/sh -c echo oops; exit 3\" did not complete successfully: exit code: 3") {
 		t.Errorf("exit %d; last frame:\n%s", code, last)
+	}
+
+	// Interrupted: the running step CANCELED in the last frame, the
+	// cursor shown again, the build's container gone.
+	slow := buildCtx(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo started; sleep 60\n"})
+	b := e.startOnTTY(slow)
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(b.seen(), "# started") {
+		if time.Now().After(deadline) {
+			b.cmd.Process.Kill()
+			t.Fatalf("the step did not start:\n%q", b.seen())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.cmd.Process.Signal(syscall.SIGINT)
+	out, _, code = b.wait()
+	fs = frames(out)
+	last = fs[len(fs)-1]
+	if code == 0 || !strings.Contains(last, " => CANCELED [2/2] RUN echo started; sleep 60") || !strings.Contains(last, "\x1b[J\x1b[?25h") || strings.Count(out, "\x1b[?25l") != strings.Count(out, "\x1b[?25h") {
+		t.Errorf("interrupted: exit %d; last frame:\n%q", code, last)
+	}
+	if ps := e.must("ps", "-a", "-q"); ps != "" {
+		t.Errorf("containers left: %s", ps)
 	}
 
 	// -q on a terminal: no display, the id on stdout.
