@@ -25,6 +25,7 @@ type buildFlags struct {
 	network, progress       string
 	platform                string
 	noCache, pull, quiet    bool
+	load                    bool
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -51,6 +52,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.StringVar(&f.platform, "platform", "", `Set target platform for build (format: "os/arch[/variant]")`)
 	fl.StringArrayVar(&f.secrets, "secret", nil, `Secret to expose to the build (format: "id=mysecret[,src=/local/secret]")`)
 	fl.StringArrayVarP(&f.outputs, "output", "o", nil, `Output destination (format: "type=local,dest=path")`)
+	fl.BoolVar(&f.load, "load", false, `Shorthand for "--output=type=docker" (the image goes to the store, as without --output)`)
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
 	return cmd
 }

@@ -14,14 +14,18 @@ import (
 // before anything is built. An archive's names are -t's unless name=
 // gives its own.
 func buildOutput(cmd *cobra.Command, f *buildFlags) (engine.BuildOutput, error) {
-	switch len(f.outputs) {
+	outputs := f.outputs
+	if f.load {
+		outputs = append(outputs, "type=docker")
+	}
+	switch len(outputs) {
 	case 0:
 		return engine.BuildOutput{Type: engine.OutputImage}, nil
 	case 1:
 	default:
 		return engine.BuildOutput{}, errors.New("multiple outputs are not supported: give one --output")
 	}
-	o, err := engine.ParseBuildOutput(f.outputs[0])
+	o, err := engine.ParseBuildOutput(outputs[0])
 	if err != nil {
 		return o, err
 	}

@@ -150,7 +150,8 @@ func TestBuildOutput(t *testing.T) {
 	// docker exporter with the docker driver; type=image names.
 	e.build("-t", "loaded", "-o", "type=docker", dir)
 	e.build("-o", "type=image,name=named", dir)
-	for _, n := range []string{"loaded", "named"} {
+	e.build("--load", "-t", "viaload", dir)
+	for _, n := range []string{"loaded", "named", "viaload"} {
 		if got := e.must("run", "--rm", n); got != "hello" {
 			t.Errorf("%s says %q", n, got)
 		}
@@ -253,6 +254,9 @@ func TestBuildOutputBad(t *testing.T) {
 	}
 	if _, errOut, code := e.berth("build", "--network", "none", "-o", "type=tar,dest="+filepath.Join(out, "1"), "-o", "type=tar,dest="+filepath.Join(out, "2"), dir); code != 125 || !strings.Contains(errOut, "multiple outputs") {
 		t.Errorf("two -o: exit %d\n%s", code, errOut)
+	}
+	if _, errOut, code := e.berth("build", "--network", "none", "--load", "-o", "type=tar,dest="+filepath.Join(out, "3"), dir); code != 125 || !strings.Contains(errOut, "multiple outputs") {
+		t.Errorf("--load and -o: exit %d\n%s", code, errOut)
 	}
 	ents, _ := os.ReadDir(out)
 	if len(ents) != 1 {
